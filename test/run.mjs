@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Runs Telepath's tests in phases and closes with one line "N passed, N failed, N skipped".
+//   node test/run.mjs unit         pure code: no root, no cluster, seconds
+//   node test/run.mjs integration  against the local cluster (root; brings it up if needed)
+//   node test/run.mjs all          both, then the cluster teardown check
+// Extra arguments after the phase are passed to node --test (e.g. --test-name-pattern=...).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const [phase = 'unit', ...extra] = process.argv.slice(2);
+
+/** Every *.test.ts under the given folders (relative to the repo root), sorted. */
+function findTests(dirs, skip = []) {
+  const out = [];
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const full = path.join(dir, name);
+      if (name === 'node_modules' || skip.includes(path.relative(root, full))) continue;
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.test.ts')) out.push(path.relative(root, full));
+    }
+  };
+  for (const d of dirs) {
+    try {
+      walk(path.join(root, d));
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+  }
+  return out.sort();
+}
+
+const unitDirs = ['protocol', 'daemon', 'traffic-manager', 'traffic-agent', 'extension', 'test/cluster', 'test/unit'];
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const countsDir = mkdtempSync(path.join(tmpdir(), 'telepath-test-'));
+let failedPhase = false;
+
+function runPhase(name, files, opts = []) {
+  if (files.length === 0) {
+    console.log(`\n== ${name}: no test files`);
+    return;
+  }
+  console.log(`\n== ${name}: ${files.length} file(s)`);
+  const counts = path.join(countsDir, `${name}.json`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import', 'tsx', '--test', ...opts,
+      '--test-reporter=spec', '--test-reporter-destination=stdout',
+      `--test-reporter=${path.join(root, 'test/countReporter.mjs')}`, `--test-reporter-destination=${counts}`,
+      ...extra, ...files,
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  try {
+    const c = JSON.parse(readFileSync(counts, 'utf8'));
+    totals.passed += c.passed;
+    totals.failed += c.failed;
+    totals.skipped += c.skipped;
+  } catch {
+    totals.failed += 1; // the runner died before it could report
+  }
+  if (r.status !== 0) failedPhase = true;
+}
+
+if (phase === 'unit' || phase === 'all') runPhase('unit', findTests(unitDirs));
+if (phase === 'integration' || phase === 'all') {
+  // One file at a time: they share one cluster. teardown runs last, on its own.
+  const teardown = 'test/integration/teardown.test.ts';
+  runPhase('integration', findTests(['test/integration'], [teardown]), ['--test-concurrency=1']);
+  if (phase === 'all') runPhase('teardown', findTests(['test/integration']).filter((f) => f === teardown));
+}
+if (!['unit', 'integration', 'all'].includes(phase)) {
+  console.error(`usage: node test/run.mjs unit|integration|all [node --test options]`);
+  process.exit(2);
+}
+
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(failedPhase || totals.failed > 0 ? 1 : 0);

@@ -1,0 +1,41 @@
+// One bundle per part: the VS Code extension, the daemon with the `telepath` CLI, and the two
+// in-cluster programs, which the daemon ships into the cluster as ConfigMaps (see docs/architecture.md).
+'use strict';
+const path = require('node:path');
+const webpack = require('webpack');
+
+/** @param {string} name @param {string} entry @param {Partial<import('webpack').Configuration>} extra */
+function bundle(name, entry, extra = {}) {
+  return {
+    name,
+    target: 'node20',
+    entry: { [name]: entry },
+    output: {
+      path: path.resolve(__dirname, 'dist'),
+      filename: '[name].js',
+      libraryTarget: 'commonjs2',
+    },
+    devtool: 'source-map',
+    resolve: {
+      extensions: ['.ts', '.js'],
+      // Sources import siblings as './x.js' (NodeNext style); map that to the .ts file.
+      extensionAlias: { '.js': ['.ts', '.js'] },
+    },
+    module: {
+      rules: [{ test: /\.ts$/, loader: 'esbuild-loader', options: { target: 'node20' } }],
+    },
+    optimization: { minimize: false },
+    performance: { hints: false },
+    stats: 'errors-warnings',
+    ...extra,
+  };
+}
+
+module.exports = [
+  bundle('extension', './extension/src/extension.ts', { externals: { vscode: 'commonjs vscode' } }),
+  bundle('telepath', './daemon/src/bin.ts', {
+    plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
+  }),
+  bundle('traffic-manager', './traffic-manager/src/main.ts'),
+  bundle('traffic-agent', './traffic-agent/src/main.ts'),
+];
