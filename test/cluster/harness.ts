@@ -1,0 +1,96 @@
+/**
+ * The local cluster, as tests see it: bring it up, run commands in the workstation namespace or
+ * inside the node, and exec into pods. Thin wrappers over test/cluster/{up,down,ws}; the shell
+ * scripts stay the one place that knows how the cluster is built.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const clusterDir = path.join(repoRoot, 'test/cluster');
+export const stateDir = path.join(repoRoot, '.cluster');
+export const runDir = '/run/telepath-cluster';
+export const kubeconfig = path.join(stateDir, 'kubeconfig');
+export const nodeNetns = 'tp-node';
+export const wsNetns = 'tp-ws';
+export const apiServer = 'https://10.250.0.1:6443';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs a program to completion and returns what it printed; never throws for a non-zero exit. */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): RunResult {
+  const r = spawnSync(cmd, args, {
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 120_000,
+    encoding: 'utf8',
+    env: opts.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Like run, but throws with the output when the exit code is not 0. */
+export function runOk(cmd: string, args: string[], opts: RunOptions = {}): string {
+  const r = run(cmd, args, opts);
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);
+  }
+  return r.stdout;
+}
+
+/** Brings the cluster up when it is not (idempotent); returns the admin kubeconfig path. */
+export function ensureCluster(): string {
+  const r = spawnSync('bash', [path.join(clusterDir, 'up')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: 60 * 60_000,
+  });
+  if (r.status !== 0) throw new Error(`test/cluster/up failed (exit ${r.status}); see .cluster/logs/`);
+  return r.stdout.split('\n')[0]!;
+}
+
+export function clusterDown(): void {
+  runOk('bash', [path.join(clusterDir, 'down')], { timeoutMs: 5 * 60_000 });
+}
+
+/** Runs a command in the workstation namespace (KUBECONFIG set, kubectl on PATH). */
+export function ws(args: string[], opts: RunOptions = {}): RunResult {
+  return run(path.join(clusterDir, 'ws'), args, opts);
+}
+
+/** Starts a long-running command in the workstation namespace. */
+export function wsSpawn(args: string[]): ChildProcess {
+  return spawn(path.join(clusterDir, 'ws'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** kubectl as the cluster admin, from the workstation namespace; throws on failure. */
+export function kubectl(...args: string[]): string {
+  const r = ws(['kubectl', ...args]);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function kubectlJson<T>(...args: string[]): T {
+  return JSON.parse(kubectl(...args, '-o', 'json')) as T;
+}
+
+/** Runs the samples program in the in-cluster client pod (namespace samples). */
+export function fromClientPod(args: string[], opts: RunOptions = {}): RunResult {
+  return ws(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '/app/samples.js', ...args], opts);
+}
+
+/** Runs a command in the node's network namespace (not inside a pod). */
+export function inNode(args: string[], opts: RunOptions = {}): RunResult {
+  return run('nsenter', [`--net=/run/netns/${nodeNetns}`, '--', ...args], opts);
+}

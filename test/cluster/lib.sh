@@ -1,0 +1,75 @@
+# Shared settings and helpers of the local cluster harness (sourced by up, down, status, ws).
+# Everything lives in two network namespaces that these scripts create:
+#   tp-node  the node: etcd, the control plane, containerd, kubelet, kube-proxy and the pods;
+#            its only way out is a veth whose peer is down, so nothing leaves the machine.
+#   tp-ws    the "workstation": a veth to the node that reaches the API server and nothing else.
+# Node-side processes also share one private mount namespace, so every mount they make (overlay
+# rootfs, volume tmpfs, pod netns handles) disappears with them.
+set -euo pipefail
+
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$CLUSTER_DIR/../.." && pwd)
+. "$CLUSTER_DIR/build/versions.sh"
+
+STATE=$REPO/.cluster                 # kubeconfig, kubectl, pki, logs, data (git-ignored)
+RUN=/run/telepath-cluster            # sockets, pid files, namespace handles
+CACHE=${TELEPATH_CACHE:-$HOME/.cache/telepath}
+NODE_NS=tp-node
+WS_NS=tp-ws
+NODE_NAME=tp-node
+NODE_IP=10.250.0.1                   # node end of the workstation link; the API server's address
+WS_IP=10.250.0.2
+POD_CIDR=10.244.0.0/16
+NODE_POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+KUBERNETES_SVC_IP=10.96.0.1
+DNS_SVC_IP=10.96.0.10
+APISERVER=https://$NODE_IP:6443
+KUBECONFIG_ADMIN=$STATE/kubeconfig
+MNT_NS=$RUN/ns/mnt                   # the node's mount namespace
+WS_MNT_NS=$RUN/ns/ws-mnt             # the workstation's (own /etc/resolv.conf)
+
+K8S_BIN=$CACHE/k8s-$K8S_VERSION/bin
+ETCD_BIN=$CACHE/etcd-$ETCD_VERSION/bin
+COREDNS_BIN=$CACHE/coredns-$COREDNS_VERSION/bin
+
+log() { printf '%s cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "the local cluster needs root (network namespaces, containerd, kubelet); run as root"; }
+
+# Runs a command inside the node (its network and mount namespaces).
+in_node() { nsenter --net=/run/netns/$NODE_NS --mount=$MNT_NS -- "$@"; }
+
+# Runs a command in the workstation namespace with the admin kubeconfig and kubectl on PATH.
+in_ws() {
+  nsenter --net=/run/netns/$WS_NS --mount=$WS_MNT_NS -- \
+    env KUBECONFIG="${KUBECONFIG_WS:-$KUBECONFIG_ADMIN}" PATH="$STATE/bin:$PATH" "$@"
+}
+
+kubectl_node() { in_node "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+pid_alive() { [ -f "$RUN/pids/$1" ] && kill -0 "$(cat "$RUN/pids/$1")" 2>/dev/null; }
+
+# Starts a long-running node process in the background, logging to $STATE/logs/NAME.log.
+start_node_proc() {
+  local name=$1; shift
+  if pid_alive "$name"; then return; fi
+  mkdir -p "$RUN/pids" "$STATE/logs"
+  setsid nsenter --net=/run/netns/$NODE_NS --mount=$MNT_NS -- "$@" \
+    >>"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/pids/$name"
+}
+
+# Waits until a command succeeds; prints the last output on timeout.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs)) out
+  while ! out=$("$@" 2>&1); do
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${secs}s waiting for $what: $out"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
