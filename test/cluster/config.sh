@@ -13,8 +13,6 @@ state = "$RUN/containerd"
   sandbox_image = "registry.k8s.io/pause:3.10"
   # root here cannot lower oom_score_adj (no CAP_SYS_RESOURCE); see shared/notes/local-cluster.md
   restrict_oom_score_adj = true
-  # pod network namespaces are mounted here, inside the node's private mount namespace
-  netns_mounts_under = "$RUN/netns"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
