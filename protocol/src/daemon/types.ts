@@ -1,0 +1,211 @@
+/**
+ * The values exchanged with the daemon over JSON-RPC, each defined once as a schema (see
+ * schema.ts); the TypeScript types are inferred from the schemas.
+ *
+ * Growing the API without breaking it: add optional properties, new string-enum members only
+ * where a client is told to expect unknown ones, and new methods (clients find them in
+ * InitializeResult.capabilities.methods); bump PROTOCOL_VERSION's patch for that while in 0.x.
+ * Renaming, removing or retyping anything is a breaking change and bumps the minor (0.x) or
+ * major, which the daemon then refuses at initialize.
+ */
+import { array, boolean, type Infer, integer, literal, named, object, optional, string, stringEnum } from './schema.js';
+import { ERROR_CATEGORIES } from './errors.js';
+
+// ---- initialize ----
+
+export const ClientCapabilities = named(
+  'ClientCapabilities',
+  object(
+    {
+      progress: optional(
+        boolean({ description: 'The client shows `progress` notifications; else the daemon may skip them.' }),
+      ),
+    },
+    { description: 'What the client can do; every property is optional and defaults to false.' },
+  ),
+);
+export type ClientCapabilities = Infer<typeof ClientCapabilities>;
+
+export const InitializeParams = named(
+  'InitializeParams',
+  object({
+    clientName: string({
+      description: 'Who is calling, for the daemon log, e.g. "telepath-cli" or "vscode".',
+      minLength: 1,
+    }),
+    clientVersion: optional(string({ description: 'Version of the calling program.' })),
+    protocolVersion: string({ description: 'The protocol version the client speaks (semver), e.g. "0.1.0".' }),
+    capabilities: optional(ClientCapabilities),
+  }),
+);
+export type InitializeParams = Infer<typeof InitializeParams>;
+
+export const DaemonCapabilities = named(
+  'DaemonCapabilities',
+  object(
+    {
+      methods: array(string(), { description: 'Every request method this daemon serves.' }),
+      notifications: array(string(), { description: 'Every notification this daemon may send.' }),
+    },
+    { description: 'Lets a client use a newer method only when the daemon has it.' },
+  ),
+);
+export type DaemonCapabilities = Infer<typeof DaemonCapabilities>;
+
+export const InitializeResult = named(
+  'InitializeResult',
+  object({
+    daemonVersion: string({ description: 'Telepath product version of the daemon.' }),
+    protocolVersion: string({ description: 'The protocol version the daemon speaks.' }),
+    capabilities: DaemonCapabilities,
+  }),
+);
+export type InitializeResult = Infer<typeof InitializeResult>;
+
+// ---- status ----
+
+export const CONNECTION_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'error'] as const;
+export const ConnectionState = stringEnum(CONNECTION_STATES, {
+  description: 'disconnected: no cluster; connecting: connect is in progress; connected: cluster reachable; ' +
+    'reconnecting: the connection was lost and is being restored; error: connecting failed (see error).',
+});
+export type ConnectionState = Infer<typeof ConnectionState>;
+
+export const DNS_STATES = ['inactive', 'active', 'failed'] as const;
+export const DnsStatus = named(
+  'DnsStatus',
+  object({
+    state: stringEnum(DNS_STATES, { description: 'Whether cluster names resolve on the workstation.' }),
+    method: optional(
+      string({ description: 'How the resolver was configured, e.g. "systemd-resolved" or "resolv.conf".' }),
+    ),
+    clusterDomain: optional(string({ description: 'e.g. "cluster.local".' })),
+    searchDomains: optional(array(string(), { description: 'Domains the short names are tried in.' })),
+    message: optional(string({ description: 'Why DNS is failed or inactive, when known.' })),
+  }),
+);
+export type DnsStatus = Infer<typeof DnsStatus>;
+
+export const UnroutedSubnet = named(
+  'UnroutedSubnet',
+  object({
+    subnet: string({ description: 'CIDR, e.g. "10.96.0.0/12".' }),
+    reason: stringEnum(['reachable', 'conflict'], {
+      description: 'reachable: the workstation already reaches it; conflict: it overlaps a local route.',
+    }),
+    message: optional(string({ description: 'Details, e.g. the conflicting route.' })),
+  }),
+);
+export type UnroutedSubnet = Infer<typeof UnroutedSubnet>;
+
+export const StatusError = named(
+  'StatusError',
+  object(
+    {
+      code: integer({ description: 'An ErrorCode.' }),
+      category: stringEnum(ERROR_CATEGORIES),
+      message: string(),
+    },
+    { description: 'Why the state is error or reconnecting.' },
+  ),
+);
+export type StatusError = Infer<typeof StatusError>;
+
+export const DaemonStatus = named(
+  'DaemonStatus',
+  object({
+    state: ConnectionState,
+    context: optional(string({ description: 'The kubeconfig context in use.' })),
+    namespace: optional(string({ description: 'The connected namespace: short DNS names resolve in it.' })),
+    managerVersion: optional(string({ description: 'Version of the traffic-manager in the cluster.' })),
+    routedSubnets: array(string(), { description: 'CIDRs routed to the cluster through the daemon.' }),
+    unroutedSubnets: optional(array(UnroutedSubnet, { description: 'Cluster subnets deliberately not routed.' })),
+    dns: optional(DnsStatus),
+    error: optional(StatusError),
+  }),
+);
+export type DaemonStatus = Infer<typeof DaemonStatus>;
+
+// ---- connect, disconnect, status ----
+
+export const ConnectParams = named(
+  'ConnectParams',
+  object({
+    context: optional(string({ description: "Kubeconfig context; default: the kubeconfig's current context." })),
+    namespace: optional(string({ description: "Namespace to connect to; default: the context's namespace." })),
+    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default: $KUBECONFIG, else ~/.kube/config.' })),
+    managerNamespace: optional(string({ description: 'Namespace of the traffic-manager; default "telepath".' })),
+    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
+  }),
+);
+export type ConnectParams = Infer<typeof ConnectParams>;
+
+export const NoParams = named('NoParams', object({}, { description: 'No parameters yet; send {}.' }));
+export type NoParams = Infer<typeof NoParams>;
+export const NoResult = named('NoResult', object({}, { description: 'An empty object, so that fields can be added.' }));
+export type NoResult = Infer<typeof NoResult>;
+
+// ---- version, uninstall, setLogLevel, quit ----
+
+export const VersionResult = named(
+  'VersionResult',
+  object({
+    daemonVersion: string({ description: 'Telepath product version of the daemon.' }),
+    protocolVersion: string({ description: 'The protocol version the daemon speaks.' }),
+    managerVersion: optional(string({ description: 'Version of the traffic-manager, when connected.' })),
+  }),
+);
+export type VersionResult = Infer<typeof VersionResult>;
+
+export const UninstallParams = named(
+  'UninstallParams',
+  object({
+    everything: literal(true, {
+      description:
+        'Remove the traffic-manager and every agent, and restore every workload, Service, DNS setting and route.',
+    }),
+    context: optional(string({ description: 'Kubeconfig context; default: the connected one, else the current one.' })),
+    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default as for connect.' })),
+    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
+  }),
+);
+export type UninstallParams = Infer<typeof UninstallParams>;
+
+export const UninstallResult = named(
+  'UninstallResult',
+  object({
+    removed: array(string(), { description: 'What was removed or restored, one line each, for the user to read.' }),
+  }),
+);
+export type UninstallResult = Infer<typeof UninstallResult>;
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
+export const LogLevel = stringEnum(LOG_LEVELS);
+export type LogLevel = Infer<typeof LogLevel>;
+
+export const SetLogLevelParams = named(
+  'SetLogLevelParams',
+  object({
+    level: LogLevel,
+    durationMs: optional(
+      integer({
+        description: 'Return to the configured level after this long; default: until the daemon exits.',
+        minimum: 1,
+      }),
+    ),
+  }),
+);
+export type SetLogLevelParams = Infer<typeof SetLogLevelParams>;
+
+// ---- notifications ----
+
+export const ProgressParams = named(
+  'ProgressParams',
+  object({
+    token: optional(string({ description: 'The progressToken of the request this belongs to, if it had one.' })),
+    kind: stringEnum(['begin', 'report', 'end']),
+    message: string({ description: 'One line for the user, e.g. "Installing traffic-manager 0.1.0".' }),
+    percentage: optional(integer({ minimum: 0, maximum: 100 })),
+  }),
+);
+export type ProgressParams = Infer<typeof ProgressParams>;
