@@ -43,7 +43,7 @@ in_node() { nsenter --net=/run/netns/$NODE_NS --mount=$MNT_NS -- "$@"; }
 
 # Runs a command in the workstation namespace with the admin kubeconfig and kubectl on PATH.
 in_ws() {
-  nsenter --net=/run/netns/$WS_NS --mount=$WS_MNT_NS -- \
+  nsenter --net=/run/netns/$WS_NS --mount=$WS_MNT_NS --wd="$PWD" -- \
     env KUBECONFIG="${KUBECONFIG_WS:-$KUBECONFIG_ADMIN}" PATH="$STATE/bin:$PATH" "$@"
 }
 
