@@ -1,0 +1,141 @@
+/**
+ * The daemon's behaviour behind its JSON-RPC API: one cluster session at a time, the connection
+ * state as a small enum with a change event, and the requests that act on it.
+ */
+import { EventEmitter } from 'node:events';
+import { CancellationToken } from 'vscode-jsonrpc';
+import {
+  daemonError,
+  ErrorCode,
+  toResponseError,
+  type ConnectParams,
+  type DaemonStatus,
+  type SetLogLevelParams,
+  type UninstallParams,
+  type UninstallResult,
+  type VersionResult,
+} from '../../protocol/src/daemon/index.js';
+import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
+import { DEFAULT_NAMESPACE } from '../../traffic-manager/src/manifests.js';
+import { loadKubeAccess } from './kube/kubeAccess.js';
+import type { Logger, LogSink } from './log/logger.js';
+import type { DaemonApi, Progress } from './rpc/rpcServer.js';
+import { ClusterSession } from './session/clusterSession.js';
+import { uninstallManager } from './session/managerInstaller.js';
+
+export class Daemon implements DaemonApi {
+  private current: DaemonStatus = { state: 'disconnected', routedSubnets: [] };
+  private session?: ClusterSession;
+  private connecting?: { key: string; done: Promise<DaemonStatus>; abort: AbortController };
+  private readonly changes = new EventEmitter();
+  private logLevelTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly sink: LogSink,
+    private readonly onQuit: () => void,
+  ) {}
+
+  onStatusChanged(listener: (s: DaemonStatus) => void): void {
+    this.changes.on('status', listener);
+  }
+
+  status(): DaemonStatus {
+    return structuredClone(this.current);
+  }
+
+  version(): VersionResult {
+    const v: VersionResult = { daemonVersion: PRODUCT_VERSION, protocolVersion: PROTOCOL_VERSION };
+    if (this.session?.managerVersion) v.managerVersion = this.session.managerVersion;
+    return v;
+  }
+
+  async connect(params: ConnectParams, progress: Progress, token: CancellationToken): Promise<DaemonStatus> {
+    const access = loadKubeAccess(params);
+    const managerNamespace = params.managerNamespace ?? DEFAULT_NAMESPACE;
+    const key = `${access.kubeconfigPath}|${access.context}|${access.namespace}|${managerNamespace}`;
+    if (this.connecting) {
+      if (this.connecting.key === key) return this.connecting.done;
+      throw daemonError(ErrorCode.AlreadyConnected, 'another connect is in progress; wait for it or run "telepath quit"');
+    }
+    if (this.session) {
+      const s = this.session;
+      const same = `${s.access.kubeconfigPath}|${s.access.context}|${s.access.namespace}|${s.managerNamespace}` === key;
+      if (same) return this.status();
+      throw daemonError(
+        ErrorCode.AlreadyConnected,
+        `already connected to context "${s.access.context}", namespace "${s.access.namespace}"; run "telepath quit" first`,
+      );
+    }
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    const session = new ClusterSession(
+      access,
+      managerNamespace,
+      {
+        onState: (state, error) => this.update({ state, ...(error ? { error } : { error: undefined }) }),
+        onClusterInfo: (n) => {
+          this.log.info(`cluster networks: services ${n.serviceSubnets.join(', ')}; pods ${n.podSubnets.join(', ')}; dns ${n.dnsIp} (${n.clusterDomain})`);
+        },
+      },
+      this.log.child('session'),
+    );
+    const done = (async () => {
+      this.update({ state: 'connecting', context: access.context, namespace: access.namespace, error: undefined });
+      try {
+        await session.start(progress, abort.signal);
+        this.session = session;
+        this.update({ state: 'connected', managerVersion: session.managerVersion });
+        return this.status();
+      } catch (err) {
+        await session.close().catch(() => {});
+        const e = toResponseError(err);
+        this.update({ state: 'error', error: { code: e.code, category: e.data?.category ?? 'internal', message: e.message } });
+        throw err;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    this.connecting = { key, done, abort };
+    return done;
+  }
+
+  async disconnect(): Promise<void> {
+    this.connecting?.abort.abort();
+    const s = this.session;
+    this.session = undefined;
+    await s?.close();
+    this.current = { state: 'disconnected', routedSubnets: [] };
+    this.changes.emit('status', this.status());
+  }
+
+  async uninstall(params: UninstallParams, progress: Progress): Promise<UninstallResult> {
+    const access = this.session?.access ?? loadKubeAccess(params);
+    const namespace = this.session?.managerNamespace ?? DEFAULT_NAMESPACE;
+    await this.disconnect();
+    const removed = await uninstallManager(access, namespace, progress);
+    return { removed };
+  }
+
+  setLogLevel(params: SetLogLevelParams): void {
+    const previous = this.sink.level;
+    this.sink.level = params.level;
+    this.log.info(`log level ${params.level}${params.durationMs ? ` for ${params.durationMs} ms` : ''}`);
+    clearTimeout(this.logLevelTimer);
+    if (params.durationMs) {
+      this.logLevelTimer = setTimeout(() => (this.sink.level = previous), params.durationMs);
+      this.logLevelTimer.unref();
+    }
+  }
+
+  quit(): void {
+    this.onQuit();
+  }
+
+  private update(patch: Partial<DaemonStatus>): void {
+    const next = { ...this.current, ...patch };
+    for (const k of Object.keys(next) as (keyof DaemonStatus)[]) if (next[k] === undefined) delete next[k];
+    this.current = next as DaemonStatus;
+    this.changes.emit('status', this.status());
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * One connection to one cluster: the manager install, the port-forwarded gRPC channel, the client
+ * session and its keep-alive, and the cluster's networks as the manager reports them. When the
+ * port-forward or the manager drops, the session reconnects by itself with a bounded backoff and
+ * says so through onState; a manager that forgot the session (restart) is arrived at again.
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { ServiceError } from '@grpc/grpc-js';
+import { daemonError, ErrorCode, type DaemonStatus } from '../../../protocol/src/daemon/index.js';
+import type { ClusterInfo, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipFromBytes, subnetToCidr } from '../../../protocol/src/ipAddress.js';
+import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
+import type { Logger } from '../log/logger.js';
+import type { Progress } from '../rpc/rpcServer.js';
+import { ManagerConnection, isSessionLost } from './managerConnection.js';
+import { ensureManager, findManagerBundle } from './managerInstaller.js';
+
+export type SessionState = 'connecting' | 'connected' | 'reconnecting';
+
+export interface ClusterNetworks {
+  serviceSubnets: string[];
+  podSubnets: string[];
+  dnsIp: string;
+  clusterDomain: string;
+}
+
+export interface SessionEvents {
+  onState(state: SessionState, error?: DaemonStatus['error']): void;
+  onClusterInfo(info: ClusterNetworks): void;
+}
+
+const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
+
+export class ClusterSession {
+  private conn?: ManagerConnection;
+  private session?: SessionInfo;
+  private remainTimer?: NodeJS.Timeout;
+  private stopWatch?: () => void;
+  private closed = false;
+  private reconnecting = false;
+  managerVersion?: string;
+  networks?: ClusterNetworks;
+
+  constructor(
+    readonly access: KubeAccess,
+    readonly managerNamespace: string,
+    private readonly events: SessionEvents,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects; rejects with a daemon error naming what failed and what to do. */
+  async start(progress: Progress, signal: AbortSignal): Promise<void> {
+    await this.checkNamespace();
+    this.managerVersion = await ensureManager(
+      this.access,
+      { namespace: this.managerNamespace, version: PRODUCT_VERSION, bundle: findManagerBundle() },
+      progress,
+      this.log.child('install'),
+      signal,
+    );
+    progress('report', 'Connecting to the traffic-manager');
+    this.conn = await ManagerConnection.open(this.access, this.managerNamespace, this.log.child('manager'));
+    await this.establish(signal);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.remainTimer);
+    this.stopWatch?.();
+    if (this.conn && this.session) await this.conn.depart(this.session);
+    await this.conn?.close();
+  }
+
+  private async checkNamespace(): Promise<void> {
+    const core = this.access.kc.makeApiClient(CoreV1Api);
+    try {
+      await core.readNamespace({ name: this.access.namespace });
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw daemonError(
+          ErrorCode.NamespaceNotFound,
+          `namespace "${this.access.namespace}" does not exist in context "${this.access.context}"; pass --namespace`,
+        );
+      }
+      throw kubeError(err, `reading namespace ${this.access.namespace}`, this.access);
+    }
+  }
+
+  /** Version check, arrival, keep-alive and the cluster-info watch, retried while the pod starts. */
+  private async establish(signal?: AbortSignal): Promise<void> {
+    const conn = this.conn!;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 20 && !this.closed; attempt++) {
+      if (signal?.aborted) throw daemonError(ErrorCode.Interrupted, 'connect was interrupted');
+      try {
+        const version = await conn.version();
+        if (version !== PRODUCT_VERSION) this.log.warn(`the manager reports version ${version}, this daemon is ${PRODUCT_VERSION}`);
+        const { session, ttlMs } = await conn.arrive(this.access.namespace);
+        this.session = session;
+        this.log.info(`arrived as client, session ${session.sessionId} (ttl ${ttlMs} ms)`);
+        this.scheduleRemain(Math.max(1000, Math.floor(ttlMs / 3)));
+        await this.watch();
+        return;
+      } catch (err) {
+        lastErr = err;
+        this.log.debug(`manager not answering yet: ${(err as Error).message}`);
+        await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
+      }
+    }
+    throw daemonError(
+      ErrorCode.ManagerUnreachable,
+      `the traffic-manager in namespace ${this.managerNamespace} does not answer: ${(lastErr as Error)?.message ?? 'closed'}`,
+    );
+  }
+
+  /** Resolves with the first cluster-info snapshot; later ones go to onClusterInfo. */
+  private watch(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let first = true;
+      this.stopWatch = this.conn!.watchClusterInfo(
+        this.session!,
+        (info) => {
+          this.networks = toNetworks(info);
+          this.events.onClusterInfo(this.networks);
+          if (first) {
+            first = false;
+            resolve();
+          }
+        },
+        (err) => {
+          if (first) {
+            first = false;
+            reject(err ?? new Error('the manager ended the cluster-info stream'));
+          } else if (!this.closed) {
+            this.lost(err);
+          }
+        },
+      );
+    });
+  }
+
+  private scheduleRemain(everyMs: number): void {
+    clearTimeout(this.remainTimer);
+    this.remainTimer = setTimeout(async () => {
+      if (this.closed || this.reconnecting) return;
+      try {
+        await this.conn!.remain(this.session!);
+        this.scheduleRemain(everyMs);
+      } catch (err) {
+        this.lost(err as ServiceError);
+      }
+    }, everyMs);
+    this.remainTimer.unref();
+  }
+
+  /** The link or the session broke: say so, then reconnect until it works or the session closes. */
+  private lost(err: ServiceError | undefined): void {
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = true;
+    clearTimeout(this.remainTimer);
+    this.stopWatch?.();
+    const why = isSessionLost(err) ? 'the traffic-manager forgot this session (restarted?)' : `lost the traffic-manager: ${err?.message ?? 'stream ended'}`;
+    this.log.warn(`${why}; reconnecting`);
+    this.events.onState('reconnecting', { code: ErrorCode.ManagerUnreachable, category: 'cluster', message: why });
+    void (async () => {
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await this.establish();
+          this.reconnecting = false;
+          this.log.info('reconnected to the traffic-manager');
+          this.events.onState('connected');
+          return;
+        } catch (e) {
+          this.log.debug(`reconnect attempt ${attempt} failed: ${(e as Error).message}`);
+          await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
+        }
+      }
+    })();
+  }
+}
+
+function toNetworks(info: ClusterInfo): ClusterNetworks {
+  return {
+    serviceSubnets: info.serviceSubnets.map((s) => subnetToCidr({ ip: s.ip, prefixLength: s.prefixLength })),
+    podSubnets: info.podSubnets.map((s) => subnetToCidr({ ip: s.ip, prefixLength: s.prefixLength })),
+    dnsIp: info.dnsIp.length ? ipFromBytes(info.dnsIp) : '',
+    clusterDomain: info.clusterDomain,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,123 @@
+/**
+ * The daemon's link to the traffic-manager: a port-forward (through the API server, with the
+ * user's credentials) to a ready manager pod, a gRPC channel over it, and a client session kept
+ * alive with Remain. Each new forwarded connection picks a ready pod again, so a restarted
+ * manager is found without reconnecting by hand.
+ */
+import { randomUUID } from 'node:crypto';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { ErrorCode, daemonError } from '../../../protocol/src/daemon/index.js';
+import type { ClusterInfo, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { GRPC_PORT, selectorLabels } from '../../../traffic-manager/src/manifests.js';
+import { kubeError, type KubeAccess } from '../kube/kubeAccess.js';
+import { PortForwardListener, type PodPort } from '../kube/portForward.js';
+import type { Logger } from '../log/logger.js';
+
+export class ManagerConnection {
+  private constructor(
+    readonly client: ManagerClient,
+    private readonly listener: PortForwardListener,
+    readonly localPort: number,
+  ) {}
+
+  /** Opens the port-forward listener and a gRPC channel to it; checks the manager answers. */
+  static async open(access: KubeAccess, managerNamespace: string, log: Logger): Promise<ManagerConnection> {
+    const core = access.kc.makeApiClient(CoreV1Api);
+    const selector = Object.entries(selectorLabels())
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const resolveTarget = async (): Promise<PodPort> => {
+      let pods;
+      try {
+        pods = await core.listNamespacedPod({ namespace: managerNamespace, labelSelector: selector });
+      } catch (err) {
+        throw kubeError(err, 'finding the traffic-manager pod', access, ErrorCode.ManagerUnreachable);
+      }
+      const ready = pods.items.find(
+        (p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      if (!ready?.metadata?.name) {
+        throw daemonError(ErrorCode.ManagerUnreachable, `no ready traffic-manager pod in namespace ${managerNamespace}`);
+      }
+      return { namespace: managerNamespace, pod: ready.metadata.name, port: GRPC_PORT };
+    };
+    const listener = new PortForwardListener(access.kc, resolveTarget, (err) => log.warn(`port-forward to the manager: ${err.message}`));
+    const port = await listener.listen(0, '127.0.0.1');
+    const client = new ManagerClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+      // Notice a dead port-forward within seconds, not at the next TCP timeout.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+      // One connection; HTTP/2 windows large enough for bulk tunnels.
+      'grpc-node.max_session_memory': 64,
+    });
+    return new ManagerConnection(client, listener, port);
+  }
+
+  version(deadlineMs = 15_000): Promise<string> {
+    return new Promise((resolve, reject) =>
+      this.client.version({}, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve(res!.version),
+      ),
+    );
+  }
+
+  arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number }> {
+    return new Promise((resolve, reject) =>
+      this.client.arriveAsClient(
+        { client: { name: `telepath-daemon@${process.env.HOSTNAME ?? 'workstation'}`, installId: installId(), namespace, version: PRODUCT_VERSION } },
+        new Metadata(),
+        { deadline: Date.now() + deadlineMs },
+        (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs })),
+      ),
+    );
+  }
+
+  remain(session: SessionInfo, deadlineMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.remain({ session }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  depart(session: SessionInfo, deadlineMs = 3_000): Promise<void> {
+    return new Promise((resolve) =>
+      this.client.depart({ session }, new Metadata(), { deadline: Date.now() + deadlineMs }, () => resolve()),
+    );
+  }
+
+  /** Streams cluster info snapshots; calls onEnd once with the error that ended the stream. */
+  watchClusterInfo(session: SessionInfo, onInfo: (info: ClusterInfo) => void, onEnd: (err: ServiceError | undefined) => void): () => void {
+    const call = this.client.watchClusterInfo({ session });
+    let ended = false;
+    const end = (err: ServiceError | undefined) => {
+      if (!ended) {
+        ended = true;
+        onEnd(err);
+      }
+    };
+    call.on('data', onInfo);
+    call.on('error', (err: ServiceError) => end(err));
+    call.on('end', () => end(undefined));
+    return () => call.cancel();
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+    await this.listener.close();
+  }
+}
+
+export function isSessionLost(err: unknown): boolean {
+  return (err as ServiceError)?.code === GrpcStatus.NOT_FOUND;
+}
+
+let cachedInstallId: string | undefined;
+/** Identifies this daemon process's installation in the manager's logs. */
+function installId(): string {
+  return (cachedInstallId ??= randomUUID());
+}
