@@ -34,6 +34,8 @@ function bundle(name, entry, extra = {}) {
 module.exports = [
   bundle('extension', './extension/src/extension.ts', { externals: { vscode: 'commonjs vscode' } }),
   bundle('telepath', './daemon/src/bin.ts', {
+    // ws loads these native speed-ups only when present; it works without them.
+    externals: { bufferutil: 'commonjs bufferutil', 'utf-8-validate': 'commonjs utf-8-validate' },
     plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
   }),
   bundle('traffic-manager', './traffic-manager/src/main.ts'),
