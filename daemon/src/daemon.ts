@@ -20,12 +20,14 @@ import { DEFAULT_NAMESPACE } from '../../traffic-manager/src/manifests.js';
 import { loadKubeAccess } from './kube/kubeAccess.js';
 import type { Logger, LogSink } from './log/logger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
-import { ClusterSession } from './session/clusterSession.js';
+import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
+import { NetworkRole } from './vif/networkRole.js';
 import { uninstallManager } from './session/managerInstaller.js';
 
 export class Daemon implements DaemonApi {
   private current: DaemonStatus = { state: 'disconnected', routedSubnets: [] };
   private session?: ClusterSession;
+  private network?: NetworkRole;
   private connecting?: { key: string; done: Promise<DaemonStatus>; abort: AbortController };
   private readonly changes = new EventEmitter();
   private logLevelTimer?: NodeJS.Timeout;
@@ -34,6 +36,8 @@ export class Daemon implements DaemonApi {
     private readonly log: Logger,
     private readonly sink: LogSink,
     private readonly onQuit: () => void,
+    /** Where changes outside the process are journaled; undefined without the network role. */
+    private readonly journalDir?: string,
   ) {}
 
   onStatusChanged(listener: (s: DaemonStatus) => void): void {
@@ -76,6 +80,7 @@ export class Daemon implements DaemonApi {
         onState: (state, error) => this.update({ state, ...(error ? { error } : { error: undefined }) }),
         onClusterInfo: (n) => {
           this.log.info(`cluster networks: services ${n.serviceSubnets.join(', ')}; pods ${n.podSubnets.join(', ')}; dns ${n.dnsIp} (${n.clusterDomain})`);
+          if (this.network && this.session === session) void this.networksChanged(session, n);
         },
       },
       this.log.child('session'),
@@ -84,10 +89,13 @@ export class Daemon implements DaemonApi {
       this.update({ state: 'connecting', context: access.context, namespace: access.namespace, error: undefined });
       try {
         await session.start(progress, abort.signal);
+        await this.startNetwork(session, progress);
         this.session = session;
-        this.update({ state: 'connected', managerVersion: session.managerVersion });
+        this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
         return this.status();
       } catch (err) {
+        await this.network?.stop().catch(() => {});
+        this.network = undefined;
         await session.close().catch(() => {});
         const e = toResponseError(err);
         this.update({ state: 'error', error: { code: e.code, category: e.data?.category ?? 'internal', message: e.message } });
@@ -104,7 +112,13 @@ export class Daemon implements DaemonApi {
     this.connecting?.abort.abort();
     const s = this.session;
     this.session = undefined;
-    await s?.close();
+    const network = this.network;
+    this.network = undefined;
+    try {
+      await network?.stop();
+    } finally {
+      await s?.close();
+    }
     this.current = { state: 'disconnected', routedSubnets: [] };
     this.changes.emit('status', this.status());
   }
@@ -130,6 +144,39 @@ export class Daemon implements DaemonApi {
 
   quit(): void {
     this.onQuit();
+  }
+
+  /** Routes and DNS, when this process has the network role (root). */
+  private async startNetwork(session: ClusterSession, progress: Progress): Promise<void> {
+    if (!this.journalDir) {
+      this.update({
+        dns: {
+          state: 'inactive',
+          message: 'outbound cluster access (routes and DNS) needs the network role: run the daemon as root',
+        },
+      });
+      return;
+    }
+    progress('report', 'Routing the cluster subnets and configuring DNS');
+    this.network = await NetworkRole.start({
+      client: session.client,
+      sessionId: () => session.sessionId,
+      lookupCluster: (name, qtype, signal) => session.lookupDns(name, qtype, signal),
+      networks: session.networks!,
+      connectedNamespace: session.access.namespace,
+      namespaces: await session.namespaces(),
+      journalDir: this.journalDir,
+      log: this.log.child('network'),
+    });
+  }
+
+  private async networksChanged(session: ClusterSession, n: ClusterNetworks): Promise<void> {
+    try {
+      await this.network?.update(n, await session.namespaces());
+      if (this.network) this.update(this.network.status());
+    } catch (err) {
+      this.log.error('applying new cluster networks failed', err);
+    }
   }
 
   private update(patch: Partial<DaemonStatus>): void {

@@ -6,6 +6,7 @@ import { daemonPaths } from './paths.js';
 import { createLogger, RotatingFileSink } from './log/logger.js';
 import { RpcServer } from './rpc/rpcServer.js';
 import { Daemon } from './daemon.js';
+import { NetworkRole } from './vif/networkRole.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -18,7 +19,10 @@ export async function runDaemon(): Promise<number> {
 
   let stop!: (reason: string) => void;
   const stopped = new Promise<string>((resolve) => (stop = resolve));
-  const daemon = new Daemon(log, sink, () => stop('quit'));
+  // One process hosts both roles when it runs as root; the network role journals its changes.
+  const networkRole = process.getuid?.() === 0;
+  if (networkRole) await NetworkRole.recover(paths.journalDir, log.child('network'));
+  const daemon = new Daemon(log, sink, () => stop('quit'), networkRole ? paths.journalDir : undefined);
   const rpc = new RpcServer(paths.socket, daemon, log.child('rpc'));
   daemon.onStatusChanged((s) => rpc.notifyStatus(s));
   await rpc.listen();

@@ -7,7 +7,8 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { ServiceError } from '@grpc/grpc-js';
 import { daemonError, ErrorCode, type DaemonStatus } from '../../../protocol/src/daemon/index.js';
-import type { ClusterInfo, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { ipFromBytes, subnetToCidr } from '../../../protocol/src/ipAddress.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
@@ -62,6 +63,31 @@ export class ClusterSession {
     progress('report', 'Connecting to the traffic-manager');
     this.conn = await ManagerConnection.open(this.access, this.managerNamespace, this.log.child('manager'));
     await this.establish(signal);
+  }
+
+  /** The manager's gRPC client (valid after start). */
+  get client(): ManagerClient {
+    return this.conn!.client;
+  }
+
+  /** The current session id; it changes when the daemon arrives again after a manager restart. */
+  get sessionId(): string {
+    return this.session?.sessionId ?? '';
+  }
+
+  lookupDns(name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
+    return this.conn!.lookupDns(this.session!, name, qtype, signal);
+  }
+
+  /** Every namespace the user may list; just the connected one when listing is forbidden. */
+  async namespaces(): Promise<string[]> {
+    try {
+      const list = await this.access.kc.makeApiClient(CoreV1Api).listNamespace();
+      return list.items.map((n) => n.metadata!.name!).sort();
+    } catch (err) {
+      this.log.info(`cannot list namespaces (${(err as Error).message}); only ${this.access.namespace} resolves as svc.ns`);
+      return [this.access.namespace];
+    }
   }
 
   async close(): Promise<void> {

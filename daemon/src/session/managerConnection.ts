@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode, daemonError } from '../../../protocol/src/daemon/index.js';
-import type { ClusterInfo, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import { GRPC_PORT, selectorLabels } from '../../../traffic-manager/src/manifests.js';
@@ -88,6 +88,15 @@ export class ManagerConnection {
     return new Promise((resolve) =>
       this.client.depart({ session }, new Metadata(), { deadline: Date.now() + deadlineMs }, () => resolve()),
     );
+  }
+
+  lookupDns(session: SessionInfo, name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
+    return new Promise((resolve, reject) => {
+      const call = this.client.lookupDns({ session, name, qtype }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      );
+      signal.addEventListener('abort', () => call.cancel(), { once: true });
+    });
   }
 
   /** Streams cluster info snapshots; calls onEnd once with the error that ended the stream. */

@@ -1,0 +1,134 @@
+/**
+ * The network role (root): the virtual interface with its routes, and DNS — cluster names
+ * answered by the daemon inside the stack at the cluster DNS address, the workstation's resolver
+ * pointed there (journaled, so a crash is undone at the next start), everything else forwarded to
+ * the resolver the workstation had.
+ */
+import path from 'node:path';
+import type { DnsStatus, UnroutedSubnet } from '../../../protocol/src/daemon/index.js';
+import { subnetFromCidr } from '../../../protocol/src/ipAddress.js';
+import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import { DnsQueryHandler, type LookupCluster } from '../dns/dnsQueryHandler.js';
+import type { DnsLogger } from '../dns/dnsLogger.js';
+import { DnsRouter, type DnsRoutingConfig } from '../dns/dnsRouter.js';
+import { Forwarder } from '../dns/forwarder.js';
+import { createResolverConfigurator, recoverResolverConfig } from '../dns/resolverConfig.js';
+import type { ResolverConfigurator, ResolverSettings } from '../dns/resolverTypes.js';
+import type { Logger } from '../log/logger.js';
+import type { ClusterNetworks } from '../session/clusterSession.js';
+import { Vif } from './vif.js';
+
+export interface NetworkRoleOptions {
+  client: ManagerClient;
+  sessionId: () => string;
+  lookupCluster: LookupCluster;
+  networks: ClusterNetworks;
+  connectedNamespace: string;
+  namespaces: string[];
+  journalDir: string;
+  log: Logger;
+}
+
+export interface NetworkState {
+  routedSubnets: string[];
+  unroutedSubnets: UnroutedSubnet[];
+  dns: DnsStatus;
+}
+
+export class NetworkRole {
+  private state: NetworkState = { routedSubnets: [], unroutedSubnets: [], dns: { state: 'inactive' } };
+
+  private constructor(
+    private readonly vif: Vif,
+    private readonly resolver: ResolverConfigurator,
+    private readonly handler: DnsQueryHandler,
+    private opts: NetworkRoleOptions,
+  ) {}
+
+  /** Undoes what a crashed run left in the resolver settings; call when the daemon starts. */
+  static async recover(journalDir: string, log: Logger): Promise<void> {
+    const result = await recoverResolverConfig({ journalPath: journalFile(journalDir), logger: dnsLogger(log) });
+    if (result !== 'nothing') log.warn(`undid the resolver change of a previous run that did not stop cleanly (${result})`);
+  }
+
+  static async start(opts: NetworkRoleOptions): Promise<NetworkRole> {
+    const log = opts.log;
+    const vif = await Vif.start({ client: opts.client, sessionId: opts.sessionId, log: log.child('vif') });
+    try {
+      const resolver = createResolverConfigurator({ journalPath: journalFile(opts.journalDir), logger: dnsLogger(log.child('resolver')), link: vif.tun.name });
+      const applied = await resolver.apply(settingsOf(opts));
+      const forwarder = new Forwarder({ nameservers: applied.upstream, logger: dnsLogger(log.child('forward')) });
+      const handler = new DnsQueryHandler({
+        router: new DnsRouter(routingOf(opts)),
+        lookupCluster: opts.lookupCluster,
+        forward: (q, signal) => forwarder.forward(q, signal),
+        logger: dnsLogger(log.child('dns')),
+      });
+      vif.setDns(opts.networks.dnsIp, handler);
+      const role = new NetworkRole(vif, resolver, handler, opts);
+      role.state.dns = {
+        state: 'active',
+        method: applied.mode === 'resolved' ? 'systemd-resolved' : 'resolv.conf',
+        clusterDomain: opts.networks.clusterDomain,
+        searchDomains: [`${opts.connectedNamespace}.svc.${opts.networks.clusterDomain}`, `svc.${opts.networks.clusterDomain}`, opts.networks.clusterDomain],
+      };
+      await role.route(opts.networks);
+      return role;
+    } catch (err) {
+      vif.close();
+      throw err;
+    }
+  }
+
+  status(): NetworkState {
+    return structuredClone(this.state);
+  }
+
+  /** The manager reported new networks, or the namespace list changed. */
+  async update(networks: ClusterNetworks, namespaces: string[]): Promise<void> {
+    this.opts = { ...this.opts, networks, namespaces };
+    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    this.vif.setDns(networks.dnsIp, this.handler);
+    await this.resolver.update(settingsOf(this.opts));
+    await this.route(networks);
+  }
+
+  /** Restores the resolver first (so names work again at once), then removes the device. */
+  async stop(): Promise<void> {
+    this.handler.dispose();
+    try {
+      await this.resolver.restore();
+    } finally {
+      this.vif.close();
+      this.state = { routedSubnets: [], unroutedSubnets: [], dns: { state: 'inactive' } };
+    }
+  }
+
+  private async route(networks: ClusterNetworks): Promise<void> {
+    const plan = await this.vif.setRoutes([...networks.serviceSubnets, ...networks.podSubnets]);
+    this.state.routedSubnets = plan.route;
+    this.state.unroutedSubnets = plan.unrouted;
+  }
+}
+
+function journalFile(dir: string): string {
+  return path.join(dir, 'resolver.json');
+}
+
+function settingsOf(o: NetworkRoleOptions): ResolverSettings {
+  return { dnsIp: o.networks.dnsIp, clusterDomain: o.networks.clusterDomain, connectedNamespace: o.connectedNamespace, namespaces: o.namespaces };
+}
+
+function routingOf(o: NetworkRoleOptions): DnsRoutingConfig {
+  return {
+    clusterDomain: o.networks.clusterDomain,
+    connectedNamespace: o.connectedNamespace,
+    namespaces: o.namespaces,
+    reverseSubnets: [...o.networks.serviceSubnets, ...o.networks.podSubnets].map(subnetFromCidr),
+  };
+}
+
+function dnsLogger(log: Logger): DnsLogger {
+  const fmt = (m: string, f?: Record<string, unknown>) => (f ? `${m} ${JSON.stringify(f)}` : m);
+  return { debug: (m, f) => log.debug(fmt(m, f)), info: (m, f) => log.info(fmt(m, f)), warn: (m, f) => log.warn(fmt(m, f)) };
+}
