@@ -179,6 +179,17 @@ describe('http-echo', TIMEOUT, () => {
     assert.equal(doc.greeting, '');
     assert.equal(doc.secret, '');
   });
+
+  test('bulk endpoints: GET /bytes/<n> sends exactly n bytes, POST /sink counts the body', async (t) => {
+    const server = await startServer(['http-echo', '--port', '0'], 1);
+    t.after(() => server.child.kill('SIGKILL'));
+    const p = port(server, 'http');
+    const got = await fetch(`http://127.0.0.1:${p}/bytes/3000000`);
+    assert.equal(got.status, 200);
+    assert.equal((await got.arrayBuffer()).byteLength, 3_000_000);
+    const sunk = await fetch(`http://127.0.0.1:${p}/sink`, { method: 'POST', body: new Uint8Array(1_234_567) });
+    assert.deepEqual(await sunk.json(), { bytes: 1_234_567 });
+  });
 });
 
 describe('grpc-echo: h2c, gRPC and HTTP/1.1 on one port', TIMEOUT, () => {
