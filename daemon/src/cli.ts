@@ -15,8 +15,9 @@ import { DaemonClient } from './rpc/daemonClient.js';
 const HELP = `telepath — develop one Kubernetes service on your workstation
 
 Usage:
-  telepath connect [--context NAME] [--namespace NS] [--kubeconfig PATH]
-                                    connect to the cluster (starts the daemon when needed)
+  telepath connect [--context NAME] [--namespace NS] [--kubeconfig PATH] [--manager-namespace NS]
+                                    connect to the cluster (starts the daemon when needed);
+                                    the traffic-manager lives in namespace "telepath" by default
   telepath status                   the connection state
   telepath quit                     disconnect and stop the daemon
   telepath uninstall --everything   remove the traffic-manager from the cluster
@@ -90,9 +91,17 @@ const FLAGS = {
   context: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   kubeconfig: { type: 'string' },
+  'manager-namespace': { type: 'string' },
   everything: { type: 'boolean' },
 } as const;
-type Flags = { output?: string; context?: string; namespace?: string; kubeconfig?: string; everything?: boolean };
+type Flags = {
+  output?: string;
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  'manager-namespace'?: string;
+  everything?: boolean;
+};
 
 /** Parses the flags a command accepts (plus --output); anything else is a usage error. */
 function parse(args: string[], accepted: (keyof typeof FLAGS)[]): { values: Flags } {
@@ -135,7 +144,7 @@ async function version(args: string[], io: Io, paths: DaemonPaths): Promise<numb
 }
 
 async function connect(args: string[], io: Io, paths: DaemonPaths): Promise<number> {
-  const { values } = parse(args, ['context', 'namespace', 'kubeconfig']);
+  const { values } = parse(args, ['context', 'namespace', 'kubeconfig', 'manager-namespace']);
   const json = wantsJson(values);
   const client = await ensureDaemon(paths, io);
   try {
@@ -146,6 +155,7 @@ async function connect(args: string[], io: Io, paths: DaemonPaths): Promise<numb
       ...(values.context ? { context: values.context } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),
       ...(kubeconfig ? { kubeconfig: path.resolve(kubeconfig) } : {}),
+      ...(values['manager-namespace'] ? { managerNamespace: values['manager-namespace'] } : {}),
     });
     printStatus(st, json, io);
     return EXIT.ok;

@@ -2,6 +2,8 @@
  * The daemon process (`telepath daemon-foreground`): opens its socket first, then serves until
  * quit or a signal, and on the way out disconnects cleanly within a deadline.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { daemonPaths } from './paths.js';
 import { createLogger, RotatingFileSink } from './log/logger.js';
 import { RpcServer } from './rpc/rpcServer.js';
@@ -26,6 +28,9 @@ export async function runDaemon(): Promise<number> {
   const rpc = new RpcServer(paths.socket, daemon, log.child('rpc'));
   daemon.onStatusChanged((s) => rpc.notifyStatus(s));
   await rpc.listen();
+  // Beside the socket, so tools and tests can find the process (e.g. to check crash recovery).
+  const pidFile = path.join(path.dirname(paths.socket), 'daemon.pid');
+  fs.writeFileSync(pidFile, `${process.pid}\n`);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => stop(sig));
 
   const reason = await stopped;
@@ -40,6 +45,7 @@ export async function runDaemon(): Promise<number> {
     log.error('disconnect failed during shutdown', err);
   }
   await rpc.close();
+  fs.rmSync(pidFile, { force: true });
   clearTimeout(deadline);
   log.info('stopped');
   sink.close();
