@@ -1,12 +1,83 @@
 /**
- * The traffic-manager's entry point. It runs in the cluster on the Node image with this bundle delivered
- * in a ConfigMap; its services arrive with issue #3.
+ * The traffic-manager's entry point. It runs in the cluster on the stock Node image, its bundle
+ * delivered in a ConfigMap (see manifests.ts): the gRPC Manager service on TELEPATH_GRPC_PORT
+ * (8081), probes on TELEPATH_HEALTH_PORT (8082), JSON log lines on stderr.
  */
+import { readFileSync } from 'node:fs';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { dnsOfResolvConf, KubeClusterInfoSource } from './clusterInfoSource.js';
+import { readConfig } from './config.js';
+import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
+import { healthServer } from './healthServer.js';
+import { KubeClient } from './kube/kubeClient.js';
+import { jsonLogger, type Logger } from './logger.js';
+import { ManagerServerHost, PROGRAM_NAME } from './managerServer.js';
+import { SessionRegistry } from './sessions.js';
+import { TunnelService } from './tunnel/tunnelService.js';
+
+async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
+  const { config, problems } = readConfig(env);
+  for (const p of problems) logger.warn(p);
+  const namespace = config.namespace || KubeClient.podNamespace();
+  logger.info('starting', { version: PRODUCT_VERSION, namespace, grpcPort: config.grpcPort, sessionTtlMs: config.sessionTtlMs });
+
+  const kube = KubeClient.inCluster(env);
+  const { dnsServer, clusterDomain } = dnsOfResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
+  if (!dnsServer) logger.warn('/etc/resolv.conf names no nameserver; LookupDNS will answer SERVFAIL');
+  const stop = new AbortController();
+  const clusterInfo = new KubeClusterInfoSource({ api: kube, namespace, dnsServer, clusterDomain, logger: logger.child('cluster') });
+  const sessions = new SessionRegistry({ ttlMs: config.sessionTtlMs, logger: logger.child('session') });
+  const stopSweeping = sessions.startSweeping();
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: logger.child('tunnel') });
+  const dns = new ClusterDnsResolver({ server: dnsServer, logger: logger.child('dns') });
+  const host = new ManagerServerHost({ version: PRODUCT_VERSION, namespace, sessions, clusterInfo, dns, tunnels, logger });
+
+  let discovered = false;
+  let stopping = false;
+  const health = healthServer(() => discovered && !stopping);
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('signal received', { signal });
+    await host.shutdown(config.drainMs);
+    stop.abort();
+    stopSweeping();
+    await health.close();
+    kube.close();
+    // Exit rather than wait for the event loop: nothing is left that must finish.
+    process.exit(0);
+  };
+  for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, (sig) => void shutdown(sig));
+
+  const grpcPort = await listenDualStack(host, config.grpcPort, logger);
+  await health.listen(config.healthPort);
+  await clusterInfo.start(stop.signal);
+  discovered = true;
+  logger.info('ready', { grpcPort, healthPort: config.healthPort });
+}
+
+/** All addresses, IPv6 and IPv4 alike where the pod has IPv6, else IPv4 only. */
+async function listenDualStack(host: ManagerServerHost, port: number, logger: Logger): Promise<number> {
+  try {
+    return await host.listen(`[::]:${port}`);
+  } catch (e) {
+    logger.info('IPv6 unavailable; listening on IPv4 only', { error: e instanceof Error ? e.message : String(e) });
+    return host.listen(`0.0.0.0:${port}`);
+  }
+}
 
 if (process.argv.includes('--version')) {
-  process.stdout.write(`traffic-manager ${PRODUCT_VERSION}\n`);
+  process.stdout.write(`${PROGRAM_NAME} ${PRODUCT_VERSION}\n`);
 } else {
-  process.stderr.write('traffic-manager: not implemented yet (see the issue named in this file)\n');
-  process.exitCode = 1;
+  const { config } = readConfig(process.env);
+  const logger = jsonLogger({ level: config.logLevel, write: (line) => process.stderr.write(line) });
+  process.on('unhandledRejection', (e) => {
+    logger.error('unhandled rejection', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    process.exit(1);
+  });
+  run(logger, process.env).catch((e: unknown) => {
+    logger.error('cannot start', { error: e instanceof Error ? e.message : String(e) });
+    process.exit(1);
+  });
 }

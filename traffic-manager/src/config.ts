@@ -1,0 +1,54 @@
+/**
+ * The manager's settings, from its environment (the Deployment sets them; see manifests.ts).
+ * Unset or unparsable values fall back to the defaults, and what was wrong is reported so the
+ * entry point can log it.
+ */
+import { type LogLevel, parseLogLevel } from './logger.js';
+
+export interface ManagerConfig {
+  /** Namespace the manager runs in; '' means "read the service account's". */
+  namespace: string;
+  grpcPort: number;
+  healthPort: number;
+  logLevel: LogLevel;
+  sessionTtlMs: number;
+  /** How long a SIGTERM lets tunnels finish before they are disconnected. */
+  drainMs: number;
+}
+
+export const DEFAULT_CONFIG: ManagerConfig = {
+  namespace: '',
+  grpcPort: 8081,
+  healthPort: 8082,
+  logLevel: 'info',
+  sessionTtlMs: 60_000,
+  drainMs: 5_000,
+};
+
+export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; problems: string[] } {
+  const problems: string[] = [];
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const text = env[key];
+    if (text === undefined || text === '') return fallback;
+    const n = Number(text);
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    problems.push(`${key}=${JSON.stringify(text)} is not an integer in [${min}, ${max}]; using ${fallback}`);
+    return fallback;
+  };
+  const level = env.TELEPATH_LOG_LEVEL;
+  const logLevel = parseLogLevel(level, DEFAULT_CONFIG.logLevel);
+  if (level && parseLogLevel(level, 'error') !== logLevel) {
+    problems.push(`TELEPATH_LOG_LEVEL=${JSON.stringify(level)} is not debug|info|warn|error; using ${logLevel}`);
+  }
+  return {
+    config: {
+      namespace: env.TELEPATH_NAMESPACE?.trim() ?? '',
+      grpcPort: int('TELEPATH_GRPC_PORT', DEFAULT_CONFIG.grpcPort, 1, 65535),
+      healthPort: int('TELEPATH_HEALTH_PORT', DEFAULT_CONFIG.healthPort, 1, 65535),
+      logLevel,
+      sessionTtlMs: int('TELEPATH_SESSION_TTL_MS', DEFAULT_CONFIG.sessionTtlMs, 1000, 24 * 3600_000),
+      drainMs: int('TELEPATH_DRAIN_MS', DEFAULT_CONFIG.drainMs, 0, 600_000),
+    },
+    problems,
+  };
+}

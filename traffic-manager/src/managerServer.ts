@@ -1,0 +1,214 @@
+/**
+ * The telepath.manager.v1.Manager service: sessions, cluster info, DNS and tunnels behind one
+ * grpc-js server, with a shutdown that drains before it forces.
+ */
+import { Server, ServerCredentials, type ServerWritableStream, type ServiceError, status } from '@grpc/grpc-js';
+import type {
+  ClusterInfo,
+  SessionInfo,
+  WatchClusterInfoRequest,
+} from '../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
+import { ipToBytes, subnetFromCidr, type SubnetBytes } from '../../protocol/src/ipAddress.js';
+import { type ManagerServer, managerService } from '../../protocol/src/manager/managerService.js';
+import type { ClusterNetworks } from './clusterInfo.js';
+import type { ClusterInfoSource } from './clusterInfoSource.js';
+import type { DnsLookup } from './dns/clusterDnsResolver.js';
+import { DnsWireError, encodeName } from './dns/dnsWire.js';
+import { qualifyName, renameOwners } from './dns/shortNames.js';
+import type { Logger } from './logger.js';
+import { type ClientSession, type SessionRegistry, sessionEndReason } from './sessions.js';
+import { TunnelService } from './tunnel/tunnelService.js';
+
+export const PROGRAM_NAME = 'traffic-manager';
+
+export interface ManagerServerOptions {
+  version: string;
+  /** The namespace the manager runs in, reported in ClusterInfo. */
+  namespace: string;
+  sessions: SessionRegistry;
+  clusterInfo: ClusterInfoSource;
+  dns: DnsLookup;
+  tunnels: TunnelService;
+  logger: Logger;
+}
+
+type WatchCall = ServerWritableStream<WatchClusterInfoRequest, ClusterInfo>;
+
+export class ManagerServerHost {
+  private readonly server = new Server({
+    // Dead port-forwards must not keep sessions' streams around forever.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  private readonly watches = new Set<WatchCall>();
+  private readonly logger: Logger;
+  private shuttingDown = false;
+
+  constructor(private readonly options: ManagerServerOptions) {
+    this.logger = options.logger;
+    this.server.addService(managerService, this.implementation());
+  }
+
+  /** Binds `address` ("0.0.0.0:8081", "unix:/path"); resolves with the port. */
+  listen(address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port)));
+    });
+  }
+
+  /**
+   * Stops taking calls and ends the cluster-info watches at once (clients reconnect to the next
+   * manager); gives tunnels `drainMs` to finish, then disconnects the rest and forces the server
+   * closed `forceMs` later.
+   */
+  async shutdown(drainMs: number, forceMs = 1000): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const { tunnels, sessions } = this.options;
+    this.logger.info('shutting down', { tunnels: tunnels.activeCount, drainMs });
+    for (const w of [...this.watches]) endWatch(w, status.UNAVAILABLE, 'the traffic-manager is shutting down');
+    const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    if (!(await settlesWithin(drained, drainMs))) {
+      this.logger.info('drain deadline passed; disconnecting tunnels', { tunnels: tunnels.activeCount });
+      tunnels.disconnectAll(DisconnectReason.SHUTDOWN, 'the traffic-manager is shutting down');
+      if (!(await settlesWithin(drained, forceMs))) this.server.forceShutdown();
+    }
+    sessions.endAll('shutdown');
+    this.logger.info('shut down');
+  }
+
+  private implementation(): ManagerServer {
+    const { version, sessions, dns, tunnels, logger } = this.options;
+    const rpcLog = logger.child('rpc');
+    return {
+      version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
+
+      arriveAsClient: (call, callback) => {
+        const c = call.request.client;
+        if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
+        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version });
+        callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
+      },
+
+      remain: (call, callback) => {
+        const id = call.request.session?.sessionId ?? '';
+        if (!sessions.remain(id)) return callback(unknownSession(call.request.session));
+        callback(null, {});
+      },
+
+      depart: (call, callback) => {
+        const id = call.request.session?.sessionId ?? '';
+        if (!sessions.depart(id)) return callback(unknownSession(call.request.session));
+        callback(null, {});
+      },
+
+      watchClusterInfo: (call) => this.watchClusterInfo(call),
+
+      lookupDns: (call, callback) => {
+        const { name, qtype } = call.request;
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return callback(unknownSession(call.request.session));
+        const domain = this.options.clusterInfo.current()?.clusterDomain ?? 'cluster.local';
+        const asked = qualifyName(name, session.client.namespace, domain);
+        try {
+          encodeName(asked);
+        } catch (e) {
+          return callback(serviceError(status.INVALID_ARGUMENT, e instanceof DnsWireError ? e.message : String(e)));
+        }
+        if (!Number.isInteger(qtype) || qtype < 1 || qtype > 0xffff) {
+          return callback(serviceError(status.INVALID_ARGUMENT, `bad query type ${qtype}`));
+        }
+        dns.lookup(asked, qtype, session.signal).then(
+          (r) => {
+            rpcLog.debug('dns', { name, asked, qtype, rcode: r.rcode, answers: r.answers.length });
+            callback(null, { rcode: r.rcode, answers: renameOwners(r.answers, asked, name.replace(/\.$/, '')) });
+          },
+          (e: unknown) => {
+            if (session.signal.aborted) callback(sessionEnded(session));
+            else callback(serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e)));
+          },
+        );
+      },
+
+      tunnel: (call) => {
+        if (this.shuttingDown) return void call.emit('error', serviceError(status.UNAVAILABLE, 'the traffic-manager is shutting down'));
+        tunnels.handle(call);
+      },
+    };
+  }
+
+  private watchClusterInfo(call: WatchCall): void {
+    const { sessions, clusterInfo, namespace } = this.options;
+    const session = sessions.get(call.request.session?.sessionId ?? '');
+    if (!session) return void call.emit('error', unknownSession(call.request.session));
+    if (this.shuttingDown) return endWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
+    const send = (n: ClusterNetworks): void => {
+      if (!call.writableEnded) call.write(toClusterInfo(n, namespace));
+    };
+    const unsubscribe = clusterInfo.subscribe(send);
+    const onSessionEnd = (): void => endWatch(call, status.NOT_FOUND, sessionEnded(session).details ?? 'session ended');
+    session.signal.addEventListener('abort', onSessionEnd, { once: true });
+    this.watches.add(call);
+    const cleanup = (): void => {
+      unsubscribe();
+      session.signal.removeEventListener('abort', onSessionEnd);
+      this.watches.delete(call);
+    };
+    call.on('cancelled', cleanup);
+    call.on('finish', cleanup);
+    call.on('error', cleanup);
+    const current = clusterInfo.current();
+    if (current) send(current);
+  }
+}
+
+export function toClusterInfo(n: ClusterNetworks, managerNamespace: string): ClusterInfo {
+  return {
+    serviceSubnets: subnets(n.serviceCidrs),
+    podSubnets: subnets(n.podCidrs),
+    dnsIp: n.dnsServer ? ipToBytes(n.dnsServer) : new Uint8Array(0),
+    clusterDomain: n.clusterDomain,
+    managerNamespace,
+  };
+}
+
+function subnets(cidrs: string[]): SubnetBytes[] {
+  const out: SubnetBytes[] = [];
+  for (const c of cidrs) {
+    try {
+      out.push(subnetFromCidr(c));
+    } catch {
+      // A CIDR with host bits set cannot be routed as given; the parsers already dropped garbage.
+    }
+  }
+  return out;
+}
+
+function endWatch(call: WatchCall, code: status, details: string): void {
+  if (!call.writableEnded && !call.destroyed) call.emit('error', serviceError(code, details));
+}
+
+function serviceError(code: status, details: string): Partial<ServiceError> {
+  return { code, details };
+}
+
+function unknownSession(session: SessionInfo | undefined): Partial<ServiceError> {
+  return serviceError(status.NOT_FOUND, `unknown or expired session ${JSON.stringify(session?.sessionId ?? '')}`);
+}
+
+function sessionEnded(session: ClientSession): Partial<ServiceError> {
+  return serviceError(status.NOT_FOUND, `session ${session.id} ${sessionEndReason(session.signal) ?? 'ended'}`);
+}
+
+function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Deployment } from 'kubernetes-types/apps/v1';
+import type { ConfigMap, Service } from 'kubernetes-types/core/v1';
+import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
+import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import {
+  BUNDLE_HASH_ANNOTATION,
+  BUNDLE_KEY,
+  CONFIGMAP_MAX_BYTES,
+  configMapSize,
+  LOADER_KEY,
+  type ManagerObject,
+  managerManifests,
+} from './manifests.js';
+
+const builtBundle = path.resolve(import.meta.dirname, '../../dist/traffic-manager.js');
+
+function byKind<T extends ManagerObject>(objects: ManagerObject[], kind: T['kind']): T {
+  const found = objects.filter((o) => o.kind === kind);
+  assert.equal(found.length, 1, `exactly one ${kind}`);
+  return found[0] as T;
+}
+
+const bundle = Buffer.from("process.stdout.write('fake manager ' + process.argv.slice(2).join(' ') + '\\n');\n");
+
+test('an install is these objects, in apply order, in its namespace', () => {
+  const objects = managerManifests({ version: '1.2.3', bundle, namespace: 'tp-x', image: 'registry.example/node:20' });
+  assert.deepEqual(
+    objects.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
+    [
+      'Namespace//tp-x',
+      'ServiceAccount/tp-x/traffic-manager',
+      'ClusterRole//tp-x-traffic-manager',
+      'ClusterRoleBinding//tp-x-traffic-manager',
+      'Role/tp-x/traffic-manager',
+      'RoleBinding/tp-x/traffic-manager',
+      'ConfigMap/tp-x/traffic-manager',
+      'Deployment/tp-x/traffic-manager',
+      'Service/tp-x/traffic-manager',
+    ],
+  );
+  for (const o of objects.slice(1)) assert.equal(o.metadata?.labels?.['app.kubernetes.io/version'], '1.2.3', `${o.kind} carries the version`);
+});
+
+test('RBAC grants only what the manager uses', () => {
+  const objects = managerManifests({ version: '1.2.3', bundle });
+  const cr = byKind<ClusterRole>(objects, 'ClusterRole');
+  assert.deepEqual(cr.rules, [
+    { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
+  ]);
+  const role = byKind<Role>(objects, 'Role');
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['services'], verbs: ['create'] }]);
+  const sa = [{ kind: 'ServiceAccount', name: 'traffic-manager', namespace: 'telepath' }];
+  const crb = byKind<ClusterRoleBinding>(objects, 'ClusterRoleBinding');
+  assert.deepEqual(crb.subjects, sa);
+  assert.deepEqual(crb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: cr.metadata?.name });
+  const rb = byKind<RoleBinding>(objects, 'RoleBinding');
+  assert.deepEqual(rb.subjects, sa);
+  assert.deepEqual(rb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata?.name });
+});
+
+test('the Deployment runs the loader from the ConfigMap, unprivileged, and the Service reaches its gRPC port', () => {
+  const objects = managerManifests({ version: '1.2.3', bundle });
+  const d = byKind<Deployment>(objects, 'Deployment');
+  const cm = byKind<ConfigMap>(objects, 'ConfigMap');
+  const svc = byKind<Service>(objects, 'Service');
+  const pod = d.spec?.template.spec;
+  const c = pod?.containers[0];
+  assert.equal(d.spec?.replicas, 1);
+  assert.equal(c?.image, 'docker.io/library/node:20-alpine');
+  assert.equal(c?.imagePullPolicy, 'IfNotPresent');
+  assert.deepEqual(c?.command, ['node', `/telepath/${LOADER_KEY}`]);
+  assert.equal(pod?.serviceAccountName, 'traffic-manager');
+  assert.equal(pod?.securityContext?.runAsNonRoot, true);
+  assert.equal(pod?.securityContext?.runAsUser, 1000);
+  assert.equal(c?.securityContext?.allowPrivilegeEscalation, false);
+  assert.deepEqual(c?.securityContext?.capabilities?.drop, ['ALL']);
+  assert.deepEqual(c?.readinessProbe?.httpGet, { path: '/readyz', port: 'health' });
+  assert.ok(c?.ports?.some((p) => p.name === 'health' && p.containerPort === 8082));
+  assert.ok(c?.resources?.limits?.memory, 'a memory limit');
+  assert.deepEqual(c?.env?.find((e) => e.name === 'TELEPATH_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
+  // The selector must match the pod, and must not contain the version (it is immutable).
+  const selector = d.spec?.selector.matchLabels ?? {};
+  assert.equal(selector['app.kubernetes.io/version'], undefined);
+  for (const [k, v] of Object.entries(selector)) assert.equal(d.spec?.template.metadata?.labels?.[k], v);
+  assert.deepEqual(svc.spec?.selector, selector);
+  assert.equal(d.spec?.template.metadata?.labels?.['app.kubernetes.io/version'], '1.2.3');
+  // The volume is the ConfigMap, mounted where the command looks.
+  assert.equal(pod?.volumes?.[0]?.configMap?.name, cm.metadata?.name);
+  assert.deepEqual(c?.volumeMounts, [{ name: pod?.volumes?.[0]?.name, mountPath: '/telepath', readOnly: true }]);
+  // A new bundle changes the pod template, so the Deployment rolls.
+  const hash = createHash('sha256').update(bundle).digest('hex');
+  assert.equal(d.spec?.template.metadata?.annotations?.[BUNDLE_HASH_ANNOTATION], hash);
+  const other = byKind<Deployment>(managerManifests({ version: '1.2.3', bundle: Buffer.from('other') }), 'Deployment');
+  assert.notEqual(other.spec?.template.metadata?.annotations?.[BUNDLE_HASH_ANNOTATION], hash);
+  assert.deepEqual(svc.spec?.ports, [{ name: 'grpc', port: 8081, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }]);
+  assert.ok(c?.ports?.some((p) => p.name === 'grpc' && p.containerPort === 8081));
+});
+
+test('the ConfigMap loader runs the gzipped bundle with its arguments', () => {
+  const cm = byKind<ConfigMap>(managerManifests({ version: '1.2.3', bundle }), 'ConfigMap');
+  const dir = mkdtempSync(path.join(tmpdir(), 'telepath-loader-'));
+  try {
+    writeFileSync(path.join(dir, LOADER_KEY), cm.data?.[LOADER_KEY] ?? '');
+    writeFileSync(path.join(dir, BUNDLE_KEY), Buffer.from(cm.binaryData?.[BUNDLE_KEY] ?? '', 'base64'));
+    assert.equal(execFileSync(process.execPath, [path.join(dir, LOADER_KEY), '--version', 'x'], { encoding: 'utf8' }), 'fake manager --version x\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bundle that cannot fit a ConfigMap is refused with its size', () => {
+  assert.throws(() => managerManifests({ version: '1', bundle: randomBytes(CONFIGMAP_MAX_BYTES + 1) }), /too big for a ConfigMap: \d+ bytes gzipped/);
+});
+
+test('the real built bundle fits the ConfigMap and starts through the loader', (t) => {
+  if (!existsSync(builtBundle)) return t.skip('dist/traffic-manager.js is not built (npx webpack --config-name traffic-manager)');
+  const real = readFileSync(builtBundle);
+  const cm = byKind<ConfigMap>(managerManifests({ version: PRODUCT_VERSION, bundle: real }), 'ConfigMap');
+  const size = configMapSize(cm);
+  t.diagnostic(`bundle ${real.length} bytes raw, ConfigMap ${size} bytes`);
+  assert.ok(size < CONFIGMAP_MAX_BYTES / 2, `${size} bytes leaves room to grow`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'telepath-loader-'));
+  try {
+    writeFileSync(path.join(dir, LOADER_KEY), cm.data?.[LOADER_KEY] ?? '');
+    writeFileSync(path.join(dir, BUNDLE_KEY), Buffer.from(cm.binaryData?.[BUNDLE_KEY] ?? '', 'base64'));
+    assert.equal(execFileSync(process.execPath, [path.join(dir, LOADER_KEY), '--version'], { encoding: 'utf8' }), `traffic-manager ${PRODUCT_VERSION}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,213 @@
+/**
+ * The Kubernetes objects of a traffic-manager install, as a pure function of the version, the
+ * image and the built bundle. The daemon applies them with the user's credentials, in order, so
+ * the API server decides whether this user may install Telepath.
+ *
+ * The bundle travels gzipped in the ConfigMap's binaryData next to a tiny loader, because a
+ * ConfigMap holds at most 1 MiB and the bundle (grpc-js, protobuf) is close to that uncompressed.
+ * The bundle's hash is a pod-template annotation, so a new bundle rolls the pod.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
+import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
+import type { Deployment } from 'kubernetes-types/apps/v1';
+
+export const DEFAULT_NAMESPACE = 'telepath';
+export const DEFAULT_IMAGE = 'docker.io/library/node:20-alpine';
+export const MANAGER_NAME = 'traffic-manager';
+export const GRPC_PORT = 8081;
+export const GRPC_PORT_NAME = 'grpc';
+export const HEALTH_PORT = 8082;
+/** Where the ConfigMap is mounted; the container runs `node /telepath/traffic-manager.js`. */
+export const BUNDLE_DIR = '/telepath';
+export const LOADER_KEY = 'traffic-manager.js';
+export const BUNDLE_KEY = 'traffic-manager.js.gz';
+export const BUNDLE_HASH_ANNOTATION = 'telepath.io/bundle-sha256';
+/** The API server refuses a ConfigMap whose data and binaryData values exceed this. */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+/** The `node` user of the official Node images (and of the local test image). */
+const NODE_UID = 1000;
+
+export interface ManagerInstallOptions {
+  version: string;
+  image?: string;
+  /** dist/traffic-manager.js as built. */
+  bundle: Buffer;
+  namespace?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export type ManagerObject =
+  | Namespace
+  | ServiceAccount
+  | ClusterRole
+  | ClusterRoleBinding
+  | Role
+  | RoleBinding
+  | ConfigMap
+  | Deployment
+  | Service;
+
+/**
+ * Runs the gzipped bundle in this process as a CommonJS module. Plain ES5-era Node APIs only, so it
+ * works on any Node the image may carry.
+ */
+export const LOADER_SOURCE = `'use strict';
+// Telepath traffic-manager loader: the bundle ships gzipped because a ConfigMap holds at most 1 MiB.
+const fs = require('fs');
+const path = require('path');
+const vm = require('vm');
+const zlib = require('zlib');
+const gz = path.join(__dirname, ${JSON.stringify(BUNDLE_KEY)});
+const filename = gz.replace(/\\.gz$/, '');
+const code = zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8');
+const run = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+const bundleModule = { exports: {} };
+run.call(bundleModule.exports, bundleModule.exports, require, bundleModule, filename, __dirname);
+`;
+
+/** The cluster-scoped names include the namespace, so installs in two namespaces do not collide. */
+export function clusterRoleName(namespace: string): string {
+  return `${namespace}-${MANAGER_NAME}`;
+}
+
+export function selectorLabels(): Record<string, string> {
+  return { 'app.kubernetes.io/name': MANAGER_NAME, 'app.kubernetes.io/part-of': 'telepath' };
+}
+
+/** Every object of the install, in the order to apply them (and the reverse order to delete). */
+export function managerManifests(options: ManagerInstallOptions): ManagerObject[] {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const image = options.image ?? DEFAULT_IMAGE;
+  const labels = { ...selectorLabels(), 'app.kubernetes.io/version': options.version };
+  const partOf = { 'app.kubernetes.io/part-of': 'telepath' };
+  const gz = gzipSync(options.bundle, { level: 9 });
+  const bundleHash = createHash('sha256').update(options.bundle).digest('hex');
+
+  const ns: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: partOf } };
+  const sa: ServiceAccount = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: MANAGER_NAME, namespace, labels },
+  };
+  const subject = [{ kind: 'ServiceAccount', name: MANAGER_NAME, namespace }];
+  const clusterRole: ClusterRole = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: clusterRoleName(namespace), labels },
+    rules: [
+      // Pod subnets, followed as nodes come and go.
+      { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+      // Service subnets (Kubernetes 1.33+).
+      { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
+    ],
+  };
+  const clusterRoleBinding: ClusterRoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: clusterRoleName(namespace), labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName(namespace) },
+    subjects: subject,
+  };
+  const role: Role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: MANAGER_NAME, namespace, labels },
+    rules: [
+      // Older clusters have no ServiceCIDR API: a dry-run create (authorized exactly like a real
+      // one) of a Service with an impossible ClusterIP makes the API server name the range.
+      { apiGroups: [''], resources: ['services'], verbs: ['create'] },
+    ],
+  };
+  const roleBinding: RoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: MANAGER_NAME, namespace, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: MANAGER_NAME },
+    subjects: subject,
+  };
+  const configMap: ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: MANAGER_NAME, namespace, labels, annotations: { [BUNDLE_HASH_ANNOTATION]: bundleHash } },
+    data: { [LOADER_KEY]: LOADER_SOURCE },
+    binaryData: { [BUNDLE_KEY]: gz.toString('base64') },
+  };
+  const size = configMapSize(configMap);
+  if (size > CONFIGMAP_MAX_BYTES) {
+    throw new Error(`the traffic-manager bundle is too big for a ConfigMap: ${size} bytes gzipped, the limit is ${CONFIGMAP_MAX_BYTES}`);
+  }
+  const deployment: Deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: MANAGER_NAME, namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selectorLabels() },
+      template: {
+        metadata: { labels, annotations: { [BUNDLE_HASH_ANNOTATION]: bundleHash } },
+        spec: {
+          serviceAccountName: MANAGER_NAME,
+          automountServiceAccountToken: true,
+          // The manager drains for 5 s (TELEPATH_DRAIN_MS), then forces within a second.
+          terminationGracePeriodSeconds: 15,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: NODE_UID,
+            runAsGroup: NODE_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: MANAGER_NAME,
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              // Explicit: images without a shell or with another entrypoint still run the bundle.
+              command: ['node', `${BUNDLE_DIR}/${LOADER_KEY}`],
+              env: [
+                { name: 'TELEPATH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: 'TELEPATH_GRPC_PORT', value: String(GRPC_PORT) },
+                { name: 'TELEPATH_HEALTH_PORT', value: String(HEALTH_PORT) },
+                { name: 'TELEPATH_LOG_LEVEL', value: options.logLevel ?? 'info' },
+              ],
+              ports: [
+                { name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' },
+                { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 2, failureThreshold: 2 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, failureThreshold: 3 },
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'bundle', mountPath: BUNDLE_DIR, readOnly: true }],
+            },
+          ],
+          volumes: [{ name: 'bundle', configMap: { name: MANAGER_NAME, defaultMode: 0o444 } }],
+        },
+      },
+    },
+  };
+  const service: Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: MANAGER_NAME, namespace, labels },
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(),
+      ports: [{ name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }],
+    },
+  };
+  return [ns, sa, clusterRole, clusterRoleBinding, role, roleBinding, configMap, deployment, service];
+}
+
+/** What the API server counts against the 1 MiB limit: the data values plus the decoded binaryData. */
+export function configMapSize(cm: ConfigMap): number {
+  let n = 0;
+  for (const v of Object.values(cm.data ?? {})) n += Buffer.byteLength(v, 'utf8');
+  for (const v of Object.values(cm.binaryData ?? {})) n += Buffer.from(v, 'base64').length;
+  return n;
+}

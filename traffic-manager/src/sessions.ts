@@ -1,0 +1,154 @@
+/**
+ * Client sessions: a daemon arrives, keeps its session with Remain within the TTL, and departs.
+ * A session that is not kept expires; ending a session aborts its signal, which closes the
+ * tunnels and watches opened under it. Time comes from an injected clock so tests can move it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from './logger.js';
+
+export interface Clock {
+  /** Milliseconds, monotonic enough for TTLs. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => performance.now() };
+
+export type SessionEndReason = 'departed' | 'expired' | 'replaced' | 'shutdown';
+
+export interface ClientDescription {
+  name: string;
+  installId: string;
+  namespace: string;
+  version: string;
+}
+
+export interface ClientSession {
+  readonly id: string;
+  readonly client: ClientDescription;
+  readonly arrivedAt: number;
+  /** Aborted with a SessionEndReason when the session ends. */
+  readonly signal: AbortSignal;
+}
+
+interface SessionEntry extends ClientSession {
+  expiresAt: number;
+  readonly controller: AbortController;
+}
+
+export interface SessionRegistryOptions {
+  ttlMs: number;
+  clock?: Clock;
+  logger: Logger;
+  newId?: () => string;
+}
+
+export class SessionRegistry {
+  readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly newId: () => string;
+  private readonly sessions = new Map<string, SessionEntry>();
+
+  constructor(options: SessionRegistryOptions) {
+    this.ttlMs = options.ttlMs;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+    this.newId = options.newId ?? randomUUID;
+  }
+
+  /**
+   * Opens a session. A daemon that restarts arrives again with the same install id; its old
+   * session is then ended at once, so its orphaned tunnels do not linger until the TTL.
+   */
+  arrive(client: ClientDescription): ClientSession {
+    if (client.installId) {
+      for (const s of this.sessions.values()) {
+        if (s.client.installId === client.installId) this.end(s, 'replaced');
+      }
+    }
+    const controller = new AbortController();
+    const now = this.clock.now();
+    const entry: SessionEntry = {
+      id: this.newId(),
+      client: { ...client },
+      arrivedAt: now,
+      expiresAt: now + this.ttlMs,
+      signal: controller.signal,
+      controller,
+    };
+    this.sessions.set(entry.id, entry);
+    this.logger.info('client arrived', { session: entry.id, client: client.name, namespace: client.namespace, version: client.version });
+    return entry;
+  }
+
+  /** The live session with this id; an expired one is ended here rather than returned. */
+  get(id: string): ClientSession | undefined {
+    return this.live(id);
+  }
+
+  /** Extends the session by a full TTL; false when it is unknown or already expired. */
+  remain(id: string): boolean {
+    const s = this.live(id);
+    if (!s) return false;
+    s.expiresAt = this.clock.now() + this.ttlMs;
+    return true;
+  }
+
+  depart(id: string): boolean {
+    const s = this.live(id);
+    if (!s) return false;
+    this.end(s, 'departed');
+    return true;
+  }
+
+  private live(id: string): SessionEntry | undefined {
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    if (this.clock.now() >= s.expiresAt) {
+      this.end(s, 'expired');
+      return undefined;
+    }
+    return s;
+  }
+
+  /** Ends every expired session; returns how many. */
+  sweep(): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (now >= s.expiresAt) {
+        this.end(s, 'expired');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Calls sweep() every `intervalMs` until the returned function is called. */
+  startSweeping(intervalMs = Math.max(1000, Math.floor(this.ttlMs / 4))): () => void {
+    const timer = setInterval(() => this.sweep(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  endAll(reason: SessionEndReason): void {
+    for (const s of [...this.sessions.values()]) this.end(s, reason);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  private end(s: SessionEntry, reason: SessionEndReason): void {
+    if (this.sessions.get(s.id) !== s) return;
+    this.sessions.delete(s.id);
+    this.logger.info('session ended', { session: s.id, client: s.client.name, reason });
+    s.controller.abort(reason);
+  }
+}
+
+/** Why a session's signal was aborted, for status messages. */
+export function sessionEndReason(signal: AbortSignal): SessionEndReason | undefined {
+  const r: unknown = signal.reason;
+  return r === 'departed' || r === 'expired' || r === 'replaced' || r === 'shutdown' ? r : undefined;
+}

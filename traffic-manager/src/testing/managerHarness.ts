@@ -1,0 +1,206 @@
+/**
+ * For the manager's unit tests: the real ManagerServerHost on a unix socket with a real grpc-js
+ * client, a cluster-info source the test controls, and a tunnel client that reads a stream as a
+ * queue of messages. Not a test file itself (no .test.ts), so the runner does not run it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type ClientDuplexStream, credentials, type ServiceError, status } from '@grpc/grpc-js';
+import type { ArriveAsClientResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { Protocol, type TunnelMessage, type TunnelOpen } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
+import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import type { ClusterNetworks } from '../clusterInfo.js';
+import type { ClusterInfoSource } from '../clusterInfoSource.js';
+import type { DnsLookup } from '../dns/clusterDnsResolver.js';
+import { silentLogger } from '../logger.js';
+import { ManagerServerHost } from '../managerServer.js';
+import { type Clock, SessionRegistry } from '../sessions.js';
+import { TunnelService, type TunnelServiceOptions } from '../tunnel/tunnelService.js';
+
+/** A cluster-info source whose snapshots the test sets. */
+export class SettableClusterInfo implements ClusterInfoSource {
+  private snapshot: ClusterNetworks | undefined;
+  private readonly listeners = new Set<(n: ClusterNetworks) => void>();
+
+  constructor(initial?: ClusterNetworks) {
+    this.snapshot = initial;
+  }
+
+  current(): ClusterNetworks | undefined {
+    return this.snapshot;
+  }
+
+  subscribe(listener: (n: ClusterNetworks) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  set(n: ClusterNetworks): void {
+    this.snapshot = n;
+    for (const l of [...this.listeners]) l(n);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}
+
+export class ManualClock implements Clock {
+  constructor(private t = 1_000_000) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface TestManager {
+  client: ManagerClient;
+  host: ManagerServerHost;
+  sessions: SessionRegistry;
+  tunnels: TunnelService;
+  clusterInfo: SettableClusterInfo;
+  clock: ManualClock;
+  address: string;
+  /** A fresh session in `namespace`. */
+  arrive(namespace?: string, installId?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestManagerOptions {
+  dns?: DnsLookup;
+  clusterInfo?: ClusterNetworks;
+  ttlMs?: number;
+  tunnel?: Partial<TunnelServiceOptions>;
+}
+
+export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
+
+export async function startTestManager(options: TestManagerOptions = {}): Promise<TestManager> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'telepath-manager-'));
+  const address = `unix:${path.join(dir, 'manager.sock')}`;
+  const clock = new ManualClock();
+  const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: silentLogger, ...options.tunnel });
+  const clusterInfo = new SettableClusterInfo(options.clusterInfo);
+  const host = new ManagerServerHost({
+    version: '9.8.7',
+    namespace: 'telepath',
+    sessions,
+    clusterInfo,
+    dns: options.dns ?? NO_DNS,
+    tunnels,
+    logger: silentLogger,
+  });
+  await host.listen(address);
+  const client = new ManagerClient(address, credentials.createInsecure());
+  let installs = 0;
+  return {
+    client,
+    host,
+    sessions,
+    tunnels,
+    clusterInfo,
+    clock,
+    address,
+    async arrive(namespace = 'samples', installId = `install-${++installs}`) {
+      const r = await unary<ArriveAsClientResponse>((cb) =>
+        client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7' } }, cb),
+      );
+      return r.session?.sessionId ?? '';
+    },
+    async close() {
+      client.close();
+      await host.shutdown(0, 100);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Promise of a unary call: `unary<R>((cb) => client.method(request, cb))`. */
+export function unary<Res>(start: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => start((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export function tcpOpen(sessionId: string, ip: string, port: number, extra: Partial<TunnelOpen> = {}): TunnelMessage {
+  return {
+    message: {
+      $case: 'open',
+      value: {
+        protocol: Protocol.TCP,
+        destinationIp: ipToBytes(ip),
+        destinationPort: port,
+        sourceIp: ipToBytes('100.64.0.2'),
+        sourcePort: 40000,
+        sessionId,
+        dialTimeoutMs: 2000,
+        ...extra,
+      },
+    },
+  };
+}
+
+export type TunnelEvent = { kind: 'message'; message: NonNullable<TunnelMessage['message']> } | { kind: 'end'; code: status; details: string };
+
+/** One Tunnel call whose incoming messages, and its final status, are read in order with next(). */
+export class TunnelClient {
+  readonly call: ClientDuplexStream<TunnelMessage, TunnelMessage>;
+  private readonly queue: TunnelEvent[] = [];
+  private waiter: ((e: TunnelEvent) => void) | undefined;
+  private ended = false;
+
+  constructor(client: ManagerClient) {
+    this.call = client.tunnel();
+    this.call.on('data', (m: TunnelMessage) => {
+      if (m.message) this.push({ kind: 'message', message: m.message });
+    });
+    this.call.on('status', (s: { code: status; details: string }) => this.push({ kind: 'end', code: s.code, details: s.details }));
+    // The status event carries errors too; without a listener an error status would throw.
+    this.call.on('error', () => undefined);
+  }
+
+  send(message: NonNullable<TunnelMessage['message']>): boolean {
+    return this.call.write({ message });
+  }
+
+  /** The next message or the end of the call; rejects after `timeoutMs`. */
+  next(timeoutMs = 5000): Promise<TunnelEvent> {
+    const e = this.queue.shift();
+    if (e) return Promise.resolve(e);
+    if (this.ended) return Promise.reject(new Error('the call has ended'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no tunnel message in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = (ev) => {
+        clearTimeout(timer);
+        resolve(ev);
+      };
+    });
+  }
+
+  /** Messages until the end of the call, then its status. */
+  async rest(timeoutMs = 5000): Promise<{ messages: NonNullable<TunnelMessage['message']>[]; code: status; details: string }> {
+    const messages: NonNullable<TunnelMessage['message']>[] = [];
+    for (;;) {
+      const e = await this.next(timeoutMs);
+      if (e.kind === 'end') return { messages, code: e.code, details: e.details };
+      messages.push(e.message);
+    }
+  }
+
+  private push(e: TunnelEvent): void {
+    if (e.kind === 'end') this.ended = true;
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      w(e);
+    } else {
+      this.queue.push(e);
+    }
+  }
+}
