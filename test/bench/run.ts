@@ -1,0 +1,115 @@
+/**
+ * `npm run bench`: Telepath side by side with what a user would otherwise use, in one run on the
+ * local cluster. From the workstation namespace to the HTTP echo sample:
+ *   - through Telepath (`telepath connect`, then the Service by name),
+ *   - through `kubectl port-forward` to one echo pod,
+ *   - directly from the node's namespace to the pod IP (the physical limit of this machine).
+ * Also the time of `telepath connect` with the manager already installed, and the daemon's
+ * memory. Prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3]
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureCluster, inNode, kubectlJson, repoRoot, stateDir, ws, wsSpawn } from '../cluster/harness.js';
+
+interface Result {
+  downloadMBs: number;
+  uploadMBs: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+const { values } = parseArgs({
+  options: { mb: { type: 'string', default: '200' }, requests: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '3' } },
+});
+const mb = values.mb!;
+const requests = values.requests!;
+const rounds = Number(values.rounds);
+const telepath = path.join(repoRoot, 'dist/telepath.js');
+const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-bench', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-bench') };
+const benchScript = ['node', '--import', 'tsx', 'test/bench/httpBench.ts'];
+
+function parse(out: { code: number | null; stdout: string; stderr: string }, what: string): Result {
+  if (out.code !== 0) throw new Error(`${what} failed: ${out.stderr}`);
+  return JSON.parse(out.stdout) as Result;
+}
+
+/** The best of several rounds: the machine is shared, and the best round is the least disturbed. */
+function best(results: Result[]): Result {
+  return {
+    downloadMBs: Math.max(...results.map((r) => r.downloadMBs)),
+    uploadMBs: Math.max(...results.map((r) => r.uploadMBs)),
+    p50ms: Math.min(...results.map((r) => r.p50ms)),
+    p99ms: Math.min(...results.map((r) => r.p99ms)),
+  };
+}
+
+async function portForward(pod: string): Promise<{ port: number; stop: () => void }> {
+  const pf = wsSpawn(['kubectl', 'port-forward', '-n', 'samples', `pod/${pod}`, ':8080']);
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    pf.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    pf.on('exit', (c) => reject(new Error(`kubectl port-forward exited ${c}: ${out}`)));
+  });
+  return { port, stop: () => pf.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  ensureCluster();
+  const build = ws(['npx', 'webpack', '--mode', 'production', '--config-name', 'telepath', '--config-name', 'traffic-manager'], { timeoutMs: 300_000 });
+  if (build.code !== 0) throw new Error(build.stderr + build.stdout);
+  const pods = kubectlJson<{ items: { metadata: { name: string }; status: { podIP: string } }[] }>('-n', 'samples', 'get', 'pods', '-l', 'app=echo').items;
+  const pod = pods[0]!;
+
+  // The first connect installs the manager; the timed one finds it installed.
+  const first = ws(['node', telepath, 'connect', '--namespace', 'samples'], { env, timeoutMs: 300_000 });
+  if (first.code !== 0) throw new Error(`connect failed: ${first.stderr}`);
+  ws(['node', telepath, 'quit'], { env });
+  const t0 = performance.now();
+  const second = ws(['node', telepath, 'connect', '--namespace', 'samples'], { env, timeoutMs: 300_000 });
+  const connectMs = performance.now() - t0;
+  if (second.code !== 0) throw new Error(`connect failed: ${second.stderr}`);
+
+  const pf = await portForward(pod.metadata.name);
+  const results: Record<string, Result[]> = { telepath: [], portForward: [], direct: [] };
+  try {
+    for (let i = 0; i < rounds; i++) {
+      results.direct!.push(parse(inNode([...benchScript, `http://${pod.status.podIP}:8080`, mb, requests], { timeoutMs: 600_000 }), 'direct'));
+      results.portForward!.push(parse(ws([...benchScript, `http://127.0.0.1:${pf.port}`, mb, requests], { timeoutMs: 600_000 }), 'port-forward'));
+      // Through the Service name: DNS, ClusterIP and kube-proxy's choice of pod included.
+      results.telepath!.push(parse(ws([...benchScript, `http://${pod.status.podIP}:8080`, mb, requests], { env, timeoutMs: 600_000 }), 'telepath'));
+    }
+  } finally {
+    pf.stop();
+  }
+  const pid = Number(readFileSync('/run/telepath-bench/daemon.pid', 'utf8'));
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  ws(['node', telepath, 'quit'], { env });
+
+  const rows: [string, Result][] = [
+    ['Telepath (pod IP through the TUN)', best(results.telepath!)],
+    ['kubectl port-forward', best(results.portForward!)],
+    ['direct, from the node namespace', best(results.direct!)],
+  ];
+  const f = (n: number, d = 1) => n.toFixed(d);
+  console.log(`\n${mb} MB each way, ${requests} sequential requests on one keep-alive connection; best of ${rounds} rounds\n`);
+  console.log('| path | download MB/s | upload MB/s | p50 ms | p99 ms |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, r] of rows) console.log(`| ${name} | ${f(r.downloadMBs)} | ${f(r.uploadMBs)} | ${f(r.p50ms, 2)} | ${f(r.p99ms, 2)} |`);
+  const tp = best(results.telepath!);
+  const pfb = best(results.portForward!);
+  console.log(`\nTelepath / port-forward: download ${f((100 * tp.downloadMBs) / pfb.downloadMBs, 0)}%, upload ${f((100 * tp.uploadMBs) / pfb.uploadMBs, 0)}%, p50 ${tp.p50ms - pfb.p50ms >= 0 ? '+' : ''}${f(tp.p50ms - pfb.p50ms, 2)} ms`);
+  console.log(`telepath connect (manager installed): ${f(connectMs / 1000, 2)} s`);
+  console.log(`daemon memory after the run: RSS ${f(Number(rss) / 1024, 0)} MiB, peak ${f(Number(hwm) / 1024, 0)} MiB`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
