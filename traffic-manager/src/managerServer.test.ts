@@ -13,6 +13,7 @@ import { ipFromBytes, subnetToCidr } from '../../protocol/src/ipAddress.js';
 import type { ClusterNetworks } from './clusterInfo.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { silentLogger } from './logger.js';
+import { STREAM_WINDOW_BYTES } from './managerServer.js';
 import { startTestManager, tcpOpen, type TestManager, TunnelClient, unary } from './testing/managerHarness.js';
 import { ECHO, ECHO_IP, SAMPLE_ZONE } from './testing/sampleZone.js';
 import { startTinyDnsServer, type TinyDnsServer } from './testing/tinyDnsServer.js';
@@ -224,4 +225,18 @@ describe('shutdown', () => {
     server.close();
     await m.close();
   });
+});
+
+test('the manager advertises an 8 MiB HTTP/2 stream window, so one tunnel stream can fill the path', async () => {
+  const m = await startTestManager();
+  try {
+    const http2 = await import('node:http2');
+    const socketPath = m.address.replace(/^unix:/, '');
+    const session = http2.connect('http://manager', { createConnection: () => net.connect(socketPath) });
+    await once(session, 'remoteSettings');
+    assert.equal(session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES);
+    session.close();
+  } finally {
+    await m.close();
+  }
 });

@@ -35,6 +35,17 @@ export interface ManagerServerOptions {
 
 type WatchCall = ServerWritableStream<WatchClusterInfoRequest, ClusterInfo>;
 
+/** Per-stream HTTP/2 receive window the manager advertises (default would be 64 KiB). */
+export const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/** Sets the initial stream window in the settings grpc-js passes to http2.createServer. */
+export function setInitialWindow(server: Server, bytes: number): boolean {
+  const opts = (server as unknown as { commonServerOptions?: { settings?: Record<string, number> } }).commonServerOptions;
+  if (!opts) return false;
+  opts.settings = { ...opts.settings, initialWindowSize: bytes };
+  return true;
+}
+
 export class ManagerServerHost {
   private readonly server = new Server({
     // Dead port-forwards must not keep sessions' streams around forever.
@@ -43,12 +54,19 @@ export class ManagerServerHost {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
+  // Upload throughput of a tunnel stream is one HTTP/2 receive window per round trip through the
+  // port-forward, and grpc-js's server offers no option for it (its client has
+  // grpc-node.flow_control_window). Its http2 server options are a plain field read at bind time;
+  // setting the initial window there is the smallest change, checked by managerServer.test.ts.
   private readonly watches = new Set<WatchCall>();
   private readonly logger: Logger;
   private shuttingDown = false;
 
   constructor(private readonly options: ManagerServerOptions) {
     this.logger = options.logger;
+    if (!setInitialWindow(this.server, STREAM_WINDOW_BYTES)) {
+      this.logger.warn('cannot raise the HTTP/2 stream window (grpc-js changed); uploads through tunnels will be slower');
+    }
     this.server.addService(managerService, this.implementation());
   }
 

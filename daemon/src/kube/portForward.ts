@@ -43,7 +43,12 @@ export async function openPortForwardSocket(kc: KubeConfig, target: PodPort, sig
   const base = server.pathname.replace(/\/$/, '');
   server.pathname = `${base}/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods/${encodeURIComponent(target.pod)}/portforward`;
   server.search = `?ports=${target.port}`;
-  const opts: WebSocket.ClientOptions = { perMessageDeflate: false };
+  const opts: WebSocket.ClientOptions = {
+    perMessageDeflate: false,
+    // RFC 6455 masking guards browsers against cache-poisoning proxies; this client is no browser,
+    // and an all-zero mask (a legal key) lets ws skip XOR-ing every byte of every upload in JS.
+    generateMask: (mask: Buffer) => void mask.fill(0),
+  };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(server.toString(), ['v4.channel.k8s.io'], opts);

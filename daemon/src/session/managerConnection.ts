@@ -53,7 +53,9 @@ export class ManagerConnection {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
-      // One connection; HTTP/2 windows large enough for bulk tunnels.
+      // HTTP/2 receive windows of 64 KiB (the default) cap each tunnel stream at one window per
+      // round trip through the port-forward; 8 MiB lets a bulk download keep the path full.
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
       'grpc-node.max_session_memory': 64,
     });
     return new ManagerConnection(client, listener, port);
