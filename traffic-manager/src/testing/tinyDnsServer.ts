@@ -51,8 +51,7 @@ export async function startTinyDnsServer(zone: ZoneOptions): Promise<TinyDnsServ
     return dnsPacket.encode({ ...response, flags: (response.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [] });
   };
 
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (msg, rinfo) => {
+  const onUdp = (udp: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     const query = dnsPacket.decode(msg);
     const q = query.questions?.[0];
     log.push(`udp ${q?.name} ${q?.type}`);
@@ -60,11 +59,8 @@ export async function startTinyDnsServer(zone: ZoneOptions): Promise<TinyDnsServ
     const size = opt && 'udpPayloadSize' in opt ? opt.udpPayloadSize : 512;
     const out = respond(query, size);
     if (out) udp.send(out, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
-
-  const tcp = net.createServer((socket) => {
+  };
+  const onTcp = (socket: net.Socket) => {
     let pending = Buffer.alloc(0);
     socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
@@ -82,11 +78,29 @@ export async function startTinyDnsServer(zone: ZoneOptions): Promise<TinyDnsServ
         socket.write(Buffer.concat([prefix, out]));
       }
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  };
+
+  // UDP picks a free port; TCP then needs the same number, which another test may hold: retry.
+  let udp!: dgram.Socket;
+  let tcp!: net.Server;
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    udp = dgram.createSocket('udp4');
+    udp.on('message', onUdp(udp));
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    port = udp.address().port;
+    tcp = net.createServer(onTcp);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', () => resolve());
+      });
+      break;
+    } catch (err) {
+      udp.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
 
   return {
     port,
