@@ -118,7 +118,9 @@ export interface LookupDNSRequest {
     | undefined;
   /**
    * Name to resolve, without a trailing dot, e.g. "web.default.svc.cluster.local". The daemon
-   * has already applied its search rules; the manager looks the name up as given.
+   * sends fully-qualified names (it applies its own search rules). A name without a dot is
+   * expanded to "<name>.<session namespace>.svc.<cluster domain>", and the answer is given under
+   * the name asked.
    */
   name: string;
   /** Query type as in the DNS wire format (RFC 1035, IANA registry): A = 1, AAAA = 28, ... */

@@ -24,9 +24,12 @@ export const protobufFileName = "telepath/tunnel/v1/tunnel.proto";
  *      down the write half of its socket and may keep sending. gRPC itself cannot half-close the
  *      server side of a stream, hence a message rather than call.end().
  *   5. When both sides have sent CloseSend, or after a Disconnect either way, the client ends its
- *      half of the call and the peer ends the call with status OK.
- * Stream-level faults (unknown session, a first message that is not Open, a malformed address)
- * end the call with a gRPC status instead, so they cannot be mistaken for a network outcome.
+ *      half of the call and the peer ends the call with status OK. A client that ends or cancels
+ *      its half before both CloseSends (and without a Disconnect) aborts the flow: the peer
+ *      resets the destination connection.
+ * Stream-level faults (unknown session, a first message that is not Open, a malformed address,
+ * any message before the DialResult) end the call with a gRPC status instead, so they cannot be
+ * mistaken for a network outcome.
  *
  * There are no application-level windows: each side stops reading when its socket cannot take
  * more, and HTTP/2 per-stream flow control pushes back on the sender.
@@ -99,7 +102,7 @@ export enum DisconnectReason {
   IDLE_TIMEOUT = 2,
   /** SHUTDOWN - The sender is shutting down (daemon quit, manager restart, session ended). */
   SHUTDOWN = 3,
-  /** PROTOCOL_ERROR - The other side broke the stream's rules (e.g. data before the dial result). */
+  /** PROTOCOL_ERROR - The other side broke the stream's rules after the dial result. */
   PROTOCOL_ERROR = 4,
   UNRECOGNIZED = -1,
 }
