@@ -42,7 +42,18 @@ function pidsInNamespaces(): number[] {
   return out;
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/**
+ * Running, not just listed: a killed process whose parent has not reaped it yet stays in /proc
+ * as a zombie (state Z) — containerd's shims are reparented to PID 1, which reaps when it will.
+ */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 /** The host namespace's rules, as up recorded them: no comments, no counters. */
 const hostIptables = () =>
   (run('iptables-save', []).stdout + run('iptables-legacy-save', []).stdout)
