@@ -21,6 +21,8 @@ export interface PodPort {
 
 /** Pause the local socket once this much is waiting to go out on the WebSocket. */
 const SEND_HIGH_WATER = 1 << 20;
+/** The largest WebSocket message the forward builds from coalesced reads. */
+const MAX_MESSAGE = 1 << 20;
 const DATA = 0;
 const ERROR = 1;
 
@@ -117,17 +119,35 @@ export function spliceSocket(socket: net.Socket, ws: WebSocket): Promise<void> {
     socket.on('drain', () => ws.resume());
 
     const sendPaused = () => ws.bufferedAmount >= SEND_HIGH_WATER;
-    socket.on('data', (chunk: Buffer) => {
-      const frame = Buffer.allocUnsafe(chunk.length + 1);
+    // Reads that arrive in one turn of the event loop go out as one WebSocket message: every
+    // message costs the API server and the container runtime a round of work, so fewer, larger
+    // ones carry more bytes for the same CPU.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = () => {
+      if (pending.length === 0 || ws.readyState !== WebSocket.OPEN) return;
+      const frame = Buffer.allocUnsafe(pendingBytes + 1);
       frame[0] = DATA;
-      chunk.copy(frame, 1);
+      let at = 1;
+      for (const c of pending) at += c.copy(frame, at);
+      pending = [];
+      pendingBytes = 0;
       ws.send(frame, { binary: true }, () => {
         if (socket.isPaused() && !sendPaused()) socket.resume();
       });
       if (sendPaused()) socket.pause();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= MAX_MESSAGE) flush();
     });
     // The v4 channel protocol cannot half-close: the local side's end closes the whole forward.
-    socket.on('end', () => ws.close(1000));
+    socket.on('end', () => {
+      flush();
+      ws.close(1000);
+    });
     socket.on('error', () => ws.terminate());
     socket.on('close', () => {
       if (ws.readyState === WebSocket.OPEN) ws.close(1000);
