@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
@@ -50,6 +50,7 @@ before(async () => {
 after(() => {
   tp(['quit']);
   outsideResolver?.kill('SIGTERM');
+  rmSync(runDir, { recursive: true, force: true });
 });
 
 describe('connect', () => {
