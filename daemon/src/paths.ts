@@ -23,7 +23,7 @@ export function daemonPaths(env: NodeJS.ProcessEnv = process.env, uid = process.
   const stateDir =
     env.TELEPATH_STATE_DIR ??
     (root ? '/var/lib/telepath' : path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local/state'), 'telepath'));
-  const logDir = env.TELEPATH_STATE_DIR ? path.join(stateDir, 'logs') : root ? '/var/log/telepath' : path.join(stateDir, 'logs');
+  const logDir = root && !env.TELEPATH_STATE_DIR ? '/var/log/telepath' : path.join(stateDir, 'logs');
   return {
     socket: path.join(runDir, 'daemon.sock'),
     logFile: path.join(logDir, 'daemon.log'),

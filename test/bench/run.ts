@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureCluster, inNode, kubectlJson, repoRoot, stateDir, ws, wsSpawn } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
 
 interface Result {
   downloadMBs: number;
@@ -45,24 +45,9 @@ function best(results: Result[]): Result {
   };
 }
 
-async function portForward(pod: string): Promise<{ port: number; stop: () => void }> {
-  const pf = wsSpawn(['kubectl', 'port-forward', '-n', 'samples', `pod/${pod}`, ':8080']);
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    pf.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    pf.on('exit', (c) => reject(new Error(`kubectl port-forward exited ${c}: ${out}`)));
-  });
-  return { port, stop: () => pf.kill('SIGTERM') };
-}
-
 async function main(): Promise<void> {
   ensureCluster();
-  const build = ws(['npx', 'webpack', '--mode', 'production', '--config-name', 'telepath', '--config-name', 'traffic-manager'], { timeoutMs: 300_000 });
-  if (build.code !== 0) throw new Error(build.stderr + build.stdout);
+  buildBundles('telepath', 'traffic-manager');
   const pods = kubectlJson<{ items: { metadata: { name: string }; status: { podIP: string } }[] }>('-n', 'samples', 'get', 'pods', '-l', 'app=echo').items;
   const pod = pods[0]!;
 
@@ -75,7 +60,7 @@ async function main(): Promise<void> {
   const connectMs = performance.now() - t0;
   if (second.code !== 0) throw new Error(`connect failed: ${second.stderr}`);
 
-  const pf = await portForward(pod.metadata.name);
+  const pf = await kubectlPortForward('samples', `pod/${pod.metadata.name}`, 8080);
   const results: Record<string, Result[]> = { telepath: [], portForward: [], direct: [] };
   try {
     for (let i = 0; i < rounds; i++) {

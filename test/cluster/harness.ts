@@ -94,3 +94,46 @@ export function fromClientPod(args: string[], opts: RunOptions = {}): RunResult 
 export function inNode(args: string[], opts: RunOptions = {}): RunResult {
   return run('nsenter', [`--net=/run/netns/${nodeNetns}`, '--', ...args], opts);
 }
+
+export interface KubectlPortForward {
+  /** The local port in the workstation namespace. */
+  port: number;
+  stop(): void;
+}
+
+/**
+ * Starts `kubectl port-forward -n NS TARGET :PORT` in the workstation namespace and resolves with
+ * its local port once kubectl says it is forwarding.
+ */
+export function kubectlPortForward(namespace: string, target: string, remotePort: number, timeoutMs = 30_000): Promise<KubectlPortForward> {
+  const child = wsSpawn(['kubectl', 'port-forward', '-n', namespace, target, `:${remotePort}`]);
+  const stop = () => void child.kill('SIGTERM');
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`kubectl port-forward did not start: ${out}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ port: Number(m[1]), stop });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kubectl port-forward exited ${code}: ${out}`));
+    });
+  });
+}
+
+/** Builds the named webpack bundles into dist/ (e.g. 'telepath', 'traffic-manager'). */
+export function buildBundles(...names: string[]): void {
+  const args = ['--mode', 'production', '--config', path.join(repoRoot, 'webpack.config.js')];
+  for (const n of names) args.push('--config-name', n);
+  runOk(path.join(repoRoot, 'node_modules/.bin/webpack'), args, { timeoutMs: 300_000 });
+}

@@ -4,7 +4,7 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureCluster, fromClientPod, kubectl, kubectlJson, run, ws, wsSpawn } from '../cluster/harness.js';
+import { ensureCluster, fromClientPod, kubectl, kubectlJson, kubectlPortForward, run, ws } from '../cluster/harness.js';
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -171,29 +171,15 @@ describe('the workstation namespace reaches the API server and nothing else', ()
 
 test('kubectl port-forward from the workstation namespace carries a request to a pod', async () => {
   const pod = kubectlJson<List<Pod>>('-n', 'samples', 'get', 'pods', '-l', 'app=echo').items[0]!.metadata.name;
-  const pf = wsSpawn(['kubectl', 'port-forward', '-n', 'samples', `pod/${pod}`, ':8080']);
+  const pf = await kubectlPortForward('samples', `pod/${pod}`, 8080, 20_000);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`port-forward did not start: ${out}`)), 20_000);
-      pf.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      pf.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      pf.on('exit', (code) => reject(new Error(`port-forward exited ${code}: ${out}`)));
-    });
-    const r = ws(['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${port}/via-port-forward`]);
+    const r = ws(['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${pf.port}/via-port-forward`]);
     assert.equal(r.code, 0, r.stderr);
     const answer = JSON.parse(r.stdout) as EchoAnswer & { path: string };
     assert.equal(answer.pod, pod);
     assert.equal(answer.path, '/via-port-forward');
   } finally {
-    pf.kill('SIGTERM');
+    pf.stop();
   }
 });
 

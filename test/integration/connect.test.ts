@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e';
@@ -41,8 +41,7 @@ before(async () => {
     outsideResolver!.stdout!.once('data', () => resolve());
     outsideResolver!.once('exit', (c) => reject(new Error(`the outside resolver exited ${c}`)));
   });
-  const build = ws(['npx', 'webpack', '--mode', 'production', '--config-name', 'telepath', '--config-name', 'traffic-manager'], { timeoutMs: 300_000 });
-  assert.equal(build.code, 0, build.stderr + build.stdout);
+  buildBundles('telepath', 'traffic-manager');
   routesBefore = routes();
   resolvBefore = readFileSync(wsResolvConf, 'utf8');
 });

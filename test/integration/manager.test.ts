@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { parseServiceRangeError } from '../../traffic-manager/src/clusterInfo.js
 import { clusterRoleName, managerManifests } from '../../traffic-manager/src/manifests.js';
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { ensureCluster, kubectl, kubectlJson, repoRoot, runOk, ws, wsSpawn } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, kubectlPortForward, repoRoot, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';
 
 const NS = 'telepath';
 const SA = `system:serviceaccount:${NS}:traffic-manager`;
@@ -29,33 +28,12 @@ interface Pod {
   status: { podIP?: string; phase: string; containerStatuses?: { ready: boolean; restartCount: number }[] };
 }
 
-let portForward: ChildProcess | undefined;
+let portForward: KubectlPortForward | undefined;
 let localPort = 0;
 
 function deleteInstall(wait: boolean): void {
   ws(['kubectl', 'delete', 'namespace', NS, '--ignore-not-found', `--wait=${wait}`, '--timeout=120s'], { timeoutMs: 150_000 });
   ws(['kubectl', 'delete', 'clusterrolebinding,clusterrole', clusterRoleName(NS), '--ignore-not-found']);
-}
-
-/** Starts `kubectl port-forward` in the workstation namespace and resolves with its local port. */
-function startPortForward(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = wsSpawn(['kubectl', 'port-forward', '-n', NS, 'svc/traffic-manager', ':8081']);
-    portForward = child;
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`port-forward did not start: ${out}`)), 30_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`port-forward exited ${code}: ${out}`)));
-  });
 }
 
 function probe(plan: ProbePlan): ProbeReport {
@@ -72,9 +50,7 @@ function clusterIP(name: string): string {
 
 before(async () => {
   ensureCluster();
-  runOk(path.join(repoRoot, 'node_modules/.bin/webpack'), ['--mode', 'production', '--config-name', 'traffic-manager', '--config', path.join(repoRoot, 'webpack.config.js')], {
-    timeoutMs: 180_000,
-  });
+  buildBundles('traffic-manager');
   // A run that died half-way may have left an install behind.
   deleteInstall(true);
   const objects = managerManifests({ version: PRODUCT_VERSION, bundle: readFileSync(bundlePath) });
@@ -90,11 +66,12 @@ before(async () => {
     const events = ws(['kubectl', '-n', NS, 'get', 'events']);
     assert.fail(`the traffic-manager did not become Ready: ${rolled.stderr}\n${logs.stdout}${logs.stderr}\n${events.stdout}`);
   }
-  localPort = await startPortForward();
+  portForward = await kubectlPortForward(NS, 'svc/traffic-manager', 8081);
+  localPort = portForward.port;
 });
 
 after(() => {
-  portForward?.kill();
+  portForward?.stop();
   deleteInstall(true);
 });
 
