@@ -10,6 +10,8 @@ import { readConfig } from './config.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { healthServer } from './healthServer.js';
 import { KubeClient } from './kube/kubeClient.js';
+import { InterceptRegistry } from './intercepts/interceptRegistry.js';
+import { InterceptRelay } from './intercepts/interceptRelay.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { ManagerServerHost, PROGRAM_NAME } from './managerServer.js';
 import { SessionRegistry } from './sessions.js';
@@ -28,9 +30,11 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const clusterInfo = new KubeClusterInfoSource({ api: kube, namespace, dnsServer, clusterDomain, logger: logger.child('cluster') });
   const sessions = new SessionRegistry({ ttlMs: config.sessionTtlMs, logger: logger.child('session') });
   const stopSweeping = sessions.startSweeping();
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: logger.child('tunnel') });
+  const intercepts = new InterceptRegistry(logger.child('intercept'));
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: logger.child('relay') });
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: logger.child('tunnel'), intercepts: relay });
   const dns = new ClusterDnsResolver({ server: dnsServer, logger: logger.child('dns') });
-  const host = new ManagerServerHost({ version: PRODUCT_VERSION, namespace, sessions, clusterInfo, dns, tunnels, logger });
+  const host = new ManagerServerHost({ version: PRODUCT_VERSION, namespace, sessions, clusterInfo, dns, tunnels, intercepts, relay, logger });
 
   let discovered = false;
   let stopping = false;

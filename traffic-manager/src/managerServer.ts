@@ -4,8 +4,10 @@
  */
 import { Server, ServerCredentials, type ServerWritableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type {
+  AgentIntercepts,
   ClusterInfo,
   SessionInfo,
+  WatchAgentInterceptsRequest,
   WatchClusterInfoRequest,
 } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
@@ -16,6 +18,8 @@ import type { ClusterInfoSource } from './clusterInfoSource.js';
 import type { DnsLookup } from './dns/clusterDnsResolver.js';
 import { DnsWireError, encodeName } from './dns/dnsWire.js';
 import { qualifyName, renameOwners } from './dns/shortNames.js';
+import { InterceptError, type InterceptRegistry } from './intercepts/interceptRegistry.js';
+import type { InterceptRelay } from './intercepts/interceptRelay.js';
 import type { Logger } from './logger.js';
 import { type ClientSession, type SessionRegistry, sessionEndReason } from './sessions.js';
 import { TunnelService } from './tunnel/tunnelService.js';
@@ -30,10 +34,13 @@ export interface ManagerServerOptions {
   clusterInfo: ClusterInfoSource;
   dns: DnsLookup;
   tunnels: TunnelService;
+  intercepts: InterceptRegistry;
+  relay: InterceptRelay;
   logger: Logger;
 }
 
 type WatchCall = ServerWritableStream<WatchClusterInfoRequest, ClusterInfo>;
+type AgentWatchCall = ServerWritableStream<WatchAgentInterceptsRequest, AgentIntercepts>;
 
 /** Per-stream HTTP/2 receive window the manager advertises (default would be 64 KiB). */
 export const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -88,6 +95,7 @@ export class ManagerServerHost {
     const { tunnels, sessions } = this.options;
     this.logger.info('shutting down', { tunnels: tunnels.activeCount, drainMs });
     for (const w of [...this.watches]) endWatch(w, status.UNAVAILABLE, 'the traffic-manager is shutting down');
+    this.options.relay.disconnectAll('the traffic-manager is shutting down');
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     if (!(await settlesWithin(drained, drainMs))) {
       this.logger.info('drain deadline passed; disconnecting tunnels', { tunnels: tunnels.activeCount });
@@ -99,7 +107,7 @@ export class ManagerServerHost {
   }
 
   private implementation(): ManagerServer {
-    const { version, sessions, dns, tunnels, logger } = this.options;
+    const { version, sessions, dns, tunnels, intercepts, relay, logger } = this.options;
     const rpcLog = logger.child('rpc');
     return {
       version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
@@ -155,7 +163,88 @@ export class ManagerServerHost {
         if (this.shuttingDown) return void call.emit('error', serviceError(status.UNAVAILABLE, 'the traffic-manager is shutting down'));
         tunnels.handle(call);
       },
+
+      createIntercept: (call, callback) => {
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return callback(unknownSession(call.request.session));
+        if (!call.request.spec) return callback(serviceError(status.INVALID_ARGUMENT, 'spec is required'));
+        try {
+          const i = intercepts.create(session, call.request.spec);
+          callback(null, { intercept: intercepts.info(i, session.id) });
+        } catch (e) {
+          callback(interceptError(e));
+        }
+      },
+
+      removeIntercept: (call, callback) => {
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return callback(unknownSession(call.request.session));
+        try {
+          intercepts.remove(session, call.request.name);
+          callback(null, {});
+        } catch (e) {
+          callback(interceptError(e));
+        }
+      },
+
+      listIntercepts: (call, callback) => {
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return callback(unknownSession(call.request.session));
+        callback(null, { intercepts: intercepts.list(call.request.namespace, session.id) });
+      },
+
+      listAgents: (call, callback) => {
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return callback(unknownSession(call.request.session));
+        callback(null, { agents: intercepts.listAgents(call.request.namespace, call.request.workloadName) });
+      },
+
+      watchDials: (call) => {
+        const session = sessions.get(call.request.session?.sessionId ?? '');
+        if (!session) return void call.emit('error', unknownSession(call.request.session));
+        relay.watchDials(call, session);
+      },
+
+      arriveAsAgent: (call, callback) => {
+        const a = call.request.agent;
+        if (!a?.namespace || !a.workloadName || !a.podName) {
+          return callback(serviceError(status.INVALID_ARGUMENT, 'agent.namespace, workload_name and pod_name are required'));
+        }
+        const session = sessions.arrive({
+          name: `agent ${a.namespace}/${a.podName}`,
+          installId: `agent/${a.namespace}/${a.podName}`,
+          namespace: a.namespace,
+          version: a.version,
+        });
+        intercepts.addAgent(session, a);
+        callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
+      },
+
+      watchAgentIntercepts: (call) => this.watchAgentIntercepts(call),
     };
+  }
+
+  private watchAgentIntercepts(call: AgentWatchCall): void {
+    const { sessions, intercepts } = this.options;
+    const id = call.request.session?.sessionId ?? '';
+    const session = sessions.get(id);
+    const agent = intercepts.agent(id);
+    if (!session || !agent) return void call.emit('error', unknownSession(call.request.session));
+    if (this.shuttingDown) return endAgentWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
+    const send = (): void => {
+      if (!call.writableEnded && !call.destroyed) call.write({ intercepts: intercepts.forWorkload(agent.info.namespace, agent.info.workloadName) });
+    };
+    const unsubscribe = intercepts.onWorkloadChange(agent.info.namespace, agent.info.workloadName, send);
+    const onSessionEnd = (): void => endAgentWatch(call, status.NOT_FOUND, `session ${session.id} ended`);
+    session.signal.addEventListener('abort', onSessionEnd, { once: true });
+    const cleanup = (): void => {
+      unsubscribe();
+      session.signal.removeEventListener('abort', onSessionEnd);
+    };
+    call.on('cancelled', cleanup);
+    call.on('finish', cleanup);
+    call.on('error', cleanup);
+    send();
   }
 
   private watchClusterInfo(call: WatchCall): void {
@@ -207,6 +296,18 @@ function subnets(cidrs: string[]): SubnetBytes[] {
 
 function endWatch(call: WatchCall, code: status, details: string): void {
   if (!call.writableEnded && !call.destroyed) call.emit('error', serviceError(code, details));
+}
+
+function endAgentWatch(call: AgentWatchCall, code: status, details: string): void {
+  if (!call.writableEnded && !call.destroyed) call.emit('error', serviceError(code, details));
+}
+
+function interceptError(e: unknown): Partial<ServiceError> {
+  if (e instanceof InterceptError) {
+    const code = e.kind === 'conflict' ? status.ALREADY_EXISTS : e.kind === 'notFound' ? status.NOT_FOUND : status.INVALID_ARGUMENT;
+    return serviceError(code, e.message);
+  }
+  return serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e));
 }
 
 function serviceError(code: status, details: string): Partial<ServiceError> {

@@ -202,6 +202,7 @@ function runTunnel(client: ManagerClient, sessionId: string, plan: TunnelPlan): 
           sourcePort: 0,
           sessionId,
           dialTimeoutMs: 3000,
+          interceptId: '',
         },
       },
     });

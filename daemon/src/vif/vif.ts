@@ -173,6 +173,7 @@ export class Vif {
           sourcePort: src.port,
           sessionId: this.opts.sessionId(),
           dialTimeoutMs: this.opts.dialTimeoutMs ?? 10_000,
+          interceptId: '',
         },
       },
     });

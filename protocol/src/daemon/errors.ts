@@ -101,6 +101,27 @@ export const ERRORS = {
     description: 'The traffic-manager is installed but cannot be reached through the port-forward.',
   },
 
+  WorkloadNotFound: {
+    code: 3006,
+    category: 'user',
+    description: 'No Deployment, StatefulSet or ReplicaSet of that name in the namespace.',
+  },
+  NotInterceptable: {
+    code: 3007,
+    category: 'user',
+    description: 'The workload or port cannot be intercepted as asked (no Service, several containers, unknown port).',
+  },
+  InterceptConflict: {
+    code: 3008,
+    category: 'user',
+    description: 'Another intercept holds the port in a way that excludes this one; the message says who.',
+  },
+  InterceptNotFound: { code: 3009, category: 'user', description: 'There is no intercept of that name.' },
+  AgentNotReady: {
+    code: 3010,
+    category: 'cluster',
+    description: "The workload's pods did not come up with the agent in time; the message says what Kubernetes reports.",
+  },
   Internal: { code: 4001, category: 'internal', description: 'Anything unexpected; the daemon log has the details.' },
 } as const satisfies Record<string, ErrorInfo>;
 

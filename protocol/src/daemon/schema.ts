@@ -115,6 +115,20 @@ export function array<T>(items: Schema<T>, doc?: Doc): Schema<T[]> {
   };
 }
 
+/** An object with arbitrary keys, each holding a string (an environment, labels). */
+export function stringMap(doc?: Doc): Schema<Record<string, string>> {
+  return {
+    toJson: () => withDoc({ type: 'object', additionalProperties: { type: 'string' } }, doc),
+    check(value, path, problems) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        problems.push(`${path} must be an object`);
+        return;
+      }
+      for (const [k, v] of Object.entries(value)) if (typeof v !== 'string') problems.push(`${path}.${k} must be a string`);
+    },
+  };
+}
+
 export function optional<T>(schema: Schema<T>): OptionalSchema<T> {
   return { ...schema, optional: true };
 }

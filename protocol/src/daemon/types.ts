@@ -8,7 +8,7 @@
  * Renaming, removing or retyping anything is a breaking change and bumps the minor (0.x) or
  * major, which the daemon then refuses at initialize.
  */
-import { array, boolean, type Infer, integer, literal, named, object, optional, string, stringEnum } from './schema.js';
+import { array, boolean, type Infer, integer, literal, named, object, optional, string, stringEnum, stringMap } from './schema.js';
 import { ERROR_CATEGORIES } from './errors.js';
 
 // ---- initialize ----
@@ -160,10 +160,20 @@ export type VersionResult = Infer<typeof VersionResult>;
 export const UninstallParams = named(
   'UninstallParams',
   object({
-    everything: literal(true, {
-      description:
-        'Remove the traffic-manager and every agent, and restore every workload, Service, DNS setting and route.',
-    }),
+    everything: optional(
+      literal(true, {
+        description:
+          'Remove the traffic-manager and every agent, and restore every workload, Service, DNS setting and route.',
+      }),
+    ),
+    agent: optional(
+      string({
+        description: 'Remove the agent from this workload ("name" or "kind/name") and restore it and its Services; ' +
+          'ends every intercept on it. Exactly one of everything and agent.',
+        minLength: 1,
+      }),
+    ),
+    namespace: optional(string({ description: "The agent's namespace; default: the connected one." })),
     context: optional(string({ description: 'Kubeconfig context; default: the connected one, else the current one.' })),
     kubeconfig: optional(string({ description: 'Path of the kubeconfig; default as for connect.' })),
     progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
@@ -178,6 +188,125 @@ export const UninstallResult = named(
   }),
 );
 export type UninstallResult = Infer<typeof UninstallResult>;
+
+// ---- intercepts ----
+
+export const HeaderMatch = named(
+  'HeaderMatch',
+  object({
+    name: string({ description: 'Header name, matched case-insensitively.', minLength: 1 }),
+    value: string({ description: 'Header value, matched exactly.' }),
+  }),
+);
+export type HeaderMatch = Infer<typeof HeaderMatch>;
+
+export const InterceptParams = named(
+  'InterceptParams',
+  object({
+    workload: string({ description: 'Deployment, StatefulSet or ReplicaSet: "name" or "kind/name".', minLength: 1 }),
+    namespace: optional(string({ description: "The workload's namespace; default: the connected one." })),
+    localPort: integer({ description: 'The workstation port that receives the traffic.', minimum: 1, maximum: 65535 }),
+    servicePort: optional(
+      string({
+        description: 'Which port to intercept: a Service port name or number, or "<service>/<port>"; ' +
+          'may be omitted when the workload has one.',
+      }),
+    ),
+    container: optional(string({ description: 'The app container, when Service ports reach several.' })),
+    name: optional(string({ description: 'Name of the intercept; default: the workload name.' })),
+    mode: stringEnum(['global', 'personal'], {
+      description: 'global: every connection and request; personal: only HTTP requests that match headers/pathPrefix ' +
+        '(with neither, a generated x-telepath-intercept header).',
+    }),
+    headers: optional(array(HeaderMatch)),
+    pathPrefix: optional(string({ description: 'Personal: requests whose path starts with this.' })),
+    preview: optional(boolean({ description: 'Personal: also issue a preview link that sets the routing as a cookie.' })),
+    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
+  }),
+);
+export type InterceptParams = Infer<typeof InterceptParams>;
+
+export const InterceptInfo = named(
+  'InterceptInfo',
+  object({
+    name: string(),
+    namespace: string(),
+    workload: string({ description: '"kind/name", e.g. "deployment/echo".' }),
+    servicePort: string({ description: 'The intercepted Service port(s), e.g. "echo:http/8080".' }),
+    agentPort: integer(),
+    localPort: integer(),
+    mode: stringEnum(['global', 'personal']),
+    headers: array(HeaderMatch, { description: 'Personal: the headers a request must carry.' }),
+    pathPrefix: optional(string()),
+    previewPath: optional(
+      string({ description: 'Personal with preview: open this path on the workload (e.g. through its ingress) to get the routing cookie.' }),
+    ),
+    state: stringEnum(['active', 'waiting'], { description: 'waiting: the connection to the manager is being restored.' }),
+  }),
+);
+export type InterceptInfo = Infer<typeof InterceptInfo>;
+
+export const InterceptResult = named(
+  'InterceptResult',
+  object({
+    intercept: InterceptInfo,
+    environment: stringMap({ description: "The intercepted container's environment, as Kubernetes resolved it." }),
+    podName: string({ description: 'The pod whose agent reported the environment.' }),
+  }),
+);
+export type InterceptResult = Infer<typeof InterceptResult>;
+
+export const LeaveParams = named('LeaveParams', object({ name: string({ description: 'The intercept to end.', minLength: 1 }) }));
+export type LeaveParams = Infer<typeof LeaveParams>;
+
+export const ListParams = named(
+  'ListParams',
+  object({ namespace: optional(string({ description: 'Default: the connected namespace.' })) }),
+);
+export type ListParams = Infer<typeof ListParams>;
+
+export const WorkloadPort = named(
+  'WorkloadPort',
+  object({
+    service: string(),
+    portName: string({ description: 'Empty when the Service port has no name.' }),
+    port: integer(),
+    protocol: string(),
+    container: string(),
+    containerPort: integer(),
+    intercepts: array(
+      object({
+        name: string(),
+        holder: string({ description: 'Who holds it, e.g. "alice@laptop"; "you" for the caller.' }),
+        mine: boolean(),
+        mode: stringEnum(['global', 'personal']),
+        match: string({ description: 'What it takes, e.g. "x-telepath-intercept=ab12" or "all traffic".' }),
+      }),
+    ),
+  }),
+);
+export type WorkloadPort = Infer<typeof WorkloadPort>;
+
+export const WorkloadInfo = named(
+  'WorkloadInfo',
+  object({
+    kind: stringEnum(['Deployment', 'StatefulSet', 'ReplicaSet']),
+    name: string(),
+    namespace: string(),
+    agent: stringEnum(['none', 'installed', 'ready'], {
+      description: 'installed: the workload is marked; ready: agents of its pods report to the manager.',
+    }),
+    ports: array(WorkloadPort),
+    problem: optional(string({ description: 'Why it cannot be intercepted, when it cannot.' })),
+  }),
+);
+export type WorkloadInfo = Infer<typeof WorkloadInfo>;
+
+export const ListResult = named(
+  'ListResult',
+  object({ namespace: string(), workloads: array(WorkloadInfo), intercepts: array(InterceptInfo, { description: "The caller's intercepts." }) }),
+);
+export type ListResult = Infer<typeof ListResult>;
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LogLevel = stringEnum(LOG_LEVELS);

@@ -29,6 +29,11 @@ function sessionError(): Partial<ServiceError> {
   return { code: status.NOT_FOUND, details: 'unknown session' };
 }
 
+/** Intercepts are tested against the real manager (traffic-manager/src/intercepts). */
+function unimplemented(): Partial<ServiceError> {
+  return { code: status.UNIMPLEMENTED, details: 'not in this test' };
+}
+
 const handlers: ManagerServer = {
   version: (_call, callback) => callback(null, { version: '0.1.0', name: 'traffic-manager' }),
   arriveAsClient: (_call, callback) => callback(null, { session: { sessionId: SESSION }, ttlMs: 60_000 }),
@@ -58,6 +63,13 @@ const handlers: ManagerServer = {
         answers: [{ name, type: 1, ttl: 5, data: { $case: 'ip', value: ipToBytes('10.96.3.4') } }],
       });}
   },
+  createIntercept: (_call, callback) => callback(unimplemented()),
+  removeIntercept: (_call, callback) => callback(unimplemented()),
+  listIntercepts: (_call, callback) => callback(unimplemented()),
+  listAgents: (_call, callback) => callback(unimplemented()),
+  watchDials: (call) => call.emit('error', unimplemented()),
+  arriveAsAgent: (_call, callback) => callback(unimplemented()),
+  watchAgentIntercepts: (call) => call.emit('error', unimplemented()),
   tunnel: (call) => {
     let opened = false;
     const onOpen = (msg: TunnelMessage['message']): void => {
@@ -126,6 +138,7 @@ function open(port: number, sessionId = SESSION): TunnelMessage {
         sourcePort: 40000,
         sessionId,
         dialTimeoutMs: 1000,
+        interceptId: '',
       },
     },
   };

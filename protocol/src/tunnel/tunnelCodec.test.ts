@@ -15,6 +15,7 @@ const every: TunnelMessage[] = [
         sourcePort: 51234,
         sessionId: 'c0ffee',
         dialTimeoutMs: 5000,
+        interceptId: '',
       },
     },
   },

@@ -14,6 +14,8 @@ import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import type { ClusterNetworks } from '../clusterInfo.js';
 import type { ClusterInfoSource } from '../clusterInfoSource.js';
 import type { DnsLookup } from '../dns/clusterDnsResolver.js';
+import { InterceptRegistry } from '../intercepts/interceptRegistry.js';
+import { InterceptRelay, type InterceptRelayOptions } from '../intercepts/interceptRelay.js';
 import { silentLogger } from '../logger.js';
 import { ManagerServerHost } from '../managerServer.js';
 import { type Clock, SessionRegistry } from '../sessions.js';
@@ -62,6 +64,7 @@ export interface TestManager {
   host: ManagerServerHost;
   sessions: SessionRegistry;
   tunnels: TunnelService;
+  intercepts: InterceptRegistry;
   clusterInfo: SettableClusterInfo;
   clock: ManualClock;
   address: string;
@@ -75,6 +78,7 @@ export interface TestManagerOptions {
   clusterInfo?: ClusterNetworks;
   ttlMs?: number;
   tunnel?: Partial<TunnelServiceOptions>;
+  relay?: Partial<InterceptRelayOptions>;
 }
 
 export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
@@ -84,7 +88,9 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
   const address = `unix:${path.join(dir, 'manager.sock')}`;
   const clock = new ManualClock();
   const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: silentLogger, ...options.tunnel });
+  const intercepts = new InterceptRegistry(silentLogger);
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: silentLogger, ...options.relay });
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: silentLogger, intercepts: relay, ...options.tunnel });
   const clusterInfo = new SettableClusterInfo(options.clusterInfo);
   const host = new ManagerServerHost({
     version: '9.8.7',
@@ -93,6 +99,8 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     clusterInfo,
     dns: options.dns ?? NO_DNS,
     tunnels,
+    intercepts,
+    relay,
     logger: silentLogger,
   });
   await host.listen(address);
@@ -103,6 +111,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     host,
     sessions,
     tunnels,
+    intercepts,
     clusterInfo,
     clock,
     address,
@@ -137,6 +146,7 @@ export function tcpOpen(sessionId: string, ip: string, port: number, extra: Part
         sourcePort: 40000,
         sessionId,
         dialTimeoutMs: 2000,
+        interceptId: '',
         ...extra,
       },
     },

@@ -10,6 +10,7 @@ import {
   DialOutcome,
   DisconnectReason,
   Protocol,
+  type TunnelAccept,
   type TunnelMessage,
   type TunnelOpen,
 } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
@@ -28,6 +29,11 @@ export interface TunnelServiceOptions {
   /** Upper bound on what a client may ask for. */
   maxDialTimeoutMs?: number;
   udpIdleTimeoutMs?: number;
+  /** Takes the streams of intercepted connections (Open with an intercept id, or Accept). */
+  intercepts?: {
+    fromAgent(call: TunnelCall, open: TunnelOpen): void;
+    accept(call: TunnelCall, accept: TunnelAccept): void;
+  };
 }
 
 const DEFAULTS = { defaultDialTimeoutMs: 10_000, maxDialTimeoutMs: 60_000, udpIdleTimeoutMs: 60_000 };
@@ -84,12 +90,19 @@ class TunnelStream {
     this.logger = options.logger;
   }
 
+  private readonly handlers = {
+    data: (m: TunnelMessage) => this.onMessage(m),
+    end: () => this.onClientEnd(),
+    cancelled: () => this.abandon('call cancelled'),
+    error: (e: Error) => this.abandon(e.message),
+  };
+
   start(): void {
-    const { call } = this;
-    call.on('data', (m: TunnelMessage) => this.onMessage(m));
-    call.on('end', () => this.onClientEnd());
-    call.on('cancelled', () => this.abandon('call cancelled'));
-    call.on('error', (e: Error) => this.abandon(e.message));
+    const { call, handlers } = this;
+    call.on('data', handlers.data);
+    call.on('end', handlers.end);
+    call.on('cancelled', handlers.cancelled);
+    call.on('error', handlers.error);
   }
 
   /**
@@ -117,6 +130,7 @@ class TunnelStream {
     const msg = m.message;
     switch (this.state) {
       case 'awaitOpen':
+        if (msg?.$case === 'accept' || (msg?.$case === 'open' && msg.value.interceptId)) return this.handOver(msg);
         if (msg?.$case !== 'open') return this.fail(status.INVALID_ARGUMENT, `the first message must be Open, not ${msg?.$case ?? 'empty'}`);
         this.open(msg.value).catch((e: unknown) => this.fail(status.INTERNAL, e instanceof Error ? e.message : String(e)));
         return;
@@ -145,6 +159,21 @@ class TunnelStream {
       default:
         this.protocolError(`unexpected ${msg?.$case ?? 'empty message'}`);
     }
+  }
+
+  /** The stream belongs to an intercepted connection: the relay owns the call from here on. */
+  private handOver(msg: { $case: 'accept'; value: TunnelAccept } | { $case: 'open'; value: TunnelOpen }): void {
+    const relay = this.options.intercepts;
+    if (!relay) return this.fail(status.UNIMPLEMENTED, 'this manager does not relay intercepted connections');
+    const { call, handlers } = this;
+    call.off('data', handlers.data);
+    call.off('end', handlers.end);
+    call.off('cancelled', handlers.cancelled);
+    call.off('error', handlers.error);
+    this.state = 'done';
+    this.onDone();
+    if (msg.$case === 'accept') relay.accept(this.call, msg.value);
+    else relay.fromAgent(this.call, msg.value);
   }
 
   private async open(open: TunnelOpen): Promise<void> {

@@ -188,6 +188,163 @@ export interface TXTData {
   strings: Uint8Array[];
 }
 
+/** A Service port that reaches an agent port. */
+export interface ServicePort {
+  service: string;
+  /** Empty when the Service port has no name. */
+  portName: string;
+  port: number;
+}
+
+export interface AgentPort {
+  /** The port the agent listens on in the pod. */
+  agentPort: number;
+  /** The agent container port's name (the Service's targetPort name, or tp-<app port>). */
+  name: string;
+  /** The app container's port the agent forwards to. */
+  appPort: number;
+  /** "TCP" or "UDP". */
+  protocol: string;
+  services: ServicePort[];
+}
+
+export interface AgentInfo {
+  namespace: string;
+  /** "Deployment", "StatefulSet" or "ReplicaSet". */
+  workloadKind: string;
+  workloadName: string;
+  podName: string;
+  /** 4 or 16 bytes. */
+  podIp: Uint8Array;
+  /** The app container whose ports and environment the agent took. */
+  container: string;
+  ports: AgentPort[];
+  /** The app container's environment as Kubernetes resolved it (env, valueFrom, envFrom). */
+  environment: { [key: string]: string };
+  /** The agent's product version. */
+  version: string;
+}
+
+export interface AgentInfo_EnvironmentEntry {
+  key: string;
+  value: string;
+}
+
+export interface ArriveAsAgentRequest {
+  agent?: AgentInfo | undefined;
+}
+
+export interface ArriveAsAgentResponse {
+  session?: SessionInfo | undefined;
+  ttlMs: number;
+}
+
+export interface WatchAgentInterceptsRequest {
+  session?: SessionInfo | undefined;
+}
+
+export interface AgentIntercepts {
+  intercepts: InterceptInfo[];
+}
+
+export interface HeaderMatch {
+  /** Compared case-insensitively. */
+  name: string;
+  /** Compared exactly. */
+  value: string;
+}
+
+export interface InterceptSpec {
+  /** Unique among one client's intercepts; the daemon uses the workload's name by default. */
+  name: string;
+  namespace: string;
+  workloadKind: string;
+  workloadName: string;
+  /** The agent port to intercept (the daemon resolved it from the Service port the user named). */
+  agentPort: number;
+  /** Every connection (and every HTTP request) on the port goes to the client. */
+  global: boolean;
+  /** Personal: only HTTP requests that carry all these headers (and the path prefix, if any). */
+  headers: HeaderMatch[];
+  pathPrefix: string;
+  /**
+   * Personal: a browser that visited /.telepath/preview/<token> on the workload carries a cookie
+   * that matches too.
+   */
+  previewToken: string;
+  /** The workstation port the traffic goes to; for listings (the client dials it). */
+  localPort: number;
+}
+
+export interface InterceptInfo {
+  /** Issued by the manager; agents and tunnels refer to an intercept by it. */
+  id: string;
+  spec?:
+    | InterceptSpec
+    | undefined;
+  /** ClientInfo.name of the holder, e.g. "alice@laptop". */
+  clientName: string;
+  /** True in answers to the client that holds it. */
+  mine: boolean;
+  /** False while the holder's WatchDials stream is down: agents send its traffic to the app. */
+  active: boolean;
+}
+
+export interface CreateInterceptRequest {
+  session?: SessionInfo | undefined;
+  spec?: InterceptSpec | undefined;
+}
+
+export interface CreateInterceptResponse {
+  intercept?: InterceptInfo | undefined;
+}
+
+export interface RemoveInterceptRequest {
+  session?: SessionInfo | undefined;
+  name: string;
+}
+
+export interface RemoveInterceptResponse {
+}
+
+export interface ListInterceptsRequest {
+  session?:
+    | SessionInfo
+    | undefined;
+  /** Empty for all namespaces. */
+  namespace: string;
+}
+
+export interface ListInterceptsResponse {
+  intercepts: InterceptInfo[];
+}
+
+export interface ListAgentsRequest {
+  session?: SessionInfo | undefined;
+  namespace: string;
+  /** Empty for every workload of the namespace. */
+  workloadName: string;
+}
+
+export interface ListAgentsResponse {
+  agents: AgentInfo[];
+}
+
+export interface WatchDialsRequest {
+  session?: SessionInfo | undefined;
+}
+
+export interface DialRequest {
+  /** Echoed in TunnelAccept. */
+  dialId: string;
+  interceptId: string;
+  /** The intercept's name (InterceptSpec.name), so the client finds its local port. */
+  interceptName: string;
+  /** The cluster client that connected, for logs. */
+  sourceIp: Uint8Array;
+  sourcePort: number;
+}
+
 function createBaseVersionRequest(): VersionRequest {
   return {};
 }
@@ -1756,6 +1913,1959 @@ export const TXTData: MessageFns<TXTData> = {
   },
 };
 
+function createBaseServicePort(): ServicePort {
+  return { service: "", portName: "", port: 0 };
+}
+
+export const ServicePort: MessageFns<ServicePort> = {
+  encode(message: ServicePort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.portName !== "") {
+      writer.uint32(18).string(message.portName);
+    }
+    if (message.port !== 0) {
+      writer.uint32(24).uint32(message.port);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServicePort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServicePort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.portName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ServicePort): unknown {
+    const obj: any = {};
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.portName !== "") {
+      obj.portName = message.portName;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServicePort>, I>>(base?: I): ServicePort {
+    return ServicePort.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServicePort>, I>>(object: I): ServicePort {
+    const message = createBaseServicePort();
+    message.service = object.service ?? "";
+    message.portName = object.portName ?? "";
+    message.port = object.port ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentPort(): AgentPort {
+  return { agentPort: 0, name: "", appPort: 0, protocol: "", services: [] };
+}
+
+export const AgentPort: MessageFns<AgentPort> = {
+  encode(message: AgentPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentPort !== 0) {
+      writer.uint32(8).uint32(message.agentPort);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.appPort !== 0) {
+      writer.uint32(24).uint32(message.appPort);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(34).string(message.protocol);
+    }
+    for (const v of message.services) {
+      ServicePort.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentPort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentPort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.agentPort = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appPort = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.services.push(ServicePort.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: AgentPort): unknown {
+    const obj: any = {};
+    if (message.agentPort !== 0) {
+      obj.agentPort = Math.round(message.agentPort);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.appPort !== 0) {
+      obj.appPort = Math.round(message.appPort);
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.services?.length) {
+      obj.services = message.services.map((e) => ServicePort.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentPort>, I>>(base?: I): AgentPort {
+    return AgentPort.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentPort>, I>>(object: I): AgentPort {
+    const message = createBaseAgentPort();
+    message.agentPort = object.agentPort ?? 0;
+    message.name = object.name ?? "";
+    message.appPort = object.appPort ?? 0;
+    message.protocol = object.protocol ?? "";
+    message.services = object.services?.map((e) => ServicePort.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAgentInfo(): AgentInfo {
+  return {
+    namespace: "",
+    workloadKind: "",
+    workloadName: "",
+    podName: "",
+    podIp: new Uint8Array(0),
+    container: "",
+    ports: [],
+    environment: {},
+    version: "",
+  };
+}
+
+export const AgentInfo: MessageFns<AgentInfo> = {
+  encode(message: AgentInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.workloadKind !== "") {
+      writer.uint32(18).string(message.workloadKind);
+    }
+    if (message.workloadName !== "") {
+      writer.uint32(26).string(message.workloadName);
+    }
+    if (message.podName !== "") {
+      writer.uint32(34).string(message.podName);
+    }
+    if (message.podIp.length !== 0) {
+      writer.uint32(42).bytes(message.podIp);
+    }
+    if (message.container !== "") {
+      writer.uint32(50).string(message.container);
+    }
+    for (const v of message.ports) {
+      AgentPort.encode(v!, writer.uint32(58).fork()).join();
+    }
+    globalThis.Object.entries(message.environment).forEach(([key, value]: [string, string]) => {
+      AgentInfo_EnvironmentEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    if (message.version !== "") {
+      writer.uint32(74).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.workloadKind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workloadName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.podName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.podIp = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ports.push(AgentPort.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = AgentInfo_EnvironmentEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.environment[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: AgentInfo): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.workloadKind !== "") {
+      obj.workloadKind = message.workloadKind;
+    }
+    if (message.workloadName !== "") {
+      obj.workloadName = message.workloadName;
+    }
+    if (message.podName !== "") {
+      obj.podName = message.podName;
+    }
+    if (message.podIp.length !== 0) {
+      obj.podIp = base64FromBytes(message.podIp);
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => AgentPort.toJSON(e));
+    }
+    if (message.environment) {
+      const entries = globalThis.Object.entries(message.environment) as [string, string][];
+      if (entries.length > 0) {
+        obj.environment = {};
+        entries.forEach(([k, v]) => {
+          obj.environment[k] = v;
+        });
+      }
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentInfo>, I>>(base?: I): AgentInfo {
+    return AgentInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentInfo>, I>>(object: I): AgentInfo {
+    const message = createBaseAgentInfo();
+    message.namespace = object.namespace ?? "";
+    message.workloadKind = object.workloadKind ?? "";
+    message.workloadName = object.workloadName ?? "";
+    message.podName = object.podName ?? "";
+    message.podIp = object.podIp ?? new Uint8Array(0);
+    message.container = object.container ?? "";
+    message.ports = object.ports?.map((e) => AgentPort.fromPartial(e)) || [];
+    message.environment = (globalThis.Object.entries(object.environment ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseAgentInfo_EnvironmentEntry(): AgentInfo_EnvironmentEntry {
+  return { key: "", value: "" };
+}
+
+export const AgentInfo_EnvironmentEntry: MessageFns<AgentInfo_EnvironmentEntry> = {
+  encode(message: AgentInfo_EnvironmentEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentInfo_EnvironmentEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentInfo_EnvironmentEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: AgentInfo_EnvironmentEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentInfo_EnvironmentEntry>, I>>(base?: I): AgentInfo_EnvironmentEntry {
+    return AgentInfo_EnvironmentEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentInfo_EnvironmentEntry>, I>>(object: I): AgentInfo_EnvironmentEntry {
+    const message = createBaseAgentInfo_EnvironmentEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseArriveAsAgentRequest(): ArriveAsAgentRequest {
+  return { agent: undefined };
+}
+
+export const ArriveAsAgentRequest: MessageFns<ArriveAsAgentRequest> = {
+  encode(message: ArriveAsAgentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agent !== undefined) {
+      AgentInfo.encode(message.agent, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArriveAsAgentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArriveAsAgentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agent = AgentInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ArriveAsAgentRequest): unknown {
+    const obj: any = {};
+    if (message.agent !== undefined) {
+      obj.agent = AgentInfo.toJSON(message.agent);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArriveAsAgentRequest>, I>>(base?: I): ArriveAsAgentRequest {
+    return ArriveAsAgentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArriveAsAgentRequest>, I>>(object: I): ArriveAsAgentRequest {
+    const message = createBaseArriveAsAgentRequest();
+    message.agent = (object.agent !== undefined && object.agent !== null)
+      ? AgentInfo.fromPartial(object.agent)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseArriveAsAgentResponse(): ArriveAsAgentResponse {
+  return { session: undefined, ttlMs: 0 };
+}
+
+export const ArriveAsAgentResponse: MessageFns<ArriveAsAgentResponse> = {
+  encode(message: ArriveAsAgentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.ttlMs !== 0) {
+      writer.uint32(16).uint32(message.ttlMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArriveAsAgentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArriveAsAgentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ttlMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ArriveAsAgentResponse): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.ttlMs !== 0) {
+      obj.ttlMs = Math.round(message.ttlMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArriveAsAgentResponse>, I>>(base?: I): ArriveAsAgentResponse {
+    return ArriveAsAgentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArriveAsAgentResponse>, I>>(object: I): ArriveAsAgentResponse {
+    const message = createBaseArriveAsAgentResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.ttlMs = object.ttlMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchAgentInterceptsRequest(): WatchAgentInterceptsRequest {
+  return { session: undefined };
+}
+
+export const WatchAgentInterceptsRequest: MessageFns<WatchAgentInterceptsRequest> = {
+  encode(message: WatchAgentInterceptsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchAgentInterceptsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchAgentInterceptsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: WatchAgentInterceptsRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchAgentInterceptsRequest>, I>>(base?: I): WatchAgentInterceptsRequest {
+    return WatchAgentInterceptsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchAgentInterceptsRequest>, I>>(object: I): WatchAgentInterceptsRequest {
+    const message = createBaseWatchAgentInterceptsRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAgentIntercepts(): AgentIntercepts {
+  return { intercepts: [] };
+}
+
+export const AgentIntercepts: MessageFns<AgentIntercepts> = {
+  encode(message: AgentIntercepts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.intercepts) {
+      InterceptInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentIntercepts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentIntercepts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.intercepts.push(InterceptInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: AgentIntercepts): unknown {
+    const obj: any = {};
+    if (message.intercepts?.length) {
+      obj.intercepts = message.intercepts.map((e) => InterceptInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentIntercepts>, I>>(base?: I): AgentIntercepts {
+    return AgentIntercepts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentIntercepts>, I>>(object: I): AgentIntercepts {
+    const message = createBaseAgentIntercepts();
+    message.intercepts = object.intercepts?.map((e) => InterceptInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseHeaderMatch(): HeaderMatch {
+  return { name: "", value: "" };
+}
+
+export const HeaderMatch: MessageFns<HeaderMatch> = {
+  encode(message: HeaderMatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeaderMatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeaderMatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: HeaderMatch): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeaderMatch>, I>>(base?: I): HeaderMatch {
+    return HeaderMatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeaderMatch>, I>>(object: I): HeaderMatch {
+    const message = createBaseHeaderMatch();
+    message.name = object.name ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseInterceptSpec(): InterceptSpec {
+  return {
+    name: "",
+    namespace: "",
+    workloadKind: "",
+    workloadName: "",
+    agentPort: 0,
+    global: false,
+    headers: [],
+    pathPrefix: "",
+    previewToken: "",
+    localPort: 0,
+  };
+}
+
+export const InterceptSpec: MessageFns<InterceptSpec> = {
+  encode(message: InterceptSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.workloadKind !== "") {
+      writer.uint32(26).string(message.workloadKind);
+    }
+    if (message.workloadName !== "") {
+      writer.uint32(34).string(message.workloadName);
+    }
+    if (message.agentPort !== 0) {
+      writer.uint32(40).uint32(message.agentPort);
+    }
+    if (message.global !== false) {
+      writer.uint32(48).bool(message.global);
+    }
+    for (const v of message.headers) {
+      HeaderMatch.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.pathPrefix !== "") {
+      writer.uint32(66).string(message.pathPrefix);
+    }
+    if (message.previewToken !== "") {
+      writer.uint32(74).string(message.previewToken);
+    }
+    if (message.localPort !== 0) {
+      writer.uint32(80).uint32(message.localPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterceptSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterceptSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workloadKind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.workloadName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.agentPort = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.global = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.headers.push(HeaderMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pathPrefix = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.previewToken = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.localPort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: InterceptSpec): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.workloadKind !== "") {
+      obj.workloadKind = message.workloadKind;
+    }
+    if (message.workloadName !== "") {
+      obj.workloadName = message.workloadName;
+    }
+    if (message.agentPort !== 0) {
+      obj.agentPort = Math.round(message.agentPort);
+    }
+    if (message.global !== false) {
+      obj.global = message.global;
+    }
+    if (message.headers?.length) {
+      obj.headers = message.headers.map((e) => HeaderMatch.toJSON(e));
+    }
+    if (message.pathPrefix !== "") {
+      obj.pathPrefix = message.pathPrefix;
+    }
+    if (message.previewToken !== "") {
+      obj.previewToken = message.previewToken;
+    }
+    if (message.localPort !== 0) {
+      obj.localPort = Math.round(message.localPort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterceptSpec>, I>>(base?: I): InterceptSpec {
+    return InterceptSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterceptSpec>, I>>(object: I): InterceptSpec {
+    const message = createBaseInterceptSpec();
+    message.name = object.name ?? "";
+    message.namespace = object.namespace ?? "";
+    message.workloadKind = object.workloadKind ?? "";
+    message.workloadName = object.workloadName ?? "";
+    message.agentPort = object.agentPort ?? 0;
+    message.global = object.global ?? false;
+    message.headers = object.headers?.map((e) => HeaderMatch.fromPartial(e)) || [];
+    message.pathPrefix = object.pathPrefix ?? "";
+    message.previewToken = object.previewToken ?? "";
+    message.localPort = object.localPort ?? 0;
+    return message;
+  },
+};
+
+function createBaseInterceptInfo(): InterceptInfo {
+  return { id: "", spec: undefined, clientName: "", mine: false, active: false };
+}
+
+export const InterceptInfo: MessageFns<InterceptInfo> = {
+  encode(message: InterceptInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.spec !== undefined) {
+      InterceptSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.clientName !== "") {
+      writer.uint32(26).string(message.clientName);
+    }
+    if (message.mine !== false) {
+      writer.uint32(32).bool(message.mine);
+    }
+    if (message.active !== false) {
+      writer.uint32(40).bool(message.active);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterceptInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterceptInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = InterceptSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.mine = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: InterceptInfo): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.spec !== undefined) {
+      obj.spec = InterceptSpec.toJSON(message.spec);
+    }
+    if (message.clientName !== "") {
+      obj.clientName = message.clientName;
+    }
+    if (message.mine !== false) {
+      obj.mine = message.mine;
+    }
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterceptInfo>, I>>(base?: I): InterceptInfo {
+    return InterceptInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterceptInfo>, I>>(object: I): InterceptInfo {
+    const message = createBaseInterceptInfo();
+    message.id = object.id ?? "";
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? InterceptSpec.fromPartial(object.spec)
+      : undefined;
+    message.clientName = object.clientName ?? "";
+    message.mine = object.mine ?? false;
+    message.active = object.active ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateInterceptRequest(): CreateInterceptRequest {
+  return { session: undefined, spec: undefined };
+}
+
+export const CreateInterceptRequest: MessageFns<CreateInterceptRequest> = {
+  encode(message: CreateInterceptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.spec !== undefined) {
+      InterceptSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateInterceptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateInterceptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = InterceptSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: CreateInterceptRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.spec !== undefined) {
+      obj.spec = InterceptSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateInterceptRequest>, I>>(base?: I): CreateInterceptRequest {
+    return CreateInterceptRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateInterceptRequest>, I>>(object: I): CreateInterceptRequest {
+    const message = createBaseCreateInterceptRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? InterceptSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateInterceptResponse(): CreateInterceptResponse {
+  return { intercept: undefined };
+}
+
+export const CreateInterceptResponse: MessageFns<CreateInterceptResponse> = {
+  encode(message: CreateInterceptResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.intercept !== undefined) {
+      InterceptInfo.encode(message.intercept, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateInterceptResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateInterceptResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.intercept = InterceptInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: CreateInterceptResponse): unknown {
+    const obj: any = {};
+    if (message.intercept !== undefined) {
+      obj.intercept = InterceptInfo.toJSON(message.intercept);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateInterceptResponse>, I>>(base?: I): CreateInterceptResponse {
+    return CreateInterceptResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateInterceptResponse>, I>>(object: I): CreateInterceptResponse {
+    const message = createBaseCreateInterceptResponse();
+    message.intercept = (object.intercept !== undefined && object.intercept !== null)
+      ? InterceptInfo.fromPartial(object.intercept)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveInterceptRequest(): RemoveInterceptRequest {
+  return { session: undefined, name: "" };
+}
+
+export const RemoveInterceptRequest: MessageFns<RemoveInterceptRequest> = {
+  encode(message: RemoveInterceptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveInterceptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveInterceptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: RemoveInterceptRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveInterceptRequest>, I>>(base?: I): RemoveInterceptRequest {
+    return RemoveInterceptRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveInterceptRequest>, I>>(object: I): RemoveInterceptRequest {
+    const message = createBaseRemoveInterceptRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveInterceptResponse(): RemoveInterceptResponse {
+  return {};
+}
+
+export const RemoveInterceptResponse: MessageFns<RemoveInterceptResponse> = {
+  encode(_: RemoveInterceptResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveInterceptResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveInterceptResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(_: RemoveInterceptResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveInterceptResponse>, I>>(base?: I): RemoveInterceptResponse {
+    return RemoveInterceptResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveInterceptResponse>, I>>(_: I): RemoveInterceptResponse {
+    const message = createBaseRemoveInterceptResponse();
+    return message;
+  },
+};
+
+function createBaseListInterceptsRequest(): ListInterceptsRequest {
+  return { session: undefined, namespace: "" };
+}
+
+export const ListInterceptsRequest: MessageFns<ListInterceptsRequest> = {
+  encode(message: ListInterceptsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListInterceptsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListInterceptsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ListInterceptsRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListInterceptsRequest>, I>>(base?: I): ListInterceptsRequest {
+    return ListInterceptsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListInterceptsRequest>, I>>(object: I): ListInterceptsRequest {
+    const message = createBaseListInterceptsRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.namespace = object.namespace ?? "";
+    return message;
+  },
+};
+
+function createBaseListInterceptsResponse(): ListInterceptsResponse {
+  return { intercepts: [] };
+}
+
+export const ListInterceptsResponse: MessageFns<ListInterceptsResponse> = {
+  encode(message: ListInterceptsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.intercepts) {
+      InterceptInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListInterceptsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListInterceptsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.intercepts.push(InterceptInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ListInterceptsResponse): unknown {
+    const obj: any = {};
+    if (message.intercepts?.length) {
+      obj.intercepts = message.intercepts.map((e) => InterceptInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListInterceptsResponse>, I>>(base?: I): ListInterceptsResponse {
+    return ListInterceptsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListInterceptsResponse>, I>>(object: I): ListInterceptsResponse {
+    const message = createBaseListInterceptsResponse();
+    message.intercepts = object.intercepts?.map((e) => InterceptInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListAgentsRequest(): ListAgentsRequest {
+  return { session: undefined, namespace: "", workloadName: "" };
+}
+
+export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
+  encode(message: ListAgentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.workloadName !== "") {
+      writer.uint32(26).string(message.workloadName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAgentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAgentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workloadName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ListAgentsRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.workloadName !== "") {
+      obj.workloadName = message.workloadName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAgentsRequest>, I>>(base?: I): ListAgentsRequest {
+    return ListAgentsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAgentsRequest>, I>>(object: I): ListAgentsRequest {
+    const message = createBaseListAgentsRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.namespace = object.namespace ?? "";
+    message.workloadName = object.workloadName ?? "";
+    return message;
+  },
+};
+
+function createBaseListAgentsResponse(): ListAgentsResponse {
+  return { agents: [] };
+}
+
+export const ListAgentsResponse: MessageFns<ListAgentsResponse> = {
+  encode(message: ListAgentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.agents) {
+      AgentInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAgentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAgentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agents.push(AgentInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: ListAgentsResponse): unknown {
+    const obj: any = {};
+    if (message.agents?.length) {
+      obj.agents = message.agents.map((e) => AgentInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAgentsResponse>, I>>(base?: I): ListAgentsResponse {
+    return ListAgentsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAgentsResponse>, I>>(object: I): ListAgentsResponse {
+    const message = createBaseListAgentsResponse();
+    message.agents = object.agents?.map((e) => AgentInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWatchDialsRequest(): WatchDialsRequest {
+  return { session: undefined };
+}
+
+export const WatchDialsRequest: MessageFns<WatchDialsRequest> = {
+  encode(message: WatchDialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchDialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchDialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: WatchDialsRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchDialsRequest>, I>>(base?: I): WatchDialsRequest {
+    return WatchDialsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchDialsRequest>, I>>(object: I): WatchDialsRequest {
+    const message = createBaseWatchDialsRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDialRequest(): DialRequest {
+  return { dialId: "", interceptId: "", interceptName: "", sourceIp: new Uint8Array(0), sourcePort: 0 };
+}
+
+export const DialRequest: MessageFns<DialRequest> = {
+  encode(message: DialRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dialId !== "") {
+      writer.uint32(10).string(message.dialId);
+    }
+    if (message.interceptId !== "") {
+      writer.uint32(18).string(message.interceptId);
+    }
+    if (message.interceptName !== "") {
+      writer.uint32(26).string(message.interceptName);
+    }
+    if (message.sourceIp.length !== 0) {
+      writer.uint32(34).bytes(message.sourceIp);
+    }
+    if (message.sourcePort !== 0) {
+      writer.uint32(40).uint32(message.sourcePort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DialRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDialRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dialId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.interceptId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.interceptName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sourceIp = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sourcePort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: DialRequest): unknown {
+    const obj: any = {};
+    if (message.dialId !== "") {
+      obj.dialId = message.dialId;
+    }
+    if (message.interceptId !== "") {
+      obj.interceptId = message.interceptId;
+    }
+    if (message.interceptName !== "") {
+      obj.interceptName = message.interceptName;
+    }
+    if (message.sourceIp.length !== 0) {
+      obj.sourceIp = base64FromBytes(message.sourceIp);
+    }
+    if (message.sourcePort !== 0) {
+      obj.sourcePort = Math.round(message.sourcePort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DialRequest>, I>>(base?: I): DialRequest {
+    return DialRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DialRequest>, I>>(object: I): DialRequest {
+    const message = createBaseDialRequest();
+    message.dialId = object.dialId ?? "";
+    message.interceptId = object.interceptId ?? "";
+    message.interceptName = object.interceptName ?? "";
+    message.sourceIp = object.sourceIp ?? new Uint8Array(0);
+    message.sourcePort = object.sourcePort ?? 0;
+    return message;
+  },
+};
+
 export type ManagerService = typeof ManagerService;
 export const ManagerService = {
   /**
@@ -1830,6 +3940,10 @@ export const ManagerService = {
   /**
    * One stream per TCP connection or UDP flow that the workstation sends into the cluster; the
    * manager dials the destination. See telepath/tunnel/v1/tunnel.proto for the message sequence.
+   *
+   * A traffic-agent opens one stream per intercepted connection (TunnelOpen.intercept_id set) and
+   * the manager relays it to the intercept's client, which takes it with a stream that starts with
+   * TunnelAccept.
    */
   tunnel: {
     path: "/telepath.manager.v1.Manager/Tunnel" as const,
@@ -1839,6 +3953,96 @@ export const ManagerService = {
     requestDeserialize: (value: Buffer): TunnelMessage => TunnelMessage.decode(value),
     responseSerialize: (value: TunnelMessage): Buffer => Buffer.from(TunnelMessage.encode(value).finish()),
     responseDeserialize: (value: Buffer): TunnelMessage => TunnelMessage.decode(value),
+  },
+  /**
+   * Starts routing traffic of one agent port of a workload to the calling client. Refused with
+   * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
+   * the port; personal ones must differ in what they match); the message says who holds what.
+   * Creating the same name again with the same spec returns the existing intercept.
+   */
+  createIntercept: {
+    path: "/telepath.manager.v1.Manager/CreateIntercept" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateInterceptRequest): Buffer =>
+      Buffer.from(CreateInterceptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateInterceptRequest => CreateInterceptRequest.decode(value),
+    responseSerialize: (value: CreateInterceptResponse): Buffer =>
+      Buffer.from(CreateInterceptResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateInterceptResponse => CreateInterceptResponse.decode(value),
+  },
+  /** Ends one of the caller's intercepts; NOT_FOUND when it has none of that name. */
+  removeIntercept: {
+    path: "/telepath.manager.v1.Manager/RemoveIntercept" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveInterceptRequest): Buffer =>
+      Buffer.from(RemoveInterceptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveInterceptRequest => RemoveInterceptRequest.decode(value),
+    responseSerialize: (value: RemoveInterceptResponse): Buffer =>
+      Buffer.from(RemoveInterceptResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveInterceptResponse => RemoveInterceptResponse.decode(value),
+  },
+  /** Every intercept in a namespace (all namespaces when empty), whoever holds it. */
+  listIntercepts: {
+    path: "/telepath.manager.v1.Manager/ListIntercepts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListInterceptsRequest): Buffer =>
+      Buffer.from(ListInterceptsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListInterceptsRequest => ListInterceptsRequest.decode(value),
+    responseSerialize: (value: ListInterceptsResponse): Buffer =>
+      Buffer.from(ListInterceptsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListInterceptsResponse => ListInterceptsResponse.decode(value),
+  },
+  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  listAgents: {
+    path: "/telepath.manager.v1.Manager/ListAgents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAgentsRequest): Buffer => Buffer.from(ListAgentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAgentsRequest => ListAgentsRequest.decode(value),
+    responseSerialize: (value: ListAgentsResponse): Buffer => Buffer.from(ListAgentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAgentsResponse => ListAgentsResponse.decode(value),
+  },
+  /**
+   * The intercepted connections the manager hands to this client, one DialRequest each. The client
+   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * while its client watches: when this stream breaks, agents send its traffic to the app again.
+   */
+  watchDials: {
+    path: "/telepath.manager.v1.Manager/WatchDials" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchDialsRequest): Buffer => Buffer.from(WatchDialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchDialsRequest => WatchDialsRequest.decode(value),
+    responseSerialize: (value: DialRequest): Buffer => Buffer.from(DialRequest.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DialRequest => DialRequest.decode(value),
+  },
+  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  arriveAsAgent: {
+    path: "/telepath.manager.v1.Manager/ArriveAsAgent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ArriveAsAgentRequest): Buffer => Buffer.from(ArriveAsAgentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ArriveAsAgentRequest => ArriveAsAgentRequest.decode(value),
+    responseSerialize: (value: ArriveAsAgentResponse): Buffer =>
+      Buffer.from(ArriveAsAgentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArriveAsAgentResponse => ArriveAsAgentResponse.decode(value),
+  },
+  /**
+   * The active intercepts of the agent's workload. The first message is sent at once, then one on
+   * every change; each is complete and replaces the previous one.
+   */
+  watchAgentIntercepts: {
+    path: "/telepath.manager.v1.Manager/WatchAgentIntercepts" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchAgentInterceptsRequest): Buffer =>
+      Buffer.from(WatchAgentInterceptsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchAgentInterceptsRequest => WatchAgentInterceptsRequest.decode(value),
+    responseSerialize: (value: AgentIntercepts): Buffer => Buffer.from(AgentIntercepts.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AgentIntercepts => AgentIntercepts.decode(value),
   },
 } as const;
 
@@ -1864,8 +4068,38 @@ export interface ManagerServer extends UntypedServiceImplementation {
   /**
    * One stream per TCP connection or UDP flow that the workstation sends into the cluster; the
    * manager dials the destination. See telepath/tunnel/v1/tunnel.proto for the message sequence.
+   *
+   * A traffic-agent opens one stream per intercepted connection (TunnelOpen.intercept_id set) and
+   * the manager relays it to the intercept's client, which takes it with a stream that starts with
+   * TunnelAccept.
    */
   tunnel: handleBidiStreamingCall<TunnelMessage, TunnelMessage>;
+  /**
+   * Starts routing traffic of one agent port of a workload to the calling client. Refused with
+   * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
+   * the port; personal ones must differ in what they match); the message says who holds what.
+   * Creating the same name again with the same spec returns the existing intercept.
+   */
+  createIntercept: handleUnaryCall<CreateInterceptRequest, CreateInterceptResponse>;
+  /** Ends one of the caller's intercepts; NOT_FOUND when it has none of that name. */
+  removeIntercept: handleUnaryCall<RemoveInterceptRequest, RemoveInterceptResponse>;
+  /** Every intercept in a namespace (all namespaces when empty), whoever holds it. */
+  listIntercepts: handleUnaryCall<ListInterceptsRequest, ListInterceptsResponse>;
+  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
+  /**
+   * The intercepted connections the manager hands to this client, one DialRequest each. The client
+   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * while its client watches: when this stream breaks, agents send its traffic to the app again.
+   */
+  watchDials: handleServerStreamingCall<WatchDialsRequest, DialRequest>;
+  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  arriveAsAgent: handleUnaryCall<ArriveAsAgentRequest, ArriveAsAgentResponse>;
+  /**
+   * The active intercepts of the agent's workload. The first message is sent at once, then one on
+   * every change; each is complete and replaces the previous one.
+   */
+  watchAgentIntercepts: handleServerStreamingCall<WatchAgentInterceptsRequest, AgentIntercepts>;
 }
 
 export interface ManagerClient extends Client {
@@ -1965,10 +4199,123 @@ export interface ManagerClient extends Client {
   /**
    * One stream per TCP connection or UDP flow that the workstation sends into the cluster; the
    * manager dials the destination. See telepath/tunnel/v1/tunnel.proto for the message sequence.
+   *
+   * A traffic-agent opens one stream per intercepted connection (TunnelOpen.intercept_id set) and
+   * the manager relays it to the intercept's client, which takes it with a stream that starts with
+   * TunnelAccept.
    */
   tunnel(): ClientDuplexStream<TunnelMessage, TunnelMessage>;
   tunnel(options: Partial<CallOptions>): ClientDuplexStream<TunnelMessage, TunnelMessage>;
   tunnel(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<TunnelMessage, TunnelMessage>;
+  /**
+   * Starts routing traffic of one agent port of a workload to the calling client. Refused with
+   * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
+   * the port; personal ones must differ in what they match); the message says who holds what.
+   * Creating the same name again with the same spec returns the existing intercept.
+   */
+  createIntercept(
+    request: CreateInterceptRequest,
+    callback: (error: ServiceError | null, response: CreateInterceptResponse) => void,
+  ): ClientUnaryCall;
+  createIntercept(
+    request: CreateInterceptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateInterceptResponse) => void,
+  ): ClientUnaryCall;
+  createIntercept(
+    request: CreateInterceptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateInterceptResponse) => void,
+  ): ClientUnaryCall;
+  /** Ends one of the caller's intercepts; NOT_FOUND when it has none of that name. */
+  removeIntercept(
+    request: RemoveInterceptRequest,
+    callback: (error: ServiceError | null, response: RemoveInterceptResponse) => void,
+  ): ClientUnaryCall;
+  removeIntercept(
+    request: RemoveInterceptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveInterceptResponse) => void,
+  ): ClientUnaryCall;
+  removeIntercept(
+    request: RemoveInterceptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveInterceptResponse) => void,
+  ): ClientUnaryCall;
+  /** Every intercept in a namespace (all namespaces when empty), whoever holds it. */
+  listIntercepts(
+    request: ListInterceptsRequest,
+    callback: (error: ServiceError | null, response: ListInterceptsResponse) => void,
+  ): ClientUnaryCall;
+  listIntercepts(
+    request: ListInterceptsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListInterceptsResponse) => void,
+  ): ClientUnaryCall;
+  listIntercepts(
+    request: ListInterceptsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListInterceptsResponse) => void,
+  ): ClientUnaryCall;
+  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  listAgents(
+    request: ListAgentsRequest,
+    callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
+  ): ClientUnaryCall;
+  listAgents(
+    request: ListAgentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
+  ): ClientUnaryCall;
+  listAgents(
+    request: ListAgentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The intercepted connections the manager hands to this client, one DialRequest each. The client
+   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * while its client watches: when this stream breaks, agents send its traffic to the app again.
+   */
+  watchDials(request: WatchDialsRequest, options?: Partial<CallOptions>): ClientReadableStream<DialRequest>;
+  watchDials(
+    request: WatchDialsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DialRequest>;
+  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  arriveAsAgent(
+    request: ArriveAsAgentRequest,
+    callback: (error: ServiceError | null, response: ArriveAsAgentResponse) => void,
+  ): ClientUnaryCall;
+  arriveAsAgent(
+    request: ArriveAsAgentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ArriveAsAgentResponse) => void,
+  ): ClientUnaryCall;
+  arriveAsAgent(
+    request: ArriveAsAgentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ArriveAsAgentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The active intercepts of the agent's workload. The first message is sent at once, then one on
+   * every change; each is complete and replaces the previous one.
+   */
+  watchAgentIntercepts(
+    request: WatchAgentInterceptsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AgentIntercepts>;
+  watchAgentIntercepts(
+    request: WatchAgentInterceptsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AgentIntercepts>;
 }
 
 export const ManagerClient = makeGenericClientConstructor(ManagerService, "telepath.manager.v1.Manager") as unknown as {

@@ -138,6 +138,7 @@ export interface TunnelMessage {
     { $case: "data"; value: Uint8Array }
     | { $case: "closeSend"; value: TunnelCloseSend }
     | { $case: "disconnect"; value: TunnelDisconnect }
+    | { $case: "accept"; value: TunnelAccept }
     | undefined;
 }
 
@@ -154,6 +155,30 @@ export interface TunnelOpen {
   sessionId: string;
   /** How long the peer may try to dial; 0 means the peer's default. */
   dialTimeoutMs: number;
+  /**
+   * Set by a traffic-agent (session_id is then its agent session): the connection was intercepted
+   * and belongs to this intercept's client. The manager does not dial; it hands the stream to the
+   * client (Manager.WatchDials), which dials its local port and answers the DialResult. The
+   * destination is the pod's address, the source the cluster client's.
+   */
+  interceptId: string;
+}
+
+/**
+ * Intercepted connections (the manager relays between two streams):
+ *   agent  -> manager: Open{intercept_id}              the agent plays the client role
+ *   manager -> client: DialRequest on WatchDials
+ *   client -> manager: a new Tunnel stream whose first message is Accept{dial_id}
+ *   manager -> client: the agent's Open                the workstation plays the peer role
+ *   then DialResult, Data, CloseSend and Disconnect pass through unchanged, in both directions.
+ * When a call ends its half, the manager ends the other call; a call that fails or is cancelled
+ * costs the other one a Disconnect(RESET).
+ */
+export interface TunnelAccept {
+  /** The client's session (from ArriveAsClient). */
+  sessionId: string;
+  /** From the DialRequest. */
+  dialId: string;
 }
 
 export interface TunnelDialResult {
@@ -194,6 +219,9 @@ export const TunnelMessage: MessageFns<TunnelMessage> = {
         break;
       case "disconnect":
         TunnelDisconnect.encode(message.message.value, writer.uint32(42).fork()).join();
+        break;
+      case "accept":
+        TunnelAccept.encode(message.message.value, writer.uint32(50).fork()).join();
         break;
     }
     return writer;
@@ -252,6 +280,14 @@ export const TunnelMessage: MessageFns<TunnelMessage> = {
             message.message = { $case: "disconnect", value: TunnelDisconnect.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = { $case: "accept", value: TunnelAccept.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -276,6 +312,8 @@ export const TunnelMessage: MessageFns<TunnelMessage> = {
       obj.closeSend = TunnelCloseSend.toJSON(message.message.value);
     } else if (message.message?.$case === "disconnect") {
       obj.disconnect = TunnelDisconnect.toJSON(message.message.value);
+    } else if (message.message?.$case === "accept") {
+      obj.accept = TunnelAccept.toJSON(message.message.value);
     }
     return obj;
   },
@@ -316,6 +354,12 @@ export const TunnelMessage: MessageFns<TunnelMessage> = {
         }
         break;
       }
+      case "accept": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "accept", value: TunnelAccept.fromPartial(object.message.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -330,6 +374,7 @@ function createBaseTunnelOpen(): TunnelOpen {
     sourcePort: 0,
     sessionId: "",
     dialTimeoutMs: 0,
+    interceptId: "",
   };
 }
 
@@ -355,6 +400,9 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     }
     if (message.dialTimeoutMs !== 0) {
       writer.uint32(56).uint32(message.dialTimeoutMs);
+    }
+    if (message.interceptId !== "") {
+      writer.uint32(66).string(message.interceptId);
     }
     return writer;
   },
@@ -428,6 +476,14 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
             message.dialTimeoutMs = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.interceptId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -463,6 +519,9 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     if (message.dialTimeoutMs !== 0) {
       obj.dialTimeoutMs = Math.round(message.dialTimeoutMs);
     }
+    if (message.interceptId !== "") {
+      obj.interceptId = message.interceptId;
+    }
     return obj;
   },
 
@@ -478,6 +537,85 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     message.sourcePort = object.sourcePort ?? 0;
     message.sessionId = object.sessionId ?? "";
     message.dialTimeoutMs = object.dialTimeoutMs ?? 0;
+    message.interceptId = object.interceptId ?? "";
+    return message;
+  },
+};
+
+function createBaseTunnelAccept(): TunnelAccept {
+  return { sessionId: "", dialId: "" };
+}
+
+export const TunnelAccept: MessageFns<TunnelAccept> = {
+  encode(message: TunnelAccept, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.dialId !== "") {
+      writer.uint32(18).string(message.dialId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelAccept {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelAccept();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dialId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: TunnelAccept): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.dialId !== "") {
+      obj.dialId = message.dialId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelAccept>, I>>(base?: I): TunnelAccept {
+    return TunnelAccept.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelAccept>, I>>(object: I): TunnelAccept {
+    const message = createBaseTunnelAccept();
+    message.sessionId = object.sessionId ?? "";
+    message.dialId = object.dialId ?? "";
     return message;
   },
 };

@@ -1,0 +1,194 @@
+/**
+ * The manager's intercept state: which agents run (one per pod), which intercepts clients hold,
+ * and whether each holder is reachable (it watches its dials). Everything lives in memory: after a
+ * manager restart, agents arrive again and daemons re-create their intercepts, so the cluster's
+ * truth is rebuilt from its owners rather than from a store that could drift.
+ *
+ * Watchers (agents' WatchAgentIntercepts) are told on every change of their workload.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AgentInfo, InterceptInfo, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { Logger } from '../logger.js';
+import type { ClientSession } from '../sessions.js';
+import { interceptConflict, specProblem, sameSpec } from './interceptRules.js';
+
+export interface Intercept {
+  readonly id: string;
+  readonly spec: InterceptSpec;
+  readonly session: ClientSession;
+}
+
+export interface AgentEntry {
+  readonly info: AgentInfo;
+  readonly session: ClientSession;
+}
+
+/** A refusal the client should see as it is (gRPC ALREADY_EXISTS / INVALID_ARGUMENT / NOT_FOUND). */
+export class InterceptError extends Error {
+  constructor(
+    readonly kind: 'conflict' | 'invalid' | 'notFound',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InterceptError';
+  }
+}
+
+type WorkloadListener = () => void;
+
+export class InterceptRegistry {
+  private readonly intercepts = new Map<string, Intercept>();
+  private readonly agents = new Map<string, AgentEntry>();
+  /** Sessions whose WatchDials stream is open, with how many such streams. */
+  private readonly watching = new Map<string, number>();
+  private readonly listeners = new Map<string, Set<WorkloadListener>>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  // ---- agents ----
+
+  addAgent(session: ClientSession, info: AgentInfo): void {
+    this.agents.set(session.id, { info, session });
+    session.signal.addEventListener('abort', () => this.agents.delete(session.id), { once: true });
+    this.logger.info('agent arrived', { namespace: info.namespace, workload: info.workloadName, pod: info.podName });
+  }
+
+  agent(sessionId: string): AgentEntry | undefined {
+    return this.agents.get(sessionId);
+  }
+
+  listAgents(namespace: string, workloadName: string): AgentInfo[] {
+    return [...this.agents.values()]
+      .map((a) => a.info)
+      .filter((a) => (!namespace || a.namespace === namespace) && (!workloadName || a.workloadName === workloadName))
+      .sort((a, b) => a.podName.localeCompare(b.podName));
+  }
+
+  // ---- intercepts ----
+
+  create(session: ClientSession, spec: InterceptSpec): Intercept {
+    const problem = specProblem(spec);
+    if (problem) throw new InterceptError('invalid', problem);
+    const mine = [...this.intercepts.values()].find((i) => i.session.id === session.id && i.spec.name === spec.name);
+    if (mine) {
+      if (sameSpec(mine.spec, spec)) return mine;
+      throw new InterceptError('conflict', `you already have an intercept named ${spec.name}; leave it first or choose another --name`);
+    }
+    const others = [...this.intercepts.values()].filter(
+      (i) =>
+        i.spec.namespace === spec.namespace &&
+        i.spec.workloadName === spec.workloadName &&
+        i.spec.workloadKind === spec.workloadKind &&
+        i.spec.agentPort === spec.agentPort,
+    );
+    const conflict = interceptConflict(
+      spec,
+      others.map((i) => ({ spec: i.spec, holder: i.session.client.name, mine: i.session.id === session.id })),
+    );
+    if (conflict) throw new InterceptError('conflict', conflict);
+    const intercept: Intercept = { id: this.newId(), spec: { ...spec }, session };
+    this.intercepts.set(intercept.id, intercept);
+    session.signal.addEventListener('abort', () => this.drop(intercept, 'session ended'), { once: true });
+    this.logger.info('intercept created', {
+      id: intercept.id,
+      name: spec.name,
+      workload: `${spec.namespace}/${spec.workloadName}`,
+      agentPort: spec.agentPort,
+      global: spec.global,
+      client: session.client.name,
+    });
+    this.changed(spec.namespace, spec.workloadName);
+    return intercept;
+  }
+
+  remove(session: ClientSession, name: string): void {
+    const i = [...this.intercepts.values()].find((x) => x.session.id === session.id && x.spec.name === name);
+    if (!i) throw new InterceptError('notFound', `you have no intercept named ${name}`);
+    this.drop(i, 'removed');
+  }
+
+  get(id: string): Intercept | undefined {
+    return this.intercepts.get(id);
+  }
+
+  list(namespace: string, askedBy?: string): InterceptInfo[] {
+    return [...this.intercepts.values()]
+      .filter((i) => !namespace || i.spec.namespace === namespace)
+      .sort((a, b) => a.spec.workloadName.localeCompare(b.spec.workloadName) || a.spec.name.localeCompare(b.spec.name))
+      .map((i) => this.info(i, askedBy));
+  }
+
+  /** The active intercepts of one workload, as its agents need them. */
+  forWorkload(namespace: string, workloadName: string): InterceptInfo[] {
+    return [...this.intercepts.values()]
+      .filter((i) => i.spec.namespace === namespace && i.spec.workloadName === workloadName && this.isActive(i))
+      .map((i) => this.info(i));
+  }
+
+  info(i: Intercept, askedBy?: string): InterceptInfo {
+    return { id: i.id, spec: i.spec, clientName: i.session.client.name, mine: i.session.id === askedBy, active: this.isActive(i) };
+  }
+
+  isActive(i: Intercept): boolean {
+    return (this.watching.get(i.session.id) ?? 0) > 0;
+  }
+
+  // ---- the holders' dial streams ----
+
+  /** A client's WatchDials stream opened; returns the function to call when it closes. */
+  watchDials(session: ClientSession): () => void {
+    this.watching.set(session.id, (this.watching.get(session.id) ?? 0) + 1);
+    this.changedFor(session);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const n = (this.watching.get(session.id) ?? 1) - 1;
+      if (n > 0) this.watching.set(session.id, n);
+      else this.watching.delete(session.id);
+      this.changedFor(session);
+    };
+  }
+
+  // ---- change notification ----
+
+  onWorkloadChange(namespace: string, workloadName: string, listener: WorkloadListener): () => void {
+    const key = workloadKey(namespace, workloadName);
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(key);
+    };
+  }
+
+  private drop(i: Intercept, why: string): void {
+    if (this.intercepts.get(i.id) !== i) return;
+    this.intercepts.delete(i.id);
+    this.logger.info('intercept ended', { id: i.id, name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, why });
+    this.changed(i.spec.namespace, i.spec.workloadName);
+  }
+
+  private changedFor(session: ClientSession): void {
+    const seen = new Set<string>();
+    for (const i of this.intercepts.values()) {
+      if (i.session.id !== session.id) continue;
+      const key = workloadKey(i.spec.namespace, i.spec.workloadName);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.changed(i.spec.namespace, i.spec.workloadName);
+    }
+  }
+
+  private changed(namespace: string, workloadName: string): void {
+    for (const l of [...(this.listeners.get(workloadKey(namespace, workloadName)) ?? [])]) l();
+  }
+}
+
+function workloadKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

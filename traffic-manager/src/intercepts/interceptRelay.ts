@@ -1,0 +1,200 @@
+/**
+ * Intercepted connections: an agent opens a Tunnel whose Open names an intercept; the manager
+ * asks the intercept's client for a stream (a DialRequest on its WatchDials), the client answers
+ * with a Tunnel that starts with Accept, and from then on the manager relays every message
+ * between the two calls unchanged (the sequence is in tunnel.proto). Backpressure: a call whose
+ * write buffer is full pauses the other one until it drains.
+ */
+import { randomUUID } from 'node:crypto';
+import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import type { DialRequest, WatchDialsRequest } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import {
+  DialOutcome,
+  DisconnectReason,
+  type TunnelAccept,
+  type TunnelMessage,
+  type TunnelOpen,
+} from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
+import type { Logger } from '../logger.js';
+import type { ClientSession } from '../sessions.js';
+import type { InterceptRegistry } from './interceptRegistry.js';
+
+type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
+type DialsCall = ServerWritableStream<WatchDialsRequest, DialRequest>;
+
+export interface InterceptRelayOptions {
+  registry: InterceptRegistry;
+  lookupSession(id: string): ClientSession | undefined;
+  logger: Logger;
+  /** How long a client may take to accept a connection before the agent hears TIMEOUT. */
+  acceptTimeoutMs?: number;
+}
+
+interface PendingDial {
+  readonly agentCall: TunnelCall;
+  readonly open: TunnelOpen;
+  readonly clientSessionId: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class InterceptRelay {
+  private readonly dialStreams = new Map<string, Set<DialsCall>>();
+  private readonly pending = new Map<string, PendingDial>();
+  private readonly relays = new Set<() => void>();
+  private readonly acceptTimeoutMs: number;
+
+  constructor(private readonly options: InterceptRelayOptions) {
+    this.acceptTimeoutMs = options.acceptTimeoutMs ?? 10_000;
+  }
+
+  get activeCount(): number {
+    return this.relays.size;
+  }
+
+  /** A client's WatchDials call: it stays open until the client cancels it or its session ends. */
+  watchDials(call: DialsCall, session: ClientSession): void {
+    let set = this.dialStreams.get(session.id);
+    if (!set) this.dialStreams.set(session.id, (set = new Set()));
+    set.add(call);
+    const unwatch = this.options.registry.watchDials(session);
+    const onSessionEnd = (): void => {
+      if (!call.writableEnded && !call.destroyed) call.emit('error', { code: status.NOT_FOUND, details: `session ${session.id} ended` });
+    };
+    session.signal.addEventListener('abort', onSessionEnd, { once: true });
+    const cleanup = (): void => {
+      set.delete(call);
+      if (set.size === 0 && this.dialStreams.get(session.id) === set) this.dialStreams.delete(session.id);
+      session.signal.removeEventListener('abort', onSessionEnd);
+      unwatch();
+    };
+    call.on('cancelled', cleanup);
+    call.on('finish', cleanup);
+    call.on('error', cleanup);
+    call.on('close', cleanup);
+  }
+
+  /** An agent's Tunnel whose Open carries an intercept id. */
+  fromAgent(call: TunnelCall, open: TunnelOpen): void {
+    const { registry, logger } = this.options;
+    const agent = registry.agent(open.sessionId);
+    if (!agent || !this.options.lookupSession(open.sessionId)) {
+      return fail(call, status.NOT_FOUND, `unknown or expired agent session ${JSON.stringify(open.sessionId)}`);
+    }
+    const intercept = registry.get(open.interceptId);
+    const refuse = (message: string): void => {
+      writeMessage(call, { $case: 'dialResult', value: { outcome: DialOutcome.FAILED, message } });
+      endCall(call);
+    };
+    if (!intercept) return refuse(`intercept ${open.interceptId} has ended`);
+    if (intercept.spec.namespace !== agent.info.namespace || intercept.spec.workloadName !== agent.info.workloadName) {
+      return fail(call, status.PERMISSION_DENIED, `intercept ${open.interceptId} is not on this agent's workload`);
+    }
+    const watchers = this.dialStreams.get(intercept.session.id);
+    const watcher = watchers && [...watchers].find((w) => !w.writableEnded && !w.destroyed);
+    if (!watcher) return refuse(`the client of intercept ${intercept.spec.name} is not connected`);
+
+    const dialId = randomUUID();
+    const timer = setTimeout(() => {
+      if (!this.pending.delete(dialId)) return;
+      logger.warn('client did not accept an intercepted connection in time', { intercept: intercept.spec.name, dialId });
+      writeMessage(call, { $case: 'dialResult', value: { outcome: DialOutcome.TIMEOUT, message: 'the workstation did not answer in time' } });
+      endCall(call);
+    }, this.acceptTimeoutMs);
+    this.pending.set(dialId, { agentCall: call, open, clientSessionId: intercept.session.id, timer });
+    const forget = (): void => {
+      const p = this.pending.get(dialId);
+      if (p?.agentCall !== call) return;
+      clearTimeout(p.timer);
+      this.pending.delete(dialId);
+    };
+    call.on('cancelled', forget);
+    call.on('error', forget);
+    call.on('end', forget);
+    watcher.write({
+      dialId,
+      interceptId: intercept.id,
+      interceptName: intercept.spec.name,
+      sourceIp: open.sourceIp,
+      sourcePort: open.sourcePort,
+    });
+  }
+
+  /** A client's Tunnel that starts with Accept. */
+  accept(call: TunnelCall, accept: TunnelAccept): void {
+    const p = this.pending.get(accept.dialId);
+    if (!p) return fail(call, status.NOT_FOUND, `no pending connection ${JSON.stringify(accept.dialId)} (it timed out or the agent gave up)`);
+    if (p.clientSessionId !== accept.sessionId) return fail(call, status.PERMISSION_DENIED, 'that connection belongs to another session');
+    clearTimeout(p.timer);
+    this.pending.delete(accept.dialId);
+    if (p.agentCall.destroyed || p.agentCall.writableEnded) return fail(call, status.CANCELLED, 'the agent gave up on that connection');
+    writeMessage(call, { $case: 'open', value: p.open });
+    this.splice(p.agentCall, call);
+  }
+
+  /** Ends every relayed connection (manager shutdown). */
+  disconnectAll(detail: string): void {
+    for (const stop of [...this.relays]) stop();
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      fail(p.agentCall, status.UNAVAILABLE, detail);
+      this.pending.delete(id);
+    }
+  }
+
+  private splice(agent: TunnelCall, client: TunnelCall): void {
+    let done = false;
+    const ended = { agent: false, client: false };
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.relays.delete(abort);
+    };
+    const abort = (): void => {
+      reset(agent, 'the traffic-manager is shutting down');
+      reset(client, 'the traffic-manager is shutting down');
+      finish();
+    };
+    this.relays.add(abort);
+    const pipe = (from: TunnelCall, to: TunnelCall, side: 'agent' | 'client'): void => {
+      from.on('data', (m: TunnelMessage) => {
+        if (!m.message || to.writableEnded || to.destroyed) return;
+        if (!to.write(m)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      });
+      // The sender ended its half: it has nothing more to say, so the other call ends too.
+      from.on('end', () => {
+        ended[side] = true;
+        endCall(to);
+        if (ended.agent && ended.client) finish();
+      });
+      const broken = (): void => {
+        if (done) return;
+        reset(to, `the ${side} went away`);
+        finish();
+      };
+      from.on('cancelled', broken);
+      from.on('error', broken);
+    };
+    pipe(agent, client, 'agent');
+    pipe(client, agent, 'client');
+  }
+}
+
+function writeMessage(call: TunnelCall, message: NonNullable<TunnelMessage['message']>): void {
+  if (!call.writableEnded && !call.destroyed) call.write({ message });
+}
+
+function endCall(call: TunnelCall): void {
+  if (!call.writableEnded && !call.destroyed) call.end();
+}
+
+function reset(call: TunnelCall, error: string): void {
+  writeMessage(call, { $case: 'disconnect', value: { reason: DisconnectReason.RESET, error } });
+  endCall(call);
+}
+
+function fail(call: TunnelCall, code: status, details: string): void {
+  if (!call.writableEnded && !call.destroyed) call.emit('error', { code, details });
+}
