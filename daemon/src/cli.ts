@@ -7,8 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory } from '../../protocol/src/daemon/index.js';
+import { constants as osConstants } from 'node:os';
+import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type InterceptInfo } from '../../protocol/src/daemon/index.js';
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
+import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from './intercept/envFile.js';
+import { parsePortSpec } from './intercept/portChoice.js';
 import { daemonPaths, type DaemonPaths } from './paths.js';
 import { DaemonClient } from './rpc/daemonClient.js';
 
@@ -19,8 +22,30 @@ Usage:
                                     connect to the cluster (starts the daemon when needed);
                                     the traffic-manager lives in namespace "telepath" by default
   telepath status                   the connection state
+  telepath intercept WORKLOAD --port LOCAL[:SERVICE_PORT] [options] [-- COMMAND...]
+                                    send the workload's traffic to LOCAL on this machine
+                                    (connects first when needed). WORKLOAD is "name" or
+                                    "kind/name" (deploy, sts, rs). SERVICE_PORT is a Service port
+                                    name or number, or "service/port"; needed when there are several.
+      --http-header NAME=VALUE      personal: only HTTP/1.1, HTTP/2 and gRPC requests carrying
+                                    this header (repeatable; all must match)
+      --http-path-prefix PREFIX     personal: only requests whose path starts with PREFIX
+      --personal                    personal with a generated x-telepath-intercept header
+      --preview                     personal, and print a preview link path that sets the routing
+                                    as a cookie for a browser
+                                    (without any of these: global, every connection and request)
+      --container NAME              the app container, when Service ports reach several
+      --name NAME                   name of the intercept (default: the workload's name)
+      --env-file PATH               write the container's environment there
+      --env-syntax dotenv|sh|json   format of --env-file (default dotenv)
+      --env-json PATH               write the environment as JSON
+      -- COMMAND...                 run COMMAND with the environment; leave when it exits
+  telepath leave NAME               end an intercept; new requests go to the pod again
+  telepath list [--namespace NS]    workloads, their interceptable ports, agents and intercepts
   telepath quit                     disconnect and stop the daemon
-  telepath uninstall --everything   remove the traffic-manager from the cluster
+  telepath uninstall --agent WORKLOAD [--namespace NS]
+                                    remove the agent, restore the workload and its Services
+  telepath uninstall --everything   remove every agent and the traffic-manager from the cluster
   telepath version                  client, daemon and traffic-manager versions
   telepath help                     this help
 
@@ -67,6 +92,13 @@ export async function main(argv: string[], io: Io = stdio, paths: DaemonPaths = 
         return await quit(rest, io, paths);
       case 'uninstall':
         return await uninstall(rest, io, paths);
+      case 'intercept':
+        return await intercept(rest, io, paths);
+      case 'leave':
+        return await leave(rest, io, paths);
+      case 'list':
+      case 'ls':
+        return await list(rest, io, paths);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -93,8 +125,30 @@ const FLAGS = {
   kubeconfig: { type: 'string' },
   'manager-namespace': { type: 'string' },
   everything: { type: 'boolean' },
+  agent: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  'http-header': { type: 'string', multiple: true },
+  'http-path-prefix': { type: 'string' },
+  personal: { type: 'boolean' },
+  preview: { type: 'boolean' },
+  container: { type: 'string' },
+  name: { type: 'string' },
+  'env-file': { type: 'string' },
+  'env-syntax': { type: 'string' },
+  'env-json': { type: 'string' },
 } as const;
 type Flags = {
+  agent?: string;
+  port?: string;
+  'http-header'?: string[];
+  'http-path-prefix'?: string;
+  personal?: boolean;
+  preview?: boolean;
+  container?: string;
+  name?: string;
+  'env-file'?: string;
+  'env-syntax'?: string;
+  'env-json'?: string;
   output?: string;
   context?: string;
   namespace?: string;
@@ -104,17 +158,18 @@ type Flags = {
 };
 
 /** Parses the flags a command accepts (plus --output); anything else is a usage error. */
-function parse(args: string[], accepted: (keyof typeof FLAGS)[]): { values: Flags } {
-  let values: Flags;
+function parse(args: string[], accepted: (keyof typeof FLAGS)[], positionals = 0): { values: Flags; positionals: string[] } {
+  let parsed: { values: Flags; positionals: string[] };
   try {
-    values = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values as Flags;
+    parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: positionals > 0 }) as { values: Flags; positionals: string[] };
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  for (const k of Object.keys(values)) {
+  for (const k of Object.keys(parsed.values)) {
     if (k !== 'output' && !accepted.includes(k as keyof typeof FLAGS)) throw new UsageError(`this command takes no --${k}`);
   }
-  return { values };
+  if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`);
+  return parsed;
 }
 
 function wantsJson(values: { output?: unknown }): boolean {
@@ -201,21 +256,181 @@ async function quit(args: string[], io: Io, paths: DaemonPaths): Promise<number>
 }
 
 async function uninstall(args: string[], io: Io, paths: DaemonPaths): Promise<number> {
-  const { values } = parse(args, ['everything', 'context', 'kubeconfig']);
+  const { values } = parse(args, ['everything', 'agent', 'namespace', 'context', 'kubeconfig']);
   const json = wantsJson(values);
-  if (!values.everything) throw new UsageError('uninstall needs --everything (agents come with intercepts)');
+  if (!values.everything && !values.agent) throw new UsageError('uninstall needs --agent WORKLOAD or --everything');
+  if (values.everything && values.agent) throw new UsageError('uninstall takes --agent or --everything, not both');
   const client = await ensureDaemon(paths, io);
   try {
     await client.initialize('telepath-cli');
     if (!json) client.onProgress((p) => io.err(`${p.message}\n`));
     const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0];
     const result = await client.request(daemonRequests.uninstall, {
-      everything: true,
+      ...(values.everything ? { everything: true as const } : {}),
+      ...(values.agent ? { agent: values.agent } : {}),
+      ...(values.namespace ? { namespace: values.namespace } : {}),
       ...(values.context ? { context: values.context } : {}),
       ...(kubeconfig ? { kubeconfig: path.resolve(kubeconfig) } : {}),
     });
     if (json) io.out(JSON.stringify(result) + '\n');
+    else if (result.removed.length === 0) io.out('Nothing to remove\n');
     else for (const line of result.removed) io.out(`${line}\n`);
+    return EXIT.ok;
+  } finally {
+    client.dispose();
+  }
+}
+
+async function intercept(argv: string[], io: Io, paths: DaemonPaths): Promise<number> {
+  const dash = argv.indexOf('--');
+  const command = dash >= 0 ? argv.slice(dash + 1) : [];
+  const args = dash >= 0 ? argv.slice(0, dash) : argv;
+  const { values, positionals } = parse(
+    args,
+    ['port', 'http-header', 'http-path-prefix', 'personal', 'preview', 'container', 'name', 'env-file', 'env-syntax', 'env-json', 'namespace', 'context', 'kubeconfig'],
+    1,
+  );
+  const json = wantsJson(values);
+  const workload = positionals[0];
+  if (!workload) throw new UsageError('intercept needs a workload: telepath intercept WORKLOAD --port LOCAL[:SERVICE_PORT]');
+  if (!values.port) throw new UsageError('intercept needs --port LOCAL[:SERVICE_PORT], e.g. --port 8080 or --port 8080:http');
+  if (dash >= 0 && command.length === 0) throw new UsageError('nothing follows "--"; give the command to run');
+  let portSpec;
+  try {
+    portSpec = parsePortSpec(values.port);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const syntax = (values['env-syntax'] ?? 'dotenv') as EnvSyntax;
+  if (!ENV_SYNTAXES.includes(syntax)) throw new UsageError(`--env-syntax takes ${ENV_SYNTAXES.join(', ')}, not "${syntax}"`);
+  if (values['env-syntax'] && !values['env-file']) throw new UsageError('--env-syntax goes with --env-file');
+  const headers = (values['http-header'] ?? []).map((h) => {
+    const eq = h.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--http-header takes NAME=VALUE, not "${h}"`);
+    return { name: h.slice(0, eq).trim(), value: h.slice(eq + 1) };
+  });
+  const personal = !!(values.personal || values.preview || headers.length || values['http-path-prefix']);
+
+  const client = await ensureDaemon(paths, io);
+  let name: string | undefined;
+  try {
+    await client.initialize('telepath-cli');
+    if (!json) client.onProgress((p) => io.err(`${p.message}\n`));
+    const st = await client.request(daemonRequests.status, {});
+    if (st.state !== 'connected' && st.state !== 'reconnecting') {
+      const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0];
+      await client.request(daemonRequests.connect, {
+        ...(values.context ? { context: values.context } : {}),
+        ...(values.namespace ? { namespace: values.namespace } : {}),
+        ...(kubeconfig ? { kubeconfig: path.resolve(kubeconfig) } : {}),
+      });
+    }
+    const result = await client.request(daemonRequests.intercept, {
+      workload,
+      localPort: portSpec.localPort,
+      mode: personal ? 'personal' : 'global',
+      ...(portSpec.servicePort ? { servicePort: portSpec.servicePort } : {}),
+      ...(values.namespace ? { namespace: values.namespace } : {}),
+      ...(values.container ? { container: values.container } : {}),
+      ...(values.name ? { name: values.name } : {}),
+      ...(headers.length ? { headers } : {}),
+      ...(values['http-path-prefix'] ? { pathPrefix: values['http-path-prefix'] } : {}),
+      ...(values.preview ? { preview: true } : {}),
+    });
+    name = result.intercept.name;
+    if (values['env-file']) fs.writeFileSync(values['env-file'], formatEnv(result.environment, syntax), { mode: 0o600 });
+    if (values['env-json']) fs.writeFileSync(values['env-json'], formatEnv(result.environment, 'json'), { mode: 0o600 });
+    if (json) io.out(JSON.stringify(result) + '\n');
+    else io.out(describeIntercept(result.intercept));
+    if (command.length === 0) return EXIT.ok;
+
+    // Run the command with the pod's environment; leave when it exits, whatever way it does.
+    const code = await runWith(command, { ...process.env, ...result.environment }, io);
+    await client.request(daemonRequests.leave, { name }).catch(() => undefined);
+    return code;
+  } finally {
+    client.dispose();
+  }
+}
+
+function describeIntercept(i: InterceptInfo): string {
+  const lines = [
+    `Intercept ${i.name}: ${i.workload} (namespace ${i.namespace}), ${i.servicePort} -> 127.0.0.1:${i.localPort}`,
+    i.mode === 'global' ? '  all connections and requests go to this machine' : '  personal: only requests that carry',
+  ];
+  for (const h of i.headers) lines.push(`    ${h.name}: ${h.value}`);
+  if (i.pathPrefix) lines.push(`    path prefix ${i.pathPrefix}`);
+  if (i.previewPath) lines.push(`  preview link: open ${i.previewPath} on the service (e.g. http://<its ingress>${i.previewPath})`);
+  lines.push(`  end it with: telepath leave ${i.name}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `command`, passing signals on; resolves with its exit code (128 + signal when killed). */
+function runWith(command: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+    const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of signals) process.on(s, forward);
+    const done = (code: number): void => {
+      for (const s of signals) process.off(s, forward);
+      resolve(code);
+    };
+    child.once('error', (e) => {
+      io.err(`telepath: cannot run ${command[0]}: ${e.message}\n`);
+      done(EXIT.user);
+    });
+    child.once('exit', (code, signal) => done(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
+  });
+}
+
+async function leave(args: string[], io: Io, paths: DaemonPaths): Promise<number> {
+  const { values, positionals } = parse(args, [], 1);
+  const json = wantsJson(values);
+  const name = positionals[0];
+  if (!name) throw new UsageError('leave needs the name of an intercept (telepath list shows them)');
+  const client = await DaemonClient.connect(paths.socket).catch(() => undefined);
+  if (!client) {
+    io.err('telepath: the daemon is not running, so there are no intercepts\n');
+    return EXIT.noDaemon;
+  }
+  try {
+    await client.initialize('telepath-cli');
+    await client.request(daemonRequests.leave, { name });
+    if (json) io.out(JSON.stringify({ left: name }) + '\n');
+    else io.out(`Left intercept ${name}\n`);
+    return EXIT.ok;
+  } finally {
+    client.dispose();
+  }
+}
+
+async function list(args: string[], io: Io, paths: DaemonPaths): Promise<number> {
+  const { values } = parse(args, ['namespace']);
+  const json = wantsJson(values);
+  const client = await DaemonClient.connect(paths.socket).catch(() => undefined);
+  if (!client) {
+    io.err('telepath: not connected; run "telepath connect" first\n');
+    return EXIT.noDaemon;
+  }
+  try {
+    await client.initialize('telepath-cli');
+    const result = await client.request(daemonRequests.list, values.namespace ? { namespace: values.namespace } : {});
+    if (json) {
+      io.out(JSON.stringify(result) + '\n');
+      return EXIT.ok;
+    }
+    io.out(`Namespace ${result.namespace}\n`);
+    for (const w of result.workloads) {
+      io.out(`${w.kind.toLowerCase()}/${w.name}  agent: ${w.agent}${w.problem ? `  (${w.problem})` : ''}\n`);
+      for (const p of w.ports) {
+        const port = `${p.service}:${p.portName ? `${p.portName}/` : ''}${p.port}`;
+        const state = p.intercepts.length
+          ? p.intercepts.map((i) => `${i.mode} intercept ${i.name} by ${i.holder} (${i.match})`).join('; ')
+          : p.protocol === 'TCP' ? 'not intercepted' : `${p.protocol}: not interceptable`;
+        io.out(`  ${port} -> ${p.container}:${p.containerPort}  ${state}\n`);
+      }
+    }
     return EXIT.ok;
   } finally {
     client.dispose();
@@ -234,6 +449,9 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
   if (st.routedSubnets.length) lines.push(`Routed:      ${st.routedSubnets.join(', ')}`);
   for (const u of st.unroutedSubnets ?? []) lines.push(`Not routed:  ${u.subnet} (${u.reason}${u.message ? `: ${u.message}` : ''})`);
   if (st.dns) lines.push(`DNS:         ${st.dns.state}${st.dns.method ? ` (${st.dns.method})` : ''}${st.dns.message ? `: ${st.dns.message}` : ''}`);
+  for (const i of st.intercepts ?? []) {
+    lines.push(`Intercept:   ${i.name} ${i.workload} ${i.servicePort} -> :${i.localPort} (${i.mode}${i.state === 'waiting' ? ', waiting for the manager' : ''})`);
+  }
   if (st.error) lines.push(`Error:       ${st.error.message}`);
   io.out(lines.join('\n') + '\n');
 }
@@ -265,6 +483,8 @@ async function ensureDaemon(paths: DaemonPaths, io: Io): Promise<DaemonClient> {
   io.err(`telepath: the daemon did not start${exited !== null ? ` (exit ${exited})` : ''}; see ${paths.logFile}\n`);
   throw new Error('daemon not started');
 }
+
+const osSignals = osConstants.signals as Record<string, number>;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -3,6 +3,7 @@
  * state as a small enum with a change event, and the requests that act on it.
  */
 import { EventEmitter } from 'node:events';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { CancellationToken } from 'vscode-jsonrpc';
 import {
   daemonError,
@@ -10,6 +11,11 @@ import {
   toResponseError,
   type ConnectParams,
   type DaemonStatus,
+  type InterceptParams,
+  type InterceptResult,
+  type LeaveParams,
+  type ListParams,
+  type ListResult,
   type SetLogLevelParams,
   type UninstallParams,
   type UninstallResult,
@@ -17,7 +23,9 @@ import {
 } from '../../protocol/src/daemon/index.js';
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
 import { DEFAULT_NAMESPACE } from '../../traffic-manager/src/manifests.js';
-import { loadKubeAccess } from './kube/kubeAccess.js';
+import { AgentInstaller } from './intercept/agentInstaller.js';
+import { InterceptService, uninstallAgents } from './intercept/interceptService.js';
+import { loadKubeAccess, type KubeAccess } from './kube/kubeAccess.js';
 import type { Logger, LogSink } from './log/logger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
 import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
@@ -25,8 +33,9 @@ import { NetworkRole } from './vif/networkRole.js';
 import { uninstallManager } from './session/managerInstaller.js';
 
 export class Daemon implements DaemonApi {
-  private current: DaemonStatus = { state: 'disconnected', routedSubnets: [] };
+  private current: DaemonStatus = { state: 'disconnected', routedSubnets: [], intercepts: [] };
   private session?: ClusterSession;
+  private intercepts?: InterceptService;
   private network?: NetworkRole;
   private connecting?: { key: string; done: Promise<DaemonStatus>; abort: AbortController };
   private readonly changes = new EventEmitter();
@@ -78,6 +87,8 @@ export class Daemon implements DaemonApi {
       managerNamespace,
       {
         onState: (state, error) => this.update({ state, ...(error ? { error } : { error: undefined }) }),
+        onLinkLost: () => this.intercepts?.interceptor.suspend(),
+        onRearrived: () => void this.intercepts?.interceptor.resume().then(() => this.update({})),
         onClusterInfo: (n) => {
           this.log.info(`cluster networks: services ${n.serviceSubnets.join(', ')}; pods ${n.podSubnets.join(', ')}; dns ${n.dnsIp} (${n.clusterDomain})`);
           if (this.network && this.session === session) void this.networksChanged(session, n);
@@ -91,6 +102,7 @@ export class Daemon implements DaemonApi {
         await session.start(progress, abort.signal);
         await this.startNetwork(session, progress);
         this.session = session;
+        this.intercepts = new InterceptService(session, this.log.child('intercepts'));
         this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
         return this.status();
       } catch (err) {
@@ -112,6 +124,8 @@ export class Daemon implements DaemonApi {
     this.connecting?.abort.abort();
     const s = this.session;
     this.session = undefined;
+    this.intercepts?.close();
+    this.intercepts = undefined;
     const network = this.network;
     this.network = undefined;
     try {
@@ -119,16 +133,52 @@ export class Daemon implements DaemonApi {
     } finally {
       await s?.close();
     }
-    this.current = { state: 'disconnected', routedSubnets: [] };
+    this.current = { state: 'disconnected', routedSubnets: [], intercepts: [] };
     this.changes.emit('status', this.status());
   }
 
   async uninstall(params: UninstallParams, progress: Progress): Promise<UninstallResult> {
     const access = this.session?.access ?? loadKubeAccess(params);
+    const abort = new AbortController();
+    if (params.agent) {
+      if (params.everything) throw daemonError(ErrorCode.InvalidParams, 'uninstall takes either --agent or --everything, not both');
+      const namespace = params.namespace ?? access.namespace;
+      if (this.intercepts) return { removed: await this.intercepts.uninstallAgent(params.agent, namespace, progress, abort.signal) };
+      const installer = new AgentInstaller(access, this.log.child('agent'));
+      return { removed: await installer.remove(await installer.findWorkload(params.agent, namespace), progress, abort.signal, true) };
+    }
+    if (!params.everything) throw daemonError(ErrorCode.InvalidParams, 'uninstall needs --agent <workload> or --everything');
     const namespace = this.session?.managerNamespace ?? DEFAULT_NAMESPACE;
+    const namespaces = this.session ? await this.session.namespaces() : await listNamespaces(access);
+    for (const h of this.intercepts?.interceptor.list() ?? []) await this.intercepts?.leave(h.spec.name).catch(() => undefined);
     await this.disconnect();
-    const removed = await uninstallManager(access, namespace, progress);
+    const removed = await uninstallAgents(new AgentInstaller(access, this.log.child('agent')), namespaces, progress, abort.signal);
+    removed.push(...(await uninstallManager(access, namespace, progress)));
     return { removed };
+  }
+
+  async intercept(params: InterceptParams, progress: Progress, token: CancellationToken): Promise<InterceptResult> {
+    const service = this.connected();
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    const result = await service.intercept(params, progress, abort.signal);
+    this.update({});
+    return result;
+  }
+
+  async leave(params: LeaveParams): Promise<void> {
+    await this.connected().leave(params.name);
+    this.update({});
+  }
+
+  list(params: ListParams): Promise<ListResult> {
+    const service = this.connected();
+    return service.list(params.namespace ?? this.session!.access.namespace);
+  }
+
+  private connected(): InterceptService {
+    if (!this.intercepts || !this.session) throw daemonError(ErrorCode.NotConnected, 'not connected to a cluster; run "telepath connect" first');
+    return this.intercepts;
   }
 
   setLogLevel(params: SetLogLevelParams): void {
@@ -181,8 +231,18 @@ export class Daemon implements DaemonApi {
 
   private update(patch: Partial<DaemonStatus>): void {
     const next = { ...this.current, ...patch };
+    next.intercepts = this.intercepts?.mine() ?? [];
     for (const k of Object.keys(next) as (keyof DaemonStatus)[]) if (next[k] === undefined) delete next[k];
     this.current = next as DaemonStatus;
     this.changes.emit('status', this.status());
+  }
+}
+
+async function listNamespaces(access: KubeAccess): Promise<string[]> {
+  try {
+    const list = await access.kc.makeApiClient(CoreV1Api).listNamespace();
+    return list.items.map((n) => n.metadata!.name!).sort();
+  } catch {
+    return [access.namespace];
   }
 }

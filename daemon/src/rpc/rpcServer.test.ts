@@ -51,8 +51,8 @@ test('initialize, then status says disconnected', async () => {
   const c = await DaemonClient.connect(socket);
   try {
     const init = await c.initialize('test');
-    assert.ok(init.capabilities.methods.includes('connect'));
-    assert.deepEqual(await c.request(daemonRequests.status, {}), { state: 'disconnected', routedSubnets: [] });
+    assert.ok(init.capabilities.methods.includes('connect') && init.capabilities.methods.includes('intercept'));
+    assert.deepEqual(await c.request(daemonRequests.status, {}), { state: 'disconnected', routedSubnets: [], intercepts: [] });
   } finally {
     c.dispose();
   }

@@ -24,6 +24,11 @@ import {
   validate,
   type ConnectParams,
   type DaemonStatus,
+  type InterceptParams,
+  type InterceptResult,
+  type LeaveParams,
+  type ListParams,
+  type ListResult,
   type ProgressParams,
   type RequestDefinition,
   type SetLogLevelParams,
@@ -42,6 +47,9 @@ export interface DaemonApi {
   status(): DaemonStatus;
   version(): VersionResult;
   uninstall(params: UninstallParams, progress: Progress): Promise<UninstallResult>;
+  intercept(params: InterceptParams, progress: Progress, token: CancellationToken): Promise<InterceptResult>;
+  leave(params: LeaveParams): Promise<void>;
+  list(params: ListParams): Promise<ListResult>;
   setLogLevel(params: SetLogLevelParams): void;
   /** Called after the reply to `quit` went out. */
   quit(): void;
@@ -144,6 +152,12 @@ export class RpcServer {
     });
     handle(daemonRequests.status, () => this.api.status());
     handle(daemonRequests.uninstall, (params) => this.api.uninstall(params, progressFor(params.progressToken)));
+    handle(daemonRequests.intercept, (params, token) => this.api.intercept(params, progressFor(params.progressToken), token));
+    handle(daemonRequests.leave, async (params) => {
+      await this.api.leave(params);
+      return {};
+    });
+    handle(daemonRequests.list, (params) => this.api.list(params));
     handle(daemonRequests.setLogLevel, (params) => {
       this.api.setLogLevel(params);
       return {};

@@ -29,6 +29,10 @@ export interface ClusterNetworks {
 export interface SessionEvents {
   onState(state: SessionState, error?: DaemonStatus['error']): void;
   onClusterInfo(info: ClusterNetworks): void;
+  /** The session is being restored: what depends on it (intercepts) waits. */
+  onLinkLost?(): void;
+  /** Arrived again after onLinkLost, possibly at a restarted manager with a new session. */
+  onRearrived?(): void;
 }
 
 const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
@@ -189,6 +193,7 @@ export class ClusterSession {
     const why = isSessionLost(err) ? 'the traffic-manager forgot this session (restarted?)' : `lost the traffic-manager: ${err?.message ?? 'stream ended'}`;
     this.log.warn(`${why}; reconnecting`);
     this.events.onState('reconnecting', { code: ErrorCode.ManagerUnreachable, category: 'cluster', message: why });
+    this.events.onLinkLost?.();
     void (async () => {
       for (let attempt = 0; !this.closed; attempt++) {
         try {
@@ -196,6 +201,7 @@ export class ClusterSession {
           this.reconnecting = false;
           this.log.info('reconnected to the traffic-manager');
           this.events.onState('connected');
+          this.events.onRearrived?.();
           return;
         } catch (e) {
           this.log.debug(`reconnect attempt ${attempt} failed: ${(e as Error).message}`);

@@ -62,133 +62,6 @@ export const InitializeResult = named(
 );
 export type InitializeResult = Infer<typeof InitializeResult>;
 
-// ---- status ----
-
-export const CONNECTION_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'error'] as const;
-export const ConnectionState = stringEnum(CONNECTION_STATES, {
-  description: 'disconnected: no cluster; connecting: connect is in progress; connected: cluster reachable; ' +
-    'reconnecting: the connection was lost and is being restored; error: connecting failed (see error).',
-});
-export type ConnectionState = Infer<typeof ConnectionState>;
-
-export const DNS_STATES = ['inactive', 'active', 'failed'] as const;
-export const DnsStatus = named(
-  'DnsStatus',
-  object({
-    state: stringEnum(DNS_STATES, { description: 'Whether cluster names resolve on the workstation.' }),
-    method: optional(
-      string({ description: 'How the resolver was configured, e.g. "systemd-resolved" or "resolv.conf".' }),
-    ),
-    clusterDomain: optional(string({ description: 'e.g. "cluster.local".' })),
-    searchDomains: optional(array(string(), { description: 'Domains the short names are tried in.' })),
-    message: optional(string({ description: 'Why DNS is failed or inactive, when known.' })),
-  }),
-);
-export type DnsStatus = Infer<typeof DnsStatus>;
-
-export const UnroutedSubnet = named(
-  'UnroutedSubnet',
-  object({
-    subnet: string({ description: 'CIDR, e.g. "10.96.0.0/12".' }),
-    reason: stringEnum(['reachable', 'conflict'], {
-      description: 'reachable: the workstation already reaches it; conflict: it overlaps a local route.',
-    }),
-    message: optional(string({ description: 'Details, e.g. the conflicting route.' })),
-  }),
-);
-export type UnroutedSubnet = Infer<typeof UnroutedSubnet>;
-
-export const StatusError = named(
-  'StatusError',
-  object(
-    {
-      code: integer({ description: 'An ErrorCode.' }),
-      category: stringEnum(ERROR_CATEGORIES),
-      message: string(),
-    },
-    { description: 'Why the state is error or reconnecting.' },
-  ),
-);
-export type StatusError = Infer<typeof StatusError>;
-
-export const DaemonStatus = named(
-  'DaemonStatus',
-  object({
-    state: ConnectionState,
-    context: optional(string({ description: 'The kubeconfig context in use.' })),
-    namespace: optional(string({ description: 'The connected namespace: short DNS names resolve in it.' })),
-    managerVersion: optional(string({ description: 'Version of the traffic-manager in the cluster.' })),
-    routedSubnets: array(string(), { description: 'CIDRs routed to the cluster through the daemon.' }),
-    unroutedSubnets: optional(array(UnroutedSubnet, { description: 'Cluster subnets deliberately not routed.' })),
-    dns: optional(DnsStatus),
-    error: optional(StatusError),
-  }),
-);
-export type DaemonStatus = Infer<typeof DaemonStatus>;
-
-// ---- connect, disconnect, status ----
-
-export const ConnectParams = named(
-  'ConnectParams',
-  object({
-    context: optional(string({ description: "Kubeconfig context; default: the kubeconfig's current context." })),
-    namespace: optional(string({ description: "Namespace to connect to; default: the context's namespace." })),
-    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default: $KUBECONFIG, else ~/.kube/config.' })),
-    managerNamespace: optional(string({ description: 'Namespace of the traffic-manager; default "telepath".' })),
-    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
-  }),
-);
-export type ConnectParams = Infer<typeof ConnectParams>;
-
-export const NoParams = named('NoParams', object({}, { description: 'No parameters yet; send {}.' }));
-export type NoParams = Infer<typeof NoParams>;
-export const NoResult = named('NoResult', object({}, { description: 'An empty object, so that fields can be added.' }));
-export type NoResult = Infer<typeof NoResult>;
-
-// ---- version, uninstall, setLogLevel, quit ----
-
-export const VersionResult = named(
-  'VersionResult',
-  object({
-    daemonVersion: string({ description: 'Telepath product version of the daemon.' }),
-    protocolVersion: string({ description: 'The protocol version the daemon speaks.' }),
-    managerVersion: optional(string({ description: 'Version of the traffic-manager, when connected.' })),
-  }),
-);
-export type VersionResult = Infer<typeof VersionResult>;
-
-export const UninstallParams = named(
-  'UninstallParams',
-  object({
-    everything: optional(
-      literal(true, {
-        description:
-          'Remove the traffic-manager and every agent, and restore every workload, Service, DNS setting and route.',
-      }),
-    ),
-    agent: optional(
-      string({
-        description: 'Remove the agent from this workload ("name" or "kind/name") and restore it and its Services; ' +
-          'ends every intercept on it. Exactly one of everything and agent.',
-        minLength: 1,
-      }),
-    ),
-    namespace: optional(string({ description: "The agent's namespace; default: the connected one." })),
-    context: optional(string({ description: 'Kubeconfig context; default: the connected one, else the current one.' })),
-    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default as for connect.' })),
-    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
-  }),
-);
-export type UninstallParams = Infer<typeof UninstallParams>;
-
-export const UninstallResult = named(
-  'UninstallResult',
-  object({
-    removed: array(string(), { description: 'What was removed or restored, one line each, for the user to read.' }),
-  }),
-);
-export type UninstallResult = Infer<typeof UninstallResult>;
-
 // ---- intercepts ----
 
 export const HeaderMatch = named(
@@ -307,6 +180,134 @@ export const ListResult = named(
   object({ namespace: string(), workloads: array(WorkloadInfo), intercepts: array(InterceptInfo, { description: "The caller's intercepts." }) }),
 );
 export type ListResult = Infer<typeof ListResult>;
+
+// ---- status ----
+
+export const CONNECTION_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'error'] as const;
+export const ConnectionState = stringEnum(CONNECTION_STATES, {
+  description: 'disconnected: no cluster; connecting: connect is in progress; connected: cluster reachable; ' +
+    'reconnecting: the connection was lost and is being restored; error: connecting failed (see error).',
+});
+export type ConnectionState = Infer<typeof ConnectionState>;
+
+export const DNS_STATES = ['inactive', 'active', 'failed'] as const;
+export const DnsStatus = named(
+  'DnsStatus',
+  object({
+    state: stringEnum(DNS_STATES, { description: 'Whether cluster names resolve on the workstation.' }),
+    method: optional(
+      string({ description: 'How the resolver was configured, e.g. "systemd-resolved" or "resolv.conf".' }),
+    ),
+    clusterDomain: optional(string({ description: 'e.g. "cluster.local".' })),
+    searchDomains: optional(array(string(), { description: 'Domains the short names are tried in.' })),
+    message: optional(string({ description: 'Why DNS is failed or inactive, when known.' })),
+  }),
+);
+export type DnsStatus = Infer<typeof DnsStatus>;
+
+export const UnroutedSubnet = named(
+  'UnroutedSubnet',
+  object({
+    subnet: string({ description: 'CIDR, e.g. "10.96.0.0/12".' }),
+    reason: stringEnum(['reachable', 'conflict'], {
+      description: 'reachable: the workstation already reaches it; conflict: it overlaps a local route.',
+    }),
+    message: optional(string({ description: 'Details, e.g. the conflicting route.' })),
+  }),
+);
+export type UnroutedSubnet = Infer<typeof UnroutedSubnet>;
+
+export const StatusError = named(
+  'StatusError',
+  object(
+    {
+      code: integer({ description: 'An ErrorCode.' }),
+      category: stringEnum(ERROR_CATEGORIES),
+      message: string(),
+    },
+    { description: 'Why the state is error or reconnecting.' },
+  ),
+);
+export type StatusError = Infer<typeof StatusError>;
+
+export const DaemonStatus = named(
+  'DaemonStatus',
+  object({
+    state: ConnectionState,
+    context: optional(string({ description: 'The kubeconfig context in use.' })),
+    namespace: optional(string({ description: 'The connected namespace: short DNS names resolve in it.' })),
+    managerVersion: optional(string({ description: 'Version of the traffic-manager in the cluster.' })),
+    routedSubnets: array(string(), { description: 'CIDRs routed to the cluster through the daemon.' }),
+    unroutedSubnets: optional(array(UnroutedSubnet, { description: 'Cluster subnets deliberately not routed.' })),
+    dns: optional(DnsStatus),
+    intercepts: optional(array(InterceptInfo, { description: "This daemon's intercepts." })),
+    error: optional(StatusError),
+  }),
+);
+export type DaemonStatus = Infer<typeof DaemonStatus>;
+
+// ---- connect, disconnect, status ----
+
+export const ConnectParams = named(
+  'ConnectParams',
+  object({
+    context: optional(string({ description: "Kubeconfig context; default: the kubeconfig's current context." })),
+    namespace: optional(string({ description: "Namespace to connect to; default: the context's namespace." })),
+    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default: $KUBECONFIG, else ~/.kube/config.' })),
+    managerNamespace: optional(string({ description: 'Namespace of the traffic-manager; default "telepath".' })),
+    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
+  }),
+);
+export type ConnectParams = Infer<typeof ConnectParams>;
+
+export const NoParams = named('NoParams', object({}, { description: 'No parameters yet; send {}.' }));
+export type NoParams = Infer<typeof NoParams>;
+export const NoResult = named('NoResult', object({}, { description: 'An empty object, so that fields can be added.' }));
+export type NoResult = Infer<typeof NoResult>;
+
+// ---- version, uninstall, setLogLevel, quit ----
+
+export const VersionResult = named(
+  'VersionResult',
+  object({
+    daemonVersion: string({ description: 'Telepath product version of the daemon.' }),
+    protocolVersion: string({ description: 'The protocol version the daemon speaks.' }),
+    managerVersion: optional(string({ description: 'Version of the traffic-manager, when connected.' })),
+  }),
+);
+export type VersionResult = Infer<typeof VersionResult>;
+
+export const UninstallParams = named(
+  'UninstallParams',
+  object({
+    everything: optional(
+      literal(true, {
+        description:
+          'Remove the traffic-manager and every agent, and restore every workload, Service, DNS setting and route.',
+      }),
+    ),
+    agent: optional(
+      string({
+        description: 'Remove the agent from this workload ("name" or "kind/name") and restore it and its Services; ' +
+          'ends every intercept on it. Exactly one of everything and agent.',
+        minLength: 1,
+      }),
+    ),
+    namespace: optional(string({ description: "The agent's namespace; default: the connected one." })),
+    context: optional(string({ description: 'Kubeconfig context; default: the connected one, else the current one.' })),
+    kubeconfig: optional(string({ description: 'Path of the kubeconfig; default as for connect.' })),
+    progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
+  }),
+);
+export type UninstallParams = Infer<typeof UninstallParams>;
+
+export const UninstallResult = named(
+  'UninstallResult',
+  object({
+    removed: array(string(), { description: 'What was removed or restored, one line each, for the user to read.' }),
+  }),
+);
+export type UninstallResult = Infer<typeof UninstallResult>;
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LogLevel = stringEnum(LOG_LEVELS);

@@ -1,0 +1,387 @@
+/**
+ * Puts the traffic-agent into a workload and takes it out again, with the user's own credentials,
+ * so Kubernetes RBAC decides who may intercept what. The plan (which ports, which names) comes from
+ * agentPlan.ts; this file reads the objects, checks the user may change them (a dry run, so a
+ * refusal changes nothing), writes the agent's ConfigMap, marks the pod template, waits for the
+ * pods to come back with the agent, and re-points numeric Service targetPorts last.
+ *
+ * A rollout that fails is undone: the mark is removed again, so a broken injection never leaves
+ * a workload worse than it was.
+ */
+import {
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { ConfigMap } from 'kubernetes-types/core/v1';
+import {
+  AGENT_BUNDLE_CONFIGMAP,
+  AGENT_CONTAINER_NAME,
+  AGENT_INJECT_LABEL,
+  AGENT_INJECT_VALUE,
+  type WorkloadKind,
+} from '../../../protocol/src/agent/agentConfig.js';
+import { daemonError, ErrorCode } from '../../../protocol/src/daemon/index.js';
+import { agentBundleConfigMap } from '../../../traffic-agent/src/bundleConfigMap.js';
+import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
+import type { Logger } from '../log/logger.js';
+import type { Progress } from '../rpc/rpcServer.js';
+import {
+  isAgentCurrent,
+  planAgent,
+  servicePatch,
+  serviceRestorePatch,
+  templatePatch,
+  templateRemovalPatch,
+  type AgentPlan,
+} from './agentPlan.js';
+import { InterceptPlanError } from './interceptPlanError.js';
+import { findServicesFor, type ServiceObject, type WorkloadObject } from './workloadPorts.js';
+
+const FIELD_MANAGER = 'telepath';
+const API_VERSION: Record<WorkloadKind, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', ReplicaSet: 'apps/v1' };
+const KIND_ALIASES: Record<string, WorkloadKind> = {
+  deployment: 'Deployment',
+  deployments: 'Deployment',
+  deploy: 'Deployment',
+  statefulset: 'StatefulSet',
+  statefulsets: 'StatefulSet',
+  sts: 'StatefulSet',
+  replicaset: 'ReplicaSet',
+  replicasets: 'ReplicaSet',
+  rs: 'ReplicaSet',
+};
+
+export interface Workload extends WorkloadObject {
+  kind: WorkloadKind;
+  metadata: NonNullable<WorkloadObject['metadata']> & { name: string; namespace: string; generation?: number; labels?: Record<string, string> };
+  spec: NonNullable<WorkloadObject['spec']> & {
+    replicas?: number;
+    selector?: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+}
+
+export class AgentInstaller {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+
+  constructor(
+    private readonly access: KubeAccess,
+    private readonly log: Logger,
+  ) {
+    this.objects = KubernetesObjectApi.makeApiClient(access.kc);
+    this.core = access.kc.makeApiClient(CoreV1Api);
+  }
+
+  /** "name" or "kind/name" (deploy, sts, rs and the full names work). */
+  async findWorkload(ref: string, namespace: string): Promise<Workload> {
+    const slash = ref.indexOf('/');
+    const kinds: WorkloadKind[] = slash < 0 ? ['Deployment', 'StatefulSet', 'ReplicaSet'] : [];
+    let name = ref;
+    if (slash >= 0) {
+      const kind = KIND_ALIASES[ref.slice(0, slash).toLowerCase().replace(/\.apps$/, '')];
+      if (!kind) throw daemonError(ErrorCode.WorkloadNotFound, `"${ref.slice(0, slash)}" is not a workload kind Telepath intercepts (Deployment, StatefulSet, ReplicaSet)`);
+      kinds.push(kind);
+      name = ref.slice(slash + 1);
+    }
+    for (const kind of kinds) {
+      const w = await this.read(kind, name, namespace);
+      if (w) return w;
+    }
+    throw daemonError(
+      ErrorCode.WorkloadNotFound,
+      `no ${kinds.length === 1 ? kinds[0] : 'Deployment, StatefulSet or ReplicaSet'} named "${name}" in namespace ${namespace}; ` +
+        `"telepath list --namespace ${namespace}" shows what can be intercepted`,
+    );
+  }
+
+  async listWorkloads(namespace: string): Promise<Workload[]> {
+    const out: Workload[] = [];
+    for (const kind of ['Deployment', 'StatefulSet', 'ReplicaSet'] as const) {
+      try {
+        const list = await this.objects.list(API_VERSION[kind], kind, namespace);
+        for (const item of list.items) out.push({ ...(item as unknown as Workload), kind });
+      } catch (err) {
+        throw kubeError(err, `listing ${kind}s in namespace ${namespace}`, this.access);
+      }
+    }
+    return out;
+  }
+
+  async listServices(namespace: string): Promise<ServiceObject[]> {
+    try {
+      const list = await this.core.listNamespacedService({ namespace });
+      return list.items as unknown as ServiceObject[];
+    } catch (err) {
+      throw kubeError(err, `listing Services in namespace ${namespace}`, this.access);
+    }
+  }
+
+  plan(workload: Workload, services: ServiceObject[], container?: string): AgentPlan {
+    try {
+      return planAgent(workload, services, container ? { container } : {});
+    } catch (e) {
+      if (e instanceof InterceptPlanError) throw daemonError(ErrorCode.NotInterceptable, e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * Makes the workload run `plan`'s agent: nothing when its template already asks for it and the
+   * Services point at it; otherwise one rollout. Resolves when every pod runs the agent.
+   */
+  async ensure(workload: Workload, plan: AgentPlan, bundle: Buffer, version: string, progress: Progress, signal: AbortSignal, timeoutMs: number): Promise<void> {
+    const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
+    const ns = workload.metadata.namespace;
+    if (!isAgentCurrent(workload, plan.config)) {
+      // Ask the API server first, without changing anything: may this user patch the workload?
+      await this.patchTemplate(workload, templatePatch(plan.config), true);
+      await this.applyBundle(ns, bundle, version);
+      progress('report', `Adding the traffic-agent to ${what} (one rollout)`);
+      await this.patchTemplate(workload, templatePatch(plan.config), false);
+      try {
+        if (workload.kind === 'ReplicaSet') await this.replacePodsWithoutAgent(workload);
+        await this.waitRollout(workload, true, progress, signal, timeoutMs);
+      } catch (e) {
+        this.log.warn(`the agent did not come up in ${ns}/${what}; undoing: ${(e as Error).message}`);
+        await this.patchTemplate(workload, templateRemovalPatch(), false).catch((u: unknown) =>
+          this.log.error(`undoing the agent mark of ${ns}/${what} failed: ${(u as Error).message}`),
+        );
+        throw e;
+      }
+    } else {
+      await this.waitRollout(workload, true, progress, signal, timeoutMs);
+    }
+    for (const p of plan.servicePatches) {
+      const svc = await this.readService(p.service, ns);
+      const body = servicePatch(svc, p);
+      await this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name: p.service, namespace: ns } }, body, false, `re-pointing Service ${ns}/${p.service} at the agent`);
+      this.log.info(`Service ${ns}/${p.service}: ${p.ports.map((r) => `${r.key} ${r.from} -> ${r.to}`).join(', ')}`);
+    }
+  }
+
+  /**
+   * Takes the agent out: Services first (while the agent still serves their ports), then the
+   * template mark; the ConfigMap goes when no workload of the namespace uses it any more.
+   * Returns what was restored, for the user.
+   */
+  async remove(workload: Workload, progress: Progress, signal: AbortSignal, wait: boolean): Promise<string[]> {
+    const ns = workload.metadata.namespace;
+    const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
+    const done: string[] = [];
+    const services = findServicesFor(workload.spec.template?.metadata?.labels, await this.listServices(ns));
+    for (const svc of services) {
+      const body = serviceRestorePatch(svc);
+      if (!body) continue;
+      const name = svc.metadata?.name ?? '';
+      await this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns } }, body, false, `restoring Service ${ns}/${name}`);
+      done.push(`restored Service ${ns}/${name}`);
+    }
+    const labels = workload.spec.template?.metadata?.labels ?? {};
+    if (labels[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE) {
+      progress('report', `Removing the traffic-agent from ${what}`);
+      await this.patchTemplate(workload, templateRemovalPatch(), false);
+      done.push(`removed the traffic-agent from ${ns}/${what}`);
+      if (workload.kind === 'ReplicaSet') await this.replacePodsWithAgent(workload);
+      if (wait) await this.waitRollout(workload, false, progress, signal, 180_000);
+    }
+    const stillUsed = (await this.listWorkloads(ns)).some(
+      (w) => w.metadata.name !== workload.metadata.name && w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE,
+    );
+    if (!stillUsed && (await this.deleteBundle(ns))) done.push(`removed ConfigMap ${ns}/${AGENT_BUNDLE_CONFIGMAP}`);
+    return done;
+  }
+
+  /** Workloads of `namespace` ('' = all the user can see) that carry the agent mark. */
+  async markedWorkloads(namespaces: string[]): Promise<Workload[]> {
+    const out: Workload[] = [];
+    for (const ns of namespaces) {
+      for (const w of await this.listWorkloads(ns)) {
+        if (w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE) out.push(w);
+      }
+    }
+    return out;
+  }
+
+  private async read(kind: WorkloadKind, name: string, namespace: string): Promise<Workload | undefined> {
+    try {
+      const obj = await this.objects.read({ apiVersion: API_VERSION[kind], kind, metadata: { name, namespace } });
+      return { ...(obj as unknown as Workload), kind };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(err, `reading ${kind} ${namespace}/${name}`, this.access);
+    }
+  }
+
+  private async readService(name: string, namespace: string): Promise<ServiceObject> {
+    try {
+      return (await this.core.readNamespacedService({ name, namespace })) as unknown as ServiceObject;
+    } catch (err) {
+      throw kubeError(err, `reading Service ${namespace}/${name}`, this.access);
+    }
+  }
+
+  private patchTemplate(workload: Workload, body: object, dryRun: boolean): Promise<void> {
+    const { kind } = workload;
+    const { name, namespace } = workload.metadata;
+    return this.mergePatch(
+      { apiVersion: API_VERSION[kind], kind, metadata: { name, namespace } },
+      body,
+      dryRun,
+      `${dryRun ? 'checking that you may change' : 'changing'} ${kind} ${namespace}/${name}`,
+    );
+  }
+
+  private async mergePatch(target: KubernetesObject, body: object, dryRun: boolean, doing: string): Promise<void> {
+    try {
+      await this.objects.patch(
+        { ...target, ...body } as KubernetesObject,
+        undefined,
+        dryRun ? 'All' : undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+    } catch (err) {
+      const e = kubeError(err, doing, this.access);
+      if (e.code === ErrorCode.Forbidden) {
+        throw daemonError(ErrorCode.Forbidden, `${e.message}. Nothing was changed; intercepting needs "patch" on the workload (and on its Services when they use numeric targetPorts).`);
+      }
+      throw e;
+    }
+  }
+
+  private async applyBundle(namespace: string, bundle: Buffer, version: string): Promise<void> {
+    const cm: ConfigMap = agentBundleConfigMap(namespace, bundle, version);
+    try {
+      await this.objects.patch(cm as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (err) {
+      throw kubeError(err, `writing ConfigMap ${namespace}/${AGENT_BUNDLE_CONFIGMAP} (the agent's code)`, this.access);
+    }
+  }
+
+  private async deleteBundle(namespace: string): Promise<boolean> {
+    try {
+      await this.core.deleteNamespacedConfigMap({ name: AGENT_BUNDLE_CONFIGMAP, namespace });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw kubeError(err, `deleting ConfigMap ${namespace}/${AGENT_BUNDLE_CONFIGMAP}`, this.access);
+    }
+  }
+
+  private async podsOf(workload: Workload): Promise<V1Pod[]> {
+    const selector = labelSelector(workload);
+    const list = await this.core.listNamespacedPod({ namespace: workload.metadata.namespace, labelSelector: selector });
+    return list.items.filter((p) => !p.metadata?.deletionTimestamp && ownedBy(p, workload));
+  }
+
+  /** A ReplicaSet does not roll out template changes: its pods are replaced by deleting them. */
+  private async replacePodsWithoutAgent(workload: Workload): Promise<void> {
+    for (const p of await this.podsOf(workload)) {
+      if (!hasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
+    }
+  }
+
+  private async replacePodsWithAgent(workload: Workload): Promise<void> {
+    for (const p of await this.podsOf(workload)) {
+      if (hasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
+    }
+  }
+
+  /**
+   * Until every pod of the workload is ready and has (or, with `agent` false, lacks) the agent,
+   * and no other pods remain; reports what it waits for every few seconds.
+   */
+  private async waitRollout(workload: Workload, agent: boolean, progress: Progress, signal: AbortSignal, timeoutMs: number): Promise<void> {
+    const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
+    const ns = workload.metadata.namespace;
+    const deadline = Date.now() + timeoutMs;
+    let lastReport = 0;
+    let problem = '';
+    for (;;) {
+      if (signal.aborted) throw daemonError(ErrorCode.Interrupted, `waiting for ${what} was interrupted`);
+      const current = await this.read(workload.kind, workload.metadata.name, ns);
+      if (!current) throw daemonError(ErrorCode.WorkloadNotFound, `${what} was deleted from namespace ${ns}`);
+      const want = current.spec.replicas ?? 1;
+      const pods = await this.podsOf(current);
+      const ready = pods.filter((p) => hasAgent(p) === agent && isReady(p));
+      const settled = (current.status?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
+      if (settled && ready.length === want && pods.length === want) return;
+      problem = podProblems(pods) || `${ready.length} of ${want} pods ready ${agent ? 'with' : 'without'} the agent`;
+      if (Date.now() - lastReport > 3_000) {
+        progress('report', `Waiting for ${what}: ${problem}`);
+        lastReport = Date.now();
+      }
+      if (Date.now() > deadline) {
+        throw daemonError(
+          ErrorCode.AgentNotReady,
+          `${what} did not roll out ${agent ? 'with' : 'without'} the traffic-agent within ${Math.round(timeoutMs / 1000)} s: ${problem}; ` +
+            `see "kubectl -n ${ns} describe ${what}" and its pods`,
+        );
+      }
+      await sleep(500, signal);
+    }
+  }
+}
+
+function labelSelector(workload: Workload): string {
+  const parts = Object.entries(workload.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of workload.spec.selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/** Pods of a Deployment are owned by its ReplicaSets; the selector match is what counts there. */
+function ownedBy(pod: V1Pod, workload: Workload): boolean {
+  if (workload.kind === 'Deployment') return true;
+  return (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === workload.kind && o.name === workload.metadata.name);
+}
+
+function hasAgent(pod: V1Pod): boolean {
+  return (pod.spec?.containers ?? []).some((c) => c.name === AGENT_CONTAINER_NAME);
+}
+
+function isReady(pod: V1Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** What keeps pods from running, as Kubernetes says it (ImagePullBackOff, CrashLoopBackOff, ...). */
+function podProblems(pods: V1Pod[]): string {
+  const seen = new Set<string>();
+  for (const p of pods) {
+    for (const s of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const w = s.state?.waiting;
+      if (w?.reason && w.reason !== 'ContainerCreating' && w.reason !== 'PodInitializing') {
+        seen.add(`${p.metadata?.name}: container ${s.name} ${w.reason}${w.message ? ` (${w.message})` : ''}`);
+      }
+    }
+  }
+  return [...seen].join('; ');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,303 @@
+/**
+ * intercept, leave, list and uninstall --agent on a connected session: the daemon's side of
+ * docs/intercept.md. It plans the agent from the workload and its Services, has AgentInstaller put
+ * it in with the user's credentials, waits for the agents to report to the manager, then holds the
+ * intercept through Interceptor.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ServiceError } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
+import {
+  daemonError,
+  ErrorCode,
+  type InterceptInfo,
+  type InterceptParams,
+  type InterceptResult,
+  type ListResult,
+  type WorkloadInfo,
+} from '../../../protocol/src/daemon/index.js';
+import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { describeMatch } from '../../../traffic-manager/src/intercepts/interceptRules.js';
+import type { Logger } from '../log/logger.js';
+import type { Progress } from '../rpc/rpcServer.js';
+import type { ClusterSession } from '../session/clusterSession.js';
+import { AgentInstaller, type Workload } from './agentInstaller.js';
+import { InterceptPlanError } from './interceptPlanError.js';
+import { Interceptor, type HeldIntercept } from './interceptor.js';
+import { resolvePortChoice } from './portChoice.js';
+import { formatServicePort, installedAgentConfig, interceptablePorts, type ServiceObject } from './workloadPorts.js';
+
+/** The header a personal intercept matches when the user names none. */
+export const DEFAULT_INTERCEPT_HEADER = 'x-telepath-intercept';
+export const PREVIEW_PATH_PREFIX = '/.telepath/preview/';
+
+export interface InterceptServiceOptions {
+  rolloutTimeoutMs?: number;
+}
+
+export class InterceptService {
+  readonly interceptor: Interceptor;
+  private readonly installer: AgentInstaller;
+  private readonly workloadOf = new Map<string, { namespace: string; workload: string; servicePort: string }>();
+
+  constructor(
+    private readonly session: ClusterSession,
+    log: Logger,
+    private readonly options: InterceptServiceOptions = {},
+  ) {
+    this.installer = new AgentInstaller(session.access, log.child('agent'));
+    this.interceptor = new Interceptor({ client: () => session.client, sessionId: () => session.sessionId }, log.child('intercept'));
+  }
+
+  get count(): number {
+    return this.interceptor.list().length;
+  }
+
+  async intercept(params: InterceptParams, progress: Progress, signal: AbortSignal): Promise<InterceptResult> {
+    const namespace = params.namespace ?? this.session.access.namespace;
+    const ref = params.workload;
+    const name = params.name ?? ref.slice(ref.indexOf('/') + 1);
+    if (this.interceptor.get(name)) {
+      throw daemonError(ErrorCode.InterceptConflict, `you already have an intercept named ${name}; "telepath leave ${name}" first, or pass --name`);
+    }
+    progress('begin', `Intercepting ${ref} in namespace ${namespace}`);
+    const workload = await this.installer.findWorkload(ref, namespace);
+    const services = await this.installer.listServices(namespace);
+    const plan = this.installer.plan(workload, services, params.container);
+    const chosen = planned(() => resolvePortChoice(interceptablePorts(workload, services), params.servicePort));
+    const agentPort = plan.config.ports.find((p) => p.appPort === chosen.containerPort);
+    if (chosen.container !== plan.config.container || !agentPort) {
+      throw daemonError(
+        ErrorCode.NotInterceptable,
+        `${formatServicePort(chosen)} reaches container ${chosen.container}, but the agent takes the ports of ${plan.config.container}; pass --container ${chosen.container}`,
+      );
+    }
+    // Refuse what the manager would refuse before any rollout.
+    const spec = this.specFor(params, name, workload, agentPort.agentPort);
+    await this.checkConflicts(spec);
+
+    await this.installer.ensure(workload, plan, findAgentBundle(), PRODUCT_VERSION, progress, signal, this.options.rolloutTimeoutMs ?? 180_000);
+    const agents = await this.waitForAgents(workload, progress, signal);
+
+    let held: HeldIntercept;
+    try {
+      held = await this.interceptor.add(spec, { host: '127.0.0.1', port: params.localPort });
+    } catch (e) {
+      throw managerError(e);
+    }
+    this.workloadOf.set(name, { namespace, workload: `${workload.kind.toLowerCase()}/${workload.metadata.name}`, servicePort: formatServicePort(chosen) });
+    progress('end', `Intercepting ${formatServicePort(chosen)} of ${workload.kind.toLowerCase()}/${workload.metadata.name}`);
+    const agent = agents[0]!;
+    return { intercept: this.describe(held), environment: { ...agent.environment }, podName: agent.podName };
+  }
+
+  async leave(name: string): Promise<void> {
+    if (!(await this.interceptor.remove(name))) {
+      const names = this.interceptor.list().map((h) => h.spec.name);
+      throw daemonError(ErrorCode.InterceptNotFound, `there is no intercept named ${name}${names.length ? ` (yours: ${names.join(', ')})` : ''}`);
+    }
+    this.workloadOf.delete(name);
+  }
+
+  mine(): InterceptInfo[] {
+    return this.interceptor.list().map((h) => this.describe(h));
+  }
+
+  async list(namespace: string): Promise<ListResult> {
+    const [workloads, services, intercepts, agents] = await Promise.all([
+      this.installer.listWorkloads(namespace),
+      this.installer.listServices(namespace),
+      this.managerIntercepts(namespace),
+      this.agents(namespace, ''),
+    ]);
+    const out: WorkloadInfo[] = [];
+    for (const w of workloads) {
+      // A ReplicaSet of a Deployment is intercepted through its Deployment.
+      if (w.kind === 'ReplicaSet' && (w.metadata.ownerReferences ?? []).some((o) => o.kind === 'Deployment')) continue;
+      out.push(describeWorkload(w, services, intercepts, agents));
+    }
+    return { namespace, workloads: out, intercepts: this.mine() };
+  }
+
+  /** uninstall --agent: ends every intercept of mine on it, then restores the workload and Services. */
+  async uninstallAgent(ref: string, namespace: string, progress: Progress, signal: AbortSignal): Promise<string[]> {
+    const workload = await this.installer.findWorkload(ref, namespace);
+    for (const h of this.interceptor.list()) {
+      if (h.spec.namespace === namespace && h.spec.workloadName === workload.metadata.name) await this.leave(h.spec.name);
+    }
+    return this.installer.remove(workload, progress, signal, true);
+  }
+
+  /** uninstall --everything: every marked workload the user can see. */
+  async uninstallAllAgents(namespaces: string[], progress: Progress, signal: AbortSignal): Promise<string[]> {
+    for (const h of this.interceptor.list()) await this.leave(h.spec.name).catch(() => undefined);
+    return uninstallAgents(this.installer, namespaces, progress, signal);
+  }
+
+  close(): void {
+    this.interceptor.close();
+  }
+
+  private specFor(params: InterceptParams, name: string, workload: Workload, agentPort: number): InterceptSpec {
+    const global = params.mode === 'global';
+    if (global && (params.headers?.length || params.pathPrefix || params.preview)) {
+      throw daemonError(ErrorCode.NotInterceptable, 'a global intercept takes all traffic; --http-header, --http-path-prefix and --preview need a personal one');
+    }
+    let headers = params.headers ?? [];
+    if (!global && headers.length === 0 && !params.pathPrefix) headers = [{ name: DEFAULT_INTERCEPT_HEADER, value: randomBytes(6).toString('hex') }];
+    return {
+      name,
+      namespace: workload.metadata.namespace,
+      workloadKind: workload.kind,
+      workloadName: workload.metadata.name,
+      agentPort,
+      global,
+      headers,
+      pathPrefix: params.pathPrefix ?? '',
+      previewToken: params.preview ? randomBytes(12).toString('hex') : '',
+      localPort: params.localPort,
+    };
+  }
+
+  /** The manager's conflict rules, asked before a rollout rather than after it. */
+  private async checkConflicts(spec: InterceptSpec): Promise<void> {
+    const { interceptConflict } = await import('../../../traffic-manager/src/intercepts/interceptRules.js');
+    const others = (await this.managerIntercepts(spec.namespace)).filter(
+      (i) => i.spec?.workloadName === spec.workloadName && i.spec.workloadKind === spec.workloadKind && i.spec.agentPort === spec.agentPort,
+    );
+    const conflict = interceptConflict(spec, others.map((i) => ({ spec: i.spec!, holder: i.clientName, mine: i.mine })));
+    if (conflict) throw daemonError(ErrorCode.InterceptConflict, conflict);
+  }
+
+  /** Until an agent of every replica has arrived at the manager. */
+  private async waitForAgents(workload: Workload, progress: Progress, signal: AbortSignal): Promise<AgentInfo[]> {
+    const want = Math.max(1, workload.spec.replicas ?? 1);
+    const deadline = Date.now() + 60_000;
+    let agents: AgentInfo[] = [];
+    while (Date.now() < deadline) {
+      if (signal.aborted) throw daemonError(ErrorCode.Interrupted, 'the intercept was interrupted');
+      agents = await this.agents(workload.metadata.namespace, workload.metadata.name);
+      if (agents.length >= want) return agents;
+      progress('report', `Waiting for the agents of ${workload.metadata.name} to report (${agents.length} of ${want})`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    if (agents.length > 0) return agents;
+    throw daemonError(
+      ErrorCode.AgentNotReady,
+      `the agents of ${workload.metadata.name} run but none reported to the traffic-manager within 60 s; see "kubectl -n ${workload.metadata.namespace} logs -c telepath-agent" on its pods`,
+    );
+  }
+
+  private agents(namespace: string, workloadName: string): Promise<AgentInfo[]> {
+    return new Promise((resolve, reject) =>
+      this.session.client.listAgents({ session: { sessionId: this.session.sessionId }, namespace, workloadName }, (err, res) =>
+        err ? reject(managerError(err)) : resolve(res?.agents ?? []),
+      ),
+    );
+  }
+
+  private managerIntercepts(namespace: string): Promise<ManagerIntercept[]> {
+    return new Promise((resolve, reject) =>
+      this.session.client.listIntercepts({ session: { sessionId: this.session.sessionId }, namespace }, (err, res) =>
+        err ? reject(managerError(err)) : resolve(res?.intercepts ?? []),
+      ),
+    );
+  }
+
+  private describe(h: HeldIntercept): InterceptInfo {
+    const where = this.workloadOf.get(h.spec.name);
+    const info: InterceptInfo = {
+      name: h.spec.name,
+      namespace: h.spec.namespace,
+      workload: where?.workload ?? `${h.spec.workloadKind.toLowerCase()}/${h.spec.workloadName}`,
+      servicePort: where?.servicePort ?? String(h.spec.agentPort),
+      agentPort: h.spec.agentPort,
+      localPort: h.target.port,
+      mode: h.spec.global ? 'global' : 'personal',
+      headers: h.spec.headers.map((x) => ({ name: x.name, value: x.value })),
+      state: h.active ? 'active' : 'waiting',
+    };
+    if (h.spec.pathPrefix) info.pathPrefix = h.spec.pathPrefix;
+    if (h.spec.previewToken) info.previewPath = `${PREVIEW_PATH_PREFIX}${h.spec.previewToken}`;
+    return info;
+  }
+}
+
+/** Removes the agent from every marked workload of `namespaces`; used with and without a session. */
+export async function uninstallAgents(installer: AgentInstaller, namespaces: string[], progress: Progress, signal: AbortSignal): Promise<string[]> {
+  const done: string[] = [];
+  for (const w of await installer.markedWorkloads(namespaces)) done.push(...(await installer.remove(w, progress, signal, true)));
+  return done;
+}
+
+function describeWorkload(w: Workload, services: ServiceObject[], intercepts: ManagerIntercept[], agents: AgentInfo[]): WorkloadInfo {
+  const config = installedAgentConfig(w);
+  const marked = w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE;
+  const reporting = agents.filter((a) => a.workloadName === w.metadata.name);
+  const info: WorkloadInfo = {
+    kind: w.kind,
+    name: w.metadata.name,
+    namespace: w.metadata.namespace,
+    agent: reporting.length > 0 ? 'ready' : marked ? 'installed' : 'none',
+    ports: [],
+  };
+  try {
+    for (const p of interceptablePorts(w, services)) {
+      const agentPort = config?.ports.find((a) => a.appPort === p.containerPort && config.container === p.container)?.agentPort;
+      const held = intercepts.filter((i) => i.spec?.workloadName === w.metadata.name && agentPort !== undefined && i.spec.agentPort === agentPort);
+      info.ports.push({
+        service: p.service,
+        portName: p.portName,
+        port: p.port,
+        protocol: p.protocol,
+        container: p.container,
+        containerPort: p.containerPort,
+        intercepts: held.map((i) => ({
+          name: i.spec!.name,
+          holder: i.mine ? 'you' : i.clientName,
+          mine: i.mine,
+          mode: i.spec!.global ? 'global' : 'personal',
+          match: describeMatch(i.spec!),
+        })),
+      });
+    }
+    if (info.ports.length === 0) info.problem = 'no Service selects it';
+  } catch (e) {
+    info.problem = (e as Error).message;
+  }
+  return info;
+}
+
+function planned<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InterceptPlanError) throw daemonError(ErrorCode.NotInterceptable, e.message);
+    throw e;
+  }
+}
+
+function managerError(e: unknown): Error {
+  const err = e as ServiceError;
+  if (err?.code === GrpcStatus.ALREADY_EXISTS) return daemonError(ErrorCode.InterceptConflict, err.details);
+  if (err?.code === GrpcStatus.INVALID_ARGUMENT) return daemonError(ErrorCode.NotInterceptable, err.details);
+  if (err?.code === GrpcStatus.UNAVAILABLE || err?.code === GrpcStatus.NOT_FOUND) {
+    return daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager: ${err.details || err.message}`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** The agent's bundle: beside this program in dist/, or dist/ of the repository from sources. */
+export function findAgentBundle(env: NodeJS.ProcessEnv = process.env): Buffer {
+  const candidates = [
+    env.TELEPATH_AGENT_BUNDLE,
+    path.join(__dirname, 'traffic-agent.js'),
+    path.resolve(__dirname, '../../../dist/traffic-agent.js'),
+  ].filter((p): p is string => !!p);
+  for (const c of candidates) if (fs.existsSync(c)) return fs.readFileSync(c);
+  throw new Error(`the traffic-agent bundle is missing (looked in ${candidates.join(', ')}); run "npm run build"`);
+}

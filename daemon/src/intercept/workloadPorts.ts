@@ -1,0 +1,249 @@
+/**
+ * Which Service ports reach which container port of a workload: the list a user picks an intercept
+ * from. It is computed the same way before and after Telepath installed the agent: the webhook
+ * changes pods, not the pod template, and a Service that Telepath re-pointed at the agent keeps its
+ * original targetPort in ORIGINAL_TARGET_PORTS_ANNOTATION; the agent config on the template covers
+ * what neither says.
+ *
+ * Objects are typed by the few fields read here, so both `kubernetes-types` objects and
+ * `@kubernetes/client-node` V1 classes fit without conversion.
+ */
+import type { Container, ServicePort, ServiceSpec } from 'kubernetes-types/core/v1';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1';
+import {
+  AGENT_CONFIG_ANNOTATION,
+  AGENT_CONTAINER_NAME,
+  numericAgentPortName,
+  ORIGINAL_TARGET_PORTS_ANNOTATION,
+  parseAgentConfig,
+  type AgentConfig,
+} from '../../../protocol/src/agent/agentConfig.js';
+
+export type ContainerObject = Pick<Container, 'name' | 'ports'>;
+
+export interface PodTemplateObject {
+  metadata?: Pick<ObjectMeta, 'labels' | 'annotations'>;
+  spec?: { containers: ContainerObject[]; initContainers?: ContainerObject[] };
+}
+
+/** A Deployment, StatefulSet or ReplicaSet. `kind` is required for planning; list responses omit it. */
+export interface WorkloadObject {
+  kind?: string;
+  metadata?: Pick<ObjectMeta, 'name' | 'namespace' | 'ownerReferences'>;
+  spec?: { template?: PodTemplateObject };
+}
+
+export interface ServiceObject {
+  metadata?: Pick<ObjectMeta, 'name' | 'namespace' | 'annotations' | 'resourceVersion'>;
+  spec?: Pick<ServiceSpec, 'selector' | 'ports'>;
+}
+
+export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** One Service port that reaches the workload, and where it lands. */
+export interface InterceptablePort {
+  service: string;
+  /** The Service port's name; '' when it has none. */
+  portName: string;
+  port: number;
+  /** The Service's targetPort as its owner wrote it, i.e. before Telepath re-pointed it. */
+  targetPort: number | string;
+  container: string;
+  containerPort: number;
+  protocol: PortProtocol;
+  /** False for UDP and SCTP: they are listed so the user sees them, but the agent intercepts TCP. */
+  interceptable: boolean;
+}
+
+/** What planning needs beyond the listing. */
+export interface ResolvedServicePort extends InterceptablePort {
+  serviceObject: ServiceObject;
+  /** The Service port's key in ORIGINAL_TARGET_PORTS_ANNOTATION. */
+  key: string;
+  /** The Service's targetPort now (a name when Telepath re-pointed it). */
+  currentTargetPort: number | string;
+  /** The name of the container port in the template, when it declares one. */
+  containerPortName?: string;
+}
+
+/** Services whose (non-empty) selector is a subset of `labels`; a Service without one selects no pod. */
+export function findServicesFor<S extends ServiceObject>(labels: Record<string, string> | undefined, services: readonly S[]): S[] {
+  return services.filter((s) => {
+    const selector = Object.entries(s.spec?.selector ?? {});
+    return selector.length > 0 && selector.every(([k, v]) => labels?.[k] === v);
+  });
+}
+
+/** The Service ports that reach the workload's containers, by Service name then the Service's port order. */
+export function interceptablePorts(workload: WorkloadObject, services: readonly ServiceObject[]): InterceptablePort[] {
+  return resolveServicePorts(workload, services).map((r) => ({
+    service: r.service,
+    portName: r.portName,
+    port: r.port,
+    targetPort: r.targetPort,
+    container: r.container,
+    containerPort: r.containerPort,
+    protocol: r.protocol,
+    interceptable: r.interceptable,
+  }));
+}
+
+/** interceptablePorts with what planning needs. Services from other namespaces are ignored. */
+export function resolveServicePorts(workload: WorkloadObject, services: readonly ServiceObject[]): ResolvedServicePort[] {
+  const template = workload.spec?.template;
+  const containers = appContainers(template);
+  if (containers.length === 0) return [];
+  const config = installedAgentConfig(workload);
+  const namespace = workload.metadata?.namespace;
+  const sameNamespace = services.filter((s) => !namespace || !s.metadata?.namespace || s.metadata.namespace === namespace);
+  const selecting = findServicesFor(template?.metadata?.labels, sameNamespace).sort((a, b) =>
+    compareStrings(a.metadata?.name ?? '', b.metadata?.name ?? ''),
+  );
+  const result: ResolvedServicePort[] = [];
+  for (const service of selecting) {
+    for (const port of service.spec?.ports ?? []) {
+      const r = resolvePort(service, port, containers, config);
+      if (r) result.push(r);
+    }
+  }
+  return result;
+}
+
+/** The agent config on the workload's pod template; undefined when absent or unreadable (then planning replaces it). */
+export function installedAgentConfig(workload: WorkloadObject): AgentConfig | undefined {
+  const json = workload.spec?.template?.metadata?.annotations?.[AGENT_CONFIG_ANNOTATION];
+  if (json === undefined) return undefined;
+  try {
+    return parseAgentConfig(json);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The key of a Service port in ORIGINAL_TARGET_PORTS_ANNOTATION: its name, or its number when unnamed. */
+export function servicePortKey(port: Pick<ServicePort, 'name' | 'port'>): string {
+  return port.name || String(port.port);
+}
+
+/** ORIGINAL_TARGET_PORTS_ANNOTATION of a Service; entries that are not port numbers are dropped. */
+export function originalTargetPorts(service: ServiceObject): Record<string, number> {
+  const json = service.metadata?.annotations?.[ORIGINAL_TARGET_PORTS_ANNOTATION];
+  if (json === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const result: Record<string, number> = {};
+  for (const [k, v] of Object.entries(parsed)) if (isPortNumber(v)) result[k] = v;
+  return result;
+}
+
+/** How a Service port reads in listings and errors: `service:name/port`, or `service:port` when unnamed. */
+export function formatServicePort(p: Pick<InterceptablePort, 'service' | 'portName' | 'port'>): string {
+  return p.portName ? `${p.service}:${p.portName}/${p.port}` : `${p.service}:${p.port}`;
+}
+
+/** The pod's containers other than an agent (which a pod spec, unlike a template, may carry). */
+export function appContainers(template: PodTemplateObject | undefined): ContainerObject[] {
+  return (template?.spec?.containers ?? []).filter((c) => c.name !== AGENT_CONTAINER_NAME);
+}
+
+export function protocolOf(p: { protocol?: string } | undefined): PortProtocol {
+  return p?.protocol === 'UDP' || p?.protocol === 'SCTP' ? p.protocol : 'TCP';
+}
+
+/** Code-unit order, so sorting does not depend on the locale. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function resolvePort(
+  service: ServiceObject,
+  port: ServicePort,
+  containers: ContainerObject[],
+  config: AgentConfig | undefined,
+): ResolvedServicePort | undefined {
+  const protocol = protocolOf(port);
+  const current = port.targetPort ?? port.port;
+  const original = originalTargetPort(service, port, current, containers, config);
+  const landing = typeof original === 'number' ? byNumber(containers, original, protocol) : byName(containers, original, protocol, config);
+  // A named targetPort no container declares: Kubernetes sends nothing from this port to this workload.
+  if (!landing) return undefined;
+  return {
+    service: service.metadata?.name ?? '',
+    portName: port.name ?? '',
+    port: port.port,
+    targetPort: original,
+    container: landing.container,
+    containerPort: landing.containerPort,
+    protocol,
+    interceptable: protocol === 'TCP',
+    serviceObject: service,
+    key: servicePortKey(port),
+    currentTargetPort: current,
+    ...(landing.name !== undefined ? { containerPortName: landing.name } : {}),
+  };
+}
+
+function originalTargetPort(
+  service: ServiceObject,
+  port: ServicePort,
+  current: number | string,
+  containers: ContainerObject[],
+  config: AgentConfig | undefined,
+): number | string {
+  if (typeof current === 'number') return current;
+  const recorded = originalTargetPorts(service)[servicePortKey(port)];
+  if (recorded !== undefined) {
+    // A record is stale when the Service now names a different app port than the recorded number.
+    const named = byName(containers, current, protocolOf(port), undefined);
+    if (!named || named.containerPort === recorded) return recorded;
+  }
+  // The annotation was lost, but the name is a numeric agent port of the installed config.
+  const agentPort = config?.ports.find((p) => p.name === current && p.name === numericAgentPortName(p.appPort));
+  return agentPort ? agentPort.appPort : current;
+}
+
+interface Landing {
+  container: string;
+  containerPort: number;
+  name?: string;
+}
+
+/**
+ * Kubernetes sends a numeric targetPort to the pod IP whether or not a container declares it; the
+ * owner is the container that declares it, else the first container (by convention the app).
+ */
+function byNumber(containers: ContainerObject[], n: number, protocol: PortProtocol): Landing {
+  const declared = (strict: boolean) =>
+    containers
+      .flatMap((c) => (c.ports ?? []).map((p) => ({ c, p })))
+      .find(({ p }) => p.containerPort === n && (!strict || protocolOf(p) === protocol));
+  const hit = declared(true) ?? declared(false);
+  if (!hit) return { container: containers[0].name, containerPort: n };
+  return { container: hit.c.name, containerPort: n, ...(hit.p.name ? { name: hit.p.name } : {}) };
+}
+
+/** As the endpoints controller does (FindPort): a named targetPort matches name and protocol. */
+function byName(containers: ContainerObject[], name: string, protocol: PortProtocol, config: AgentConfig | undefined): Landing | undefined {
+  for (const c of containers) {
+    const p = (c.ports ?? []).find((p) => p.name === name && protocolOf(p) === protocol);
+    if (p) return { container: c.name, containerPort: p.containerPort, name };
+  }
+  // A pod spec (not a template) in which the webhook gave the name to the agent.
+  if (!config || !containers.some((c) => c.name === config.container)) return undefined;
+  const agentPort = config.ports.find((p) => p.name === name && p.protocol === protocol);
+  if (!agentPort) return undefined;
+  return {
+    container: config.container,
+    containerPort: agentPort.appPort,
+    ...(agentPort.appPortRename ? { name: agentPort.appPortRename } : {}),
+  };
+}
+
+function isPortNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
