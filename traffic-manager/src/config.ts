@@ -14,6 +14,10 @@ export interface ManagerConfig {
   sessionTtlMs: number;
   /** How long a SIGTERM lets tunnels finish before they are disconnected. */
   drainMs: number;
+  /** The admission webhook's HTTPS port; 0 turns the webhook off. */
+  webhookPort: number;
+  /** The image the webhook gives the traffic-agent. */
+  agentImage: string;
 }
 
 export const DEFAULT_CONFIG: ManagerConfig = {
@@ -23,6 +27,8 @@ export const DEFAULT_CONFIG: ManagerConfig = {
   logLevel: 'info',
   sessionTtlMs: 60_000,
   drainMs: 5_000,
+  webhookPort: 8443,
+  agentImage: 'docker.io/library/node:20-alpine',
 };
 
 export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; problems: string[] } {
@@ -48,6 +54,8 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; pro
       logLevel,
       sessionTtlMs: int('TELEPATH_SESSION_TTL_MS', DEFAULT_CONFIG.sessionTtlMs, 1000, 24 * 3600_000),
       drainMs: int('TELEPATH_DRAIN_MS', DEFAULT_CONFIG.drainMs, 0, 600_000),
+      webhookPort: int('TELEPATH_WEBHOOK_PORT', DEFAULT_CONFIG.webhookPort, 0, 65535),
+      agentImage: env.TELEPATH_AGENT_IMAGE?.trim() || DEFAULT_CONFIG.agentImage,
     },
     problems,
   };

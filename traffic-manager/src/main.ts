@@ -14,6 +14,8 @@ import { InterceptRegistry } from './intercepts/interceptRegistry.js';
 import { InterceptRelay } from './intercepts/interceptRelay.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { ManagerServerHost, PROGRAM_NAME } from './managerServer.js';
+import { MANAGER_NAME, webhookConfigName } from './manifests.js';
+import { startWebhook } from './webhook/webhookServer.js';
 import { SessionRegistry } from './sessions.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 
@@ -37,6 +39,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const host = new ManagerServerHost({ version: PRODUCT_VERSION, namespace, sessions, clusterInfo, dns, tunnels, intercepts, relay, logger });
 
   let discovered = false;
+  let webhook: { close(): Promise<void> } | undefined;
   let stopping = false;
   const health = healthServer(() => discovered && !stopping);
 
@@ -45,6 +48,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     stopping = true;
     logger.info('signal received', { signal });
     await host.shutdown(config.drainMs);
+    await webhook?.close();
     stop.abort();
     stopSweeping();
     await health.close();
@@ -56,6 +60,27 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
 
   const grpcPort = await listenDualStack(host, config.grpcPort, logger);
   await health.listen(config.healthPort);
+  if (config.webhookPort > 0) {
+    try {
+      webhook = await startWebhook({
+        kube,
+        namespace,
+        serviceName: MANAGER_NAME,
+        webhookConfigName: webhookConfigName(namespace),
+        port: config.webhookPort,
+        image: config.agentImage,
+        managerAddress: `${MANAGER_NAME}.${namespace}:${config.grpcPort}`,
+        clusterDomain,
+        logger: logger.child('webhook'),
+        signal: stop.signal,
+      });
+    } catch (e) {
+      // Connect and DNS still work without it; only new intercepts need the agent injected.
+      logger.error('the agent injection webhook cannot start; intercepts of new workloads will not work', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
   await clusterInfo.start(stop.signal);
   discovered = true;
   logger.info('ready', { grpcPort, healthPort: config.healthPort });

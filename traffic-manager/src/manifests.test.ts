@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import type { ConfigMap, Service } from 'kubernetes-types/core/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
@@ -17,6 +18,11 @@ import {
   LOADER_KEY,
   type ManagerObject,
   managerManifests,
+  WEBHOOK_NAME,
+  WEBHOOK_PATH,
+  WEBHOOK_PORT,
+  WEBHOOK_TLS_SECRET,
+  webhookConfigName,
 } from './manifests.js';
 
 const builtBundle = path.resolve(import.meta.dirname, '../../dist/traffic-manager.js');
@@ -43,9 +49,17 @@ test('an install is these objects, in apply order, in its namespace', () => {
       'ConfigMap/tp-x/traffic-manager',
       'Deployment/tp-x/traffic-manager',
       'Service/tp-x/traffic-manager',
+      'MutatingWebhookConfiguration//tp-x-traffic-manager',
     ],
   );
   for (const o of objects.slice(1)) assert.equal(o.metadata?.labels?.['app.kubernetes.io/version'], '1.2.3', `${o.kind} carries the version`);
+});
+
+test('uninstall, which deletes in reverse order, removes the webhook before the Service it calls', () => {
+  const kinds = managerManifests({ version: '1.2.3', bundle }).map((o) => o.kind);
+  assert.ok(kinds.indexOf('MutatingWebhookConfiguration') > kinds.indexOf('Service'));
+  assert.ok(kinds.indexOf('MutatingWebhookConfiguration') > kinds.indexOf('Deployment'));
+  assert.equal(kinds.at(-1), 'MutatingWebhookConfiguration');
 });
 
 test('RBAC grants only what the manager uses', () => {
@@ -54,9 +68,22 @@ test('RBAC grants only what the manager uses', () => {
   assert.deepEqual(cr.rules, [
     { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
     { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    {
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['mutatingwebhookconfigurations'],
+      resourceNames: ['telepath-traffic-manager'],
+      verbs: ['get', 'patch'],
+    },
   ]);
   const role = byKind<Role>(objects, 'Role');
-  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['services'], verbs: ['create'] }]);
+  assert.deepEqual(role.rules, [
+    { apiGroups: [''], resources: ['services'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['traffic-manager-webhook-tls'], verbs: ['get', 'update'] },
+  ]);
+  assert.equal(WEBHOOK_TLS_SECRET, 'traffic-manager-webhook-tls');
+  assert.equal(role.metadata?.namespace, 'telepath', 'the Secret rules hold in the manager namespace only');
   const sa = [{ kind: 'ServiceAccount', name: 'traffic-manager', namespace: 'telepath' }];
   const crb = byKind<ClusterRoleBinding>(objects, 'ClusterRoleBinding');
   assert.deepEqual(crb.subjects, sa);
@@ -100,8 +127,49 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
   assert.equal(d.spec?.template.metadata?.annotations?.[BUNDLE_HASH_ANNOTATION], hash);
   const other = byKind<Deployment>(managerManifests({ version: '1.2.3', bundle: Buffer.from('other') }), 'Deployment');
   assert.notEqual(other.spec?.template.metadata?.annotations?.[BUNDLE_HASH_ANNOTATION], hash);
-  assert.deepEqual(svc.spec?.ports, [{ name: 'grpc', port: 8081, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }]);
+  assert.deepEqual(svc.spec?.ports, [
+    { name: 'grpc', port: 8081, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+    { name: 'https-webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
+  ]);
   assert.ok(c?.ports?.some((p) => p.name === 'grpc' && p.containerPort === 8081));
+  assert.ok(c?.ports?.some((p) => p.name === 'webhook' && p.containerPort === 8443 && p.protocol === 'TCP'));
+  const env = (name: string): string | undefined => c?.env?.find((e) => e.name === name)?.value;
+  assert.equal(env('TELEPATH_WEBHOOK_PORT'), String(WEBHOOK_PORT));
+  assert.equal(env('TELEPATH_AGENT_IMAGE'), 'docker.io/library/node:20-alpine');
+  const custom = byKind<Deployment>(managerManifests({ version: '1', bundle, image: 'registry.example/node:20' }), 'Deployment');
+  assert.equal(custom.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'TELEPATH_AGENT_IMAGE')?.value, 'registry.example/node:20');
+});
+
+test('the webhook sends only marked pod creations outside system namespaces to the manager, and never blocks them', () => {
+  const objects = managerManifests({ version: '1.2.3', bundle, namespace: 'tp-x' });
+  const cfg = byKind<MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration');
+  const svc = byKind<Service>(objects, 'Service');
+  const d = byKind<Deployment>(objects, 'Deployment');
+  assert.equal(cfg.apiVersion, 'admissionregistration.k8s.io/v1');
+  assert.equal(cfg.metadata?.name, webhookConfigName('tp-x'));
+  assert.equal(cfg.metadata?.name, 'tp-x-traffic-manager');
+  assert.equal(cfg.metadata?.namespace, undefined, 'cluster-scoped');
+  assert.equal(cfg.webhooks?.length, 1);
+  const w = cfg.webhooks?.[0];
+  assert.equal(w?.name, WEBHOOK_NAME);
+  assert.equal(w?.name, 'agent-injector.telepath.io');
+  // The manager owns caBundle; a caBundle here would make every apply by the daemon reset it.
+  assert.deepEqual(w?.clientConfig, { service: { namespace: 'tp-x', name: 'traffic-manager', path: WEBHOOK_PATH, port: 443 } });
+  assert.equal(WEBHOOK_PATH, '/mutate-pods');
+  // The Service port it names leads to the manager's webhook port.
+  const svcPort = svc.spec?.ports?.find((p) => p.port === w?.clientConfig.service?.port);
+  const containerPort = d.spec?.template.spec?.containers[0].ports?.find((p) => p.name === svcPort?.targetPort);
+  assert.equal(containerPort?.containerPort, WEBHOOK_PORT);
+  assert.deepEqual(w?.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+  assert.deepEqual(w?.objectSelector, { matchLabels: { 'telepath.io/agent': 'enabled' } });
+  assert.deepEqual(w?.namespaceSelector, {
+    matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'tp-x'] }],
+  });
+  assert.equal(w?.failurePolicy, 'Ignore');
+  assert.equal(w?.sideEffects, 'None');
+  assert.deepEqual(w?.admissionReviewVersions, ['v1']);
+  assert.equal(w?.timeoutSeconds, 5);
+  assert.equal(w?.reinvocationPolicy, 'Never');
 });
 
 test('the ConfigMap loader runs the gzipped bundle with its arguments', () => {

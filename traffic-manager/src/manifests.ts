@@ -9,9 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import type { MutatingWebhookConfiguration, RuleWithOperations } from 'kubernetes-types/admissionregistration/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
 import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
+import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../protocol/src/agent/agentConfig.js';
 
 export const DEFAULT_NAMESPACE = 'telepath';
 export const DEFAULT_IMAGE = 'docker.io/library/node:20-alpine';
@@ -19,6 +21,16 @@ export const MANAGER_NAME = 'traffic-manager';
 export const GRPC_PORT = 8081;
 export const GRPC_PORT_NAME = 'grpc';
 export const HEALTH_PORT = 8082;
+/** The agent-injection webhook: HTTPS on the manager's container port WEBHOOK_PORT, reached by the
+ * API server through the Service's port WEBHOOK_SERVICE_PORT at WEBHOOK_PATH. */
+export const WEBHOOK_PORT = 8443;
+export const WEBHOOK_PORT_NAME = 'webhook';
+export const WEBHOOK_SERVICE_PORT = 443;
+export const WEBHOOK_SERVICE_PORT_NAME = 'https-webhook';
+export const WEBHOOK_PATH = '/mutate-pods';
+export const WEBHOOK_NAME = 'agent-injector.telepath.io';
+/** The manager writes its webhook certificate here (webhook/webhookTls.ts); not applied by the daemon. */
+export const WEBHOOK_TLS_SECRET = 'traffic-manager-webhook-tls';
 /** Where the ConfigMap is mounted; the container runs `node /telepath/traffic-manager.js`. */
 export const BUNDLE_DIR = '/telepath';
 export const LOADER_KEY = 'traffic-manager.js';
@@ -47,28 +59,38 @@ export type ManagerObject =
   | RoleBinding
   | ConfigMap
   | Deployment
-  | Service;
+  | Service
+  | MutatingWebhookConfiguration;
 
 /**
- * Runs the gzipped bundle in this process as a CommonJS module. Plain ES5-era Node APIs only, so it
- * works on any Node the image may carry.
+ * Runs the gzipped bundle `bundleKey` (beside the loader) in this process as a CommonJS module.
+ * Plain ES5-era Node APIs only, so it works on any Node the image may carry.
  */
-export const LOADER_SOURCE = `'use strict';
-// Telepath traffic-manager loader: the bundle ships gzipped because a ConfigMap holds at most 1 MiB.
+export function bundleLoaderSource(bundleKey: string): string {
+  return `'use strict';
+// Telepath loader: the bundle ships gzipped because a ConfigMap holds at most 1 MiB.
 const fs = require('fs');
 const path = require('path');
 const vm = require('vm');
 const zlib = require('zlib');
-const gz = path.join(__dirname, ${JSON.stringify(BUNDLE_KEY)});
+const gz = path.join(__dirname, ${JSON.stringify(bundleKey)});
 const filename = gz.replace(/\\.gz$/, '');
 const code = zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8');
 const run = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
 const bundleModule = { exports: {} };
 run.call(bundleModule.exports, bundleModule.exports, require, bundleModule, filename, __dirname);
 `;
+}
+
+export const LOADER_SOURCE = bundleLoaderSource(BUNDLE_KEY);
 
 /** The cluster-scoped names include the namespace, so installs in two namespaces do not collide. */
 export function clusterRoleName(namespace: string): string {
+  return `${namespace}-${MANAGER_NAME}`;
+}
+
+/** The MutatingWebhookConfiguration is cluster-scoped too. */
+export function webhookConfigName(namespace: string): string {
   return `${namespace}-${MANAGER_NAME}`;
 }
 
@@ -101,6 +123,15 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
       // Service subnets (Kubernetes 1.33+).
       { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
+      // Agent bookkeeping: which pods run an agent, wherever they are.
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      // The webhook's caBundle, which the manager keeps current; this configuration only.
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['mutatingwebhookconfigurations'],
+        resourceNames: [webhookConfigName(namespace)],
+        verbs: ['get', 'patch'],
+      },
     ],
   };
   const clusterRoleBinding: ClusterRoleBinding = {
@@ -118,6 +149,10 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       // Older clusters have no ServiceCIDR API: a dry-run create (authorized exactly like a real
       // one) of a Service with an impossible ClusterIP makes the API server name the range.
       { apiGroups: [''], resources: ['services'], verbs: ['create'] },
+      // The webhook's certificate. resourceNames cannot restrict create (the name is not in the
+      // request's URL), so create is granted on secrets of this namespace, the rest on ours only.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [WEBHOOK_TLS_SECRET], verbs: ['get', 'update'] },
     ],
   };
   const roleBinding: RoleBinding = {
@@ -170,10 +205,14 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
                 { name: 'TELEPATH_GRPC_PORT', value: String(GRPC_PORT) },
                 { name: 'TELEPATH_HEALTH_PORT', value: String(HEALTH_PORT) },
                 { name: 'TELEPATH_LOG_LEVEL', value: options.logLevel ?? 'info' },
+                { name: 'TELEPATH_WEBHOOK_PORT', value: String(WEBHOOK_PORT) },
+                // The injected agent runs on the manager's own image.
+                { name: 'TELEPATH_AGENT_IMAGE', value: image },
               ],
               ports: [
                 { name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' },
                 { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
+                { name: WEBHOOK_PORT_NAME, containerPort: WEBHOOK_PORT, protocol: 'TCP' },
               ],
               readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, failureThreshold: 3 },
@@ -198,11 +237,51 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(),
-      ports: [{ name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }],
+      ports: [
+        { name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+        { name: WEBHOOK_SERVICE_PORT_NAME, port: WEBHOOK_SERVICE_PORT, targetPort: WEBHOOK_PORT_NAME, protocol: 'TCP' },
+      ],
     },
   };
-  return [ns, sa, clusterRole, clusterRoleBinding, role, roleBinding, configMap, deployment, service];
+  const podCreateRule: WebhookRule = { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' };
+  const webhook: MutatingWebhookConfiguration = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: webhookConfigName(namespace), labels },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        // No caBundle: the manager writes it (webhook/webhookTls.ts) and must stay its only owner,
+        // or each server-side apply by the daemon would reset it.
+        clientConfig: { service: { namespace, name: MANAGER_NAME, path: WEBHOOK_PATH, port: WEBHOOK_SERVICE_PORT } },
+        rules: [podCreateRule],
+        // Opt-in: only pods the daemon marked are sent, so the API server does not call the manager
+        // for every pod in the cluster.
+        objectSelector: { matchLabels: { [AGENT_INJECT_LABEL]: AGENT_INJECT_VALUE } },
+        // Never the system namespaces, nor the manager's own (its pods must start without it).
+        namespaceSelector: {
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', namespace] },
+          ],
+        },
+        // A manager that is down or slow must never keep pods from being created.
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        timeoutSeconds: 5,
+        reinvocationPolicy: 'Never',
+      },
+    ],
+  };
+  // The webhook last: it calls the Service, so it is applied after it and deleted first.
+  return [ns, sa, clusterRole, clusterRoleBinding, role, roleBinding, configMap, deployment, service, webhook];
 }
+
+/**
+ * admissionregistration/v1 RuleWithOperations embeds Rule inline; kubernetes-types lost the
+ * embedded fields, of which `resources` is required.
+ */
+type WebhookRule = RuleWithOperations & { resources: string[]; scope?: 'Cluster' | 'Namespaced' | '*' };
 
 /** What the API server counts against the 1 MiB limit: the data values plus the decoded binaryData. */
 export function configMapSize(cm: ConfigMap): number {

@@ -25,6 +25,7 @@ import {
 } from '../../../protocol/src/agent/agentConfig.js';
 import { daemonError, ErrorCode } from '../../../protocol/src/daemon/index.js';
 import { agentBundleConfigMap } from '../../../traffic-agent/src/bundleConfigMap.js';
+import { webhookConfigName } from '../../../traffic-manager/src/manifests.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../log/logger.js';
 import type { Progress } from '../rpc/rpcServer.js';
@@ -141,10 +142,20 @@ export class AgentInstaller {
    * Makes the workload run `plan`'s agent: nothing when its template already asks for it and the
    * Services point at it; otherwise one rollout. Resolves when every pod runs the agent.
    */
-  async ensure(workload: Workload, plan: AgentPlan, bundle: Buffer, version: string, progress: Progress, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  async ensure(
+    workload: Workload,
+    plan: AgentPlan,
+    bundle: Buffer,
+    version: string,
+    managerNamespace: string,
+    progress: Progress,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<void> {
     const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
     const ns = workload.metadata.namespace;
     if (!isAgentCurrent(workload, plan.config)) {
+      await this.waitForWebhook(managerNamespace, progress, signal);
       // Ask the API server first, without changing anything: may this user patch the workload?
       await this.patchTemplate(workload, templatePatch(plan.config), true);
       await this.applyBundle(ns, bundle, version);
@@ -201,6 +212,33 @@ export class AgentInstaller {
     );
     if (!stillUsed && (await this.deleteBundle(ns))) done.push(`removed ConfigMap ${ns}/${AGENT_BUNDLE_CONFIGMAP}`);
     return done;
+  }
+
+  /**
+   * A pod created before the API server trusts the webhook's certificate gets no agent, and its
+   * rollout would then wait in vain: wait until the manager has published its CA (a fresh install
+   * does that within seconds). A user who may not read the configuration skips the wait.
+   */
+  private async waitForWebhook(managerNamespace: string, progress: Progress, signal: AbortSignal): Promise<void> {
+    const name = webhookConfigName(managerNamespace);
+    const deadline = Date.now() + 60_000;
+    for (let reported = false; Date.now() < deadline && !signal.aborted; ) {
+      let hook: { webhooks?: { clientConfig?: { caBundle?: string } }[] };
+      try {
+        hook = (await this.objects.read({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name } })) as typeof hook;
+      } catch (err) {
+        if (isNotFound(err)) {
+          throw daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager's webhook configuration ${name} is missing; run "telepath connect" again to reinstall it`);
+        }
+        this.log.debug(`cannot read MutatingWebhookConfiguration ${name}: ${(err as Error).message}; not waiting for it`);
+        return;
+      }
+      if ((hook.webhooks ?? []).every((w) => !!w.clientConfig?.caBundle)) return;
+      if (!reported) progress('report', 'Waiting for the traffic-manager to publish its webhook certificate');
+      reported = true;
+      await sleep(500, signal);
+    }
+    throw daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager has not published its webhook certificate in ${name}; see its log`);
   }
 
   /** Workloads of `namespace` ('' = all the user can see) that carry the agent mark. */

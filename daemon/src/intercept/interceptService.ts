@@ -80,7 +80,16 @@ export class InterceptService {
     const spec = this.specFor(params, name, workload, agentPort.agentPort);
     await this.checkConflicts(spec);
 
-    await this.installer.ensure(workload, plan, findAgentBundle(), PRODUCT_VERSION, progress, signal, this.options.rolloutTimeoutMs ?? 180_000);
+    await this.installer.ensure(
+      workload,
+      plan,
+      findAgentBundle(),
+      PRODUCT_VERSION,
+      this.session.managerNamespace,
+      progress,
+      signal,
+      this.options.rolloutTimeoutMs ?? 180_000,
+    );
     const agents = await this.waitForAgents(workload, progress, signal);
 
     let held: HeldIntercept;
