@@ -36,7 +36,7 @@ module.exports = [
   bundle('telepath', './daemon/src/bin.ts', {
     // ws loads these native speed-ups only when present; it works without them.
     externals: { bufferutil: 'commonjs bufferutil', 'utf-8-validate': 'commonjs utf-8-validate' },
-    plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
+    plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env -S node --', raw: true, entryOnly: true })],
   }),
   bundle('traffic-manager', './traffic-manager/src/main.ts'),
   bundle('traffic-agent', './traffic-agent/src/main.ts'),

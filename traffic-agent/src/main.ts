@@ -1,12 +1,141 @@
 /**
- * The traffic-agent's entry point. It runs in the cluster on the Node image with this bundle delivered
- * in a ConfigMap; its services arrive with issue #4.
+ * The traffic-agent's entry point. The manager's webhook injects it into the pods of a workload a
+ * developer marked (see protocol/src/agent/agentConfig.ts): it runs on the Node image with this
+ * bundle from a ConfigMap, listens on the agent ports that the workload's Services now reach, and
+ * sends each connection (or, on HTTP, each request) to the app in the same pod or to a developer's
+ * workstation, as the manager's intercepts say.
  */
+import net from 'node:net';
+import {
+  AGENT_CONFIG_ENV,
+  AGENT_MANAGER_ADDRESS_ENV,
+  AGENT_NAMESPACE_ENV,
+  AGENT_POD_IP_ENV,
+  AGENT_POD_NAME_ENV,
+  type AgentConfig,
+  parseAgentConfig,
+} from '../../protocol/src/agent/agentConfig.js';
+import type { AgentInfo, InterceptInfo } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { jsonLogger, type Logger, parseLogLevel } from '../../traffic-manager/src/logger.js';
+import { appEnvironment } from './agentEnv.js';
+import { AgentSession } from './agentSession.js';
+import { toRule } from './interceptRules.js';
+import { PortRouter } from './routing/portRouter.js';
+
+const PROGRAM_NAME = 'traffic-agent';
+/** After SIGTERM: how long connections in flight may finish before the agent exits. */
+const DRAIN_MS = 5_000;
+
+interface PortHost {
+  agentPort: number;
+  router: PortRouter;
+  server: net.Server;
+}
+
+async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
+  const config: AgentConfig = parseAgentConfig(env[AGENT_CONFIG_ENV] ?? '');
+  const podName = env[AGENT_POD_NAME_ENV] ?? '';
+  const podIp = env[AGENT_POD_IP_ENV] ?? '';
+  const namespace = env[AGENT_NAMESPACE_ENV] || config.workload.namespace;
+  const managerAddress = env[AGENT_MANAGER_ADDRESS_ENV] ?? '';
+  logger.info('starting', { version: PRODUCT_VERSION, workload: `${config.workload.kind}/${config.workload.name}`, pod: podName, ports: config.ports.length });
+
+  const info: AgentInfo = {
+    namespace,
+    workloadKind: config.workload.kind,
+    workloadName: config.workload.name,
+    podName,
+    podIp: podIp ? ipToBytes(podIp) : new Uint8Array(0),
+    container: config.container,
+    ports: config.ports.map((p) => ({
+      agentPort: p.agentPort,
+      name: p.name,
+      appPort: p.appPort,
+      protocol: p.protocol,
+      services: p.services.map((s) => ({ service: s.service, portName: s.portName, port: s.port })),
+    })),
+    environment: appEnvironment(env),
+    version: PRODUCT_VERSION,
+  };
+
+  const hosts: PortHost[] = [];
+  let session: AgentSession | undefined;
+  for (const port of config.ports) {
+    if (port.protocol !== 'TCP') {
+      logger.warn('only TCP ports are intercepted; ignoring', { port: port.name });
+      continue;
+    }
+    const log = logger.child(`port ${port.name}`);
+    const router = new PortRouter({
+      dialApp: () => net.connect({ host: '127.0.0.1', port: port.appPort, allowHalfOpen: true }),
+      dialClient: (interceptId, meta) => {
+        if (!session) return Promise.reject(new Error('not connected to the traffic-manager'));
+        return session.openInterceptTunnel(interceptId, meta.source, { address: podIp || '127.0.0.1', port: port.appPort });
+      },
+      logger: log,
+    });
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => router.handle(socket));
+    await listenDualStack(server, port.agentPort);
+    log.info('listening', { agentPort: port.agentPort, appPort: port.appPort });
+    hosts.push({ agentPort: port.agentPort, router, server });
+  }
+
+  const apply = (intercepts: InterceptInfo[]): void => {
+    for (const h of hosts) h.router.setRules(intercepts.filter((i) => i.spec?.agentPort === h.agentPort && i.active).map(toRule));
+    logger.info('intercepts', { count: intercepts.length, names: intercepts.map((i) => `${i.spec?.name ?? '?'} (${i.clientName})`) });
+  };
+  if (managerAddress) {
+    session = new AgentSession({ address: managerAddress, info, logger: logger.child('manager'), onIntercepts: apply });
+    session.start();
+  } else {
+    logger.warn(`${AGENT_MANAGER_ADDRESS_ENV} is not set; forwarding everything to the app`);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('signal received', { signal });
+    for (const h of hosts) h.router.setRules([]);
+    await session?.close();
+    for (const h of hosts) h.server.close();
+    const timer = setTimeout(() => process.exit(0), DRAIN_MS);
+    await Promise.all(hosts.map((h) => h.router.close()));
+    clearTimeout(timer);
+    process.exit(0);
+  };
+  for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, (sig) => void shutdown(sig));
+}
+
+function listenDualStack(server: net.Server, port: number): Promise<void> {
+  const listen = (host: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      server.once('error', onError);
+      server.listen({ port, host, ipv6Only: false }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  return listen('::').catch(() => listen('0.0.0.0'));
+}
 
 if (process.argv.includes('--version')) {
-  process.stdout.write(`traffic-agent ${PRODUCT_VERSION}\n`);
+  process.stdout.write(`${PROGRAM_NAME} ${PRODUCT_VERSION}\n`);
 } else {
-  process.stderr.write('traffic-agent: not implemented yet (see the issue named in this file)\n');
-  process.exitCode = 1;
+  const logger = jsonLogger({ level: parseLogLevel(process.env._TP_LOG_LEVEL), write: (line) => process.stderr.write(line) });
+  // The agent carries the workload's traffic: a fault in one connection's handling must not take
+  // every other connection (and the pod's readiness) down with it.
+  process.on('unhandledRejection', (e) => {
+    logger.error('unhandled rejection', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  });
+  process.on('uncaughtException', (e) => {
+    logger.error('uncaught exception', { error: e.stack ?? e.message });
+  });
+  run(logger, process.env).catch((e: unknown) => {
+    logger.error('cannot start', { error: e instanceof Error ? e.message : String(e) });
+    process.exit(1);
+  });
 }

@@ -1,0 +1,198 @@
+/**
+ * `telepath intercept` end to end: the daemon runs in the workstation namespace, the local
+ * services there are the samples program with POD_NAME=workstation..., and every request is sent
+ * from the client pod inside the cluster, so an answer from the workstation crossed the agent, the
+ * manager and the port-forward.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+
+const telepath = path.join(repoRoot, 'dist/telepath.js');
+const samples = path.join(repoRoot, '.cluster/build/samples.js');
+const runDir = '/run/telepath-e2e-intercept';
+const env = { ...process.env, TELEPATH_RUN_DIR: runDir, TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-intercept') };
+const tp = (args: string[], timeoutMs = 240_000): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs });
+const envFile = path.join(stateDir, 'intercept-e2e.env');
+
+interface Answer {
+  pod: string;
+  greeting: string;
+  secret: string;
+}
+
+/** The specs of every workload and Service in samples, to compare after uninstall. */
+function specs(): Record<string, unknown> {
+  const list = kubectlJson<{ items: { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: unknown }[] }>(
+    '-n',
+    'samples',
+    'get',
+    'deployments,statefulsets,services',
+  );
+  const out: Record<string, unknown> = {};
+  for (const i of list.items) {
+    const ann = { ...(i.metadata.annotations ?? {}) };
+    delete ann['deployment.kubernetes.io/revision'];
+    delete ann['kubectl.kubernetes.io/last-applied-configuration'];
+    out[`${i.kind}/${i.metadata.name}`] = { spec: i.spec, annotations: ann };
+  }
+  return out;
+}
+
+function localServer(args: string[], identity: string): ChildProcess {
+  const p = wsSpawn(['env', `POD_NAME=${identity}`, `SAMPLE_GREETING=hello from ${identity}`, 'node', samples, ...args]);
+  p.stderr?.on('data', () => undefined);
+  return p;
+}
+
+function httpGet(url: string, ...extra: string[]): Answer[] {
+  const r = fromClientPod(['http-get', url, ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Answer);
+}
+
+let before0: Record<string, unknown> = {};
+const servers: ChildProcess[] = [];
+
+before(async () => {
+  ensureCluster();
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  // A run that stopped half-way may have left agents: start from the workloads as they were.
+  const marked = kubectlJson<{ items: { kind: string; metadata: { name: string }; spec: { template: { metadata: { labels?: Record<string, string> } } } }[] }>(
+    '-n', 'samples', 'get', 'deployments,statefulsets',
+  ).items.filter((w) => w.spec.template.metadata.labels?.['telepath.io/agent']);
+  for (const w of marked) assert.equal(tp(['uninstall', '--agent', `${w.kind}/${w.metadata.name}`, '-n', 'samples']).code, 0);
+  before0 = specs();
+  servers.push(localServer(['http-echo', '--port', '18080'], 'workstation'));
+  servers.push(localServer(['grpc-echo', '--port', '15051'], 'workstation-grpc'));
+  servers.push(localServer(['tcp-echo', '--port', '19000'], 'workstation-tcp'));
+  await new Promise((r) => setTimeout(r, 1000));
+  const c = tp(['connect', '--namespace', 'samples']);
+  assert.equal(c.code, 0, c.stderr);
+});
+
+after(() => {
+  tp(['quit']);
+  for (const s of servers) s.kill('SIGTERM');
+  rmSync(runDir, { recursive: true, force: true });
+  rmSync(envFile, { force: true });
+});
+
+describe('intercept', () => {
+  test('a global intercept of an HTTP workload on a named port: every request reaches the workstation; the env file has the pod’s env', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--env-file', envFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Intercept echo: deployment\/echo/);
+    const answers = httpGet('http://echo.samples:8080/', '--count', '4');
+    assert.deepEqual(
+      answers.map((a) => a.pod),
+      ['workstation', 'workstation', 'workstation', 'workstation'],
+    );
+    const dotenv = readFileSync(envFile, 'utf8');
+    assert.match(dotenv, /^SAMPLE_SECRET=s3cr3t-from-a-secret$/m);
+    assert.match(dotenv, /^SAMPLE_GREETING='?hello from echo'?$/m);
+    assert.match(dotenv, /^POD_NAME=echo-/m);
+    assert.doesNotMatch(dotenv, /_TP_/);
+    const st = JSON.parse(tp(['status', '-o', 'json']).stdout) as { intercepts: { name: string; mode: string }[] };
+    assert.deepEqual(st.intercepts.map((i) => [i.name, i.mode]), [['echo', 'global']]);
+  });
+
+  test('after leave, requests reach the pods again', () => {
+    const r = tp(['leave', 'echo']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const a of httpGet('http://echo.samples:8080/', '--count', '3')) assert.match(a.pod, /^echo-/);
+  });
+
+  test('a personal intercept takes only requests with its header, also on one keep-alive connection', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-dev=alice', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const mine = httpGet('http://echo.samples:8080/', '--header', 'x-dev=alice', '--count', '2');
+    assert.deepEqual(mine.map((a) => a.pod), ['workstation', 'workstation']);
+    for (const a of httpGet('http://echo.samples:8080/', '--count', '2')) assert.match(a.pod, /^echo-/);
+    for (const a of httpGet('http://echo.samples:8080/', '--header', 'x-dev=bob')) assert.match(a.pod, /^echo-/);
+    // One connection, alternating: the agent routes each request on its own.
+    const script = `
+      const http = require('http');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (h) => new Promise((res, rej) => http.get({ host: 'echo.samples', port: 8080, path: '/', agent, headers: h }, (r) => {
+        let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res(JSON.parse(b).pod + '@' + r.socket.localPort));
+      }).on('error', rej));
+      (async () => { const out = []; for (const h of [{ 'x-dev': 'alice' }, {}, { 'x-dev': 'alice' }, {}]) out.push(await get(h)); console.log(out.join(' ')); agent.destroy(); })();`;
+    const k = ws(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
+    assert.equal(k.code, 0, k.stderr);
+    const seen = k.stdout.trim().split(' ').map((x) => x.split('@'));
+    assert.equal(new Set(seen.map((s) => s[1])).size, 1, `one connection: ${k.stdout}`);
+    assert.equal(seen[0]![0], 'workstation');
+    assert.match(seen[1]![0]!, /^echo-/);
+    assert.equal(seen[2]![0], 'workstation');
+    assert.match(seen[3]![0]!, /^echo-/);
+    assert.equal(tp(['leave', 'echo']).code, 0);
+  });
+
+  test('gRPC on a numeric targetPort: calls with the metadata reach the workstation, others the pod', () => {
+    const r = tp(['intercept', 'grpc-echo', '--port', '15051', '--http-header', 'x-dev=alice']);
+    assert.equal(r.code, 0, r.stderr);
+    const mine = fromClientPod(['grpc-call', 'grpc-echo.samples:50051', '--metadata', 'x-dev=alice', '--message', 'hi']);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match(mine.stdout, /workstation-grpc/);
+    const theirs = fromClientPod(['grpc-call', 'grpc-echo.samples:50051', '--message', 'hi']);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.match(theirs.stdout, /grpc-echo-/);
+    assert.equal(tp(['leave', 'grpc-echo']).code, 0);
+  });
+
+  test('a TCP workload, globally', () => {
+    const r = tp(['intercept', 'tcp-echo', '--port', '19000']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = fromClientPod(['tcp-send', 'tcp-echo.samples', '9000', 'ping']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^hello from workstation-tcp/);
+    assert.equal(tp(['leave', 'tcp-echo']).code, 0);
+    assert.match(fromClientPod(['tcp-send', 'tcp-echo.samples', '9000', 'ping']).stdout, /^hello from tcp-echo/);
+  });
+
+  test('multi-port: only the chosen port is intercepted', () => {
+    const r = tp(['intercept', 'multi', '--port', '19000:tcp']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = fromClientPod(['tcp-send', 'multi.samples', '9000', 'ping']);
+    assert.match(t.stdout, /^hello from workstation-tcp/, t.stderr);
+    const h = httpGet('http://multi.samples:80/');
+    assert.match(h[0]!.pod, /^multi-/);
+    assert.equal(tp(['leave', 'multi']).code, 0);
+  });
+
+  test('a StatefulSet through its ClusterIP Service', () => {
+    const r = tp(['intercept', 'statefulset/web', '--port', '18080:web-lb/http']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const a of httpGet('http://web-lb.samples:8080/', '--count', '2')) assert.equal(a.pod, 'workstation');
+    assert.equal(tp(['leave', 'web']).code, 0);
+  });
+
+  test('list shows the agents and the ports', () => {
+    const r = tp(['list', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const l = JSON.parse(r.stdout) as { workloads: { name: string; agent: string; ports: { service: string }[] }[] };
+    const echo = l.workloads.find((w) => w.name === 'echo');
+    assert.equal(echo?.agent, 'ready');
+    assert.ok(echo?.ports.some((p) => p.service === 'echo'), r.stdout);
+  });
+
+  test('an unknown workload is a clear user error', () => {
+    const r = tp(['intercept', 'nope', '--port', '18080']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /no Deployment, StatefulSet or ReplicaSet named "nope" in namespace samples/);
+  });
+
+  test('uninstall --everything restores every workload and Service exactly', () => {
+    const r = tp(['uninstall', '--everything']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(specs(), before0);
+    const cms = kubectlJson<{ items: unknown[] }>('get', 'configmaps', '-A', '-l', 'app.kubernetes.io/part-of=telepath');
+    assert.equal(cms.items.length, 0);
+    const hooks = ws(['kubectl', 'get', 'mutatingwebhookconfigurations', '-o', 'name']);
+    assert.doesNotMatch(hooks.stdout, /telepath/);
+  });
+});

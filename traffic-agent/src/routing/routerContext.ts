@@ -1,0 +1,68 @@
+/**
+ * What the HTTP/1 and HTTP/2 routers share with the PortRouter that owns them: the rules of the
+ * moment, the dialers, the counters and the logger.
+ */
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../../traffic-manager/src/logger.js';
+import type { InterceptRule } from './matchRule.js';
+
+export type Destination = { kind: 'app' } | { kind: 'client'; interceptId: string };
+
+export const APP: Destination = { kind: 'app' };
+
+export interface SourceAddress {
+  address: string;
+  port: number;
+}
+
+export interface PortRouterStats {
+  /** Connections accepted, and those still open. */
+  connections: number;
+  activeConnections: number;
+  /** Connections served per request, by protocol. */
+  http1Connections: number;
+  http2Connections: number;
+  /** Connections piped whole (no rules, not HTTP, upgraded) to the app or to a client. */
+  pipedToApp: number;
+  pipedToClient: number;
+  /** HTTP requests / HTTP/2 streams routed (upgrade requests included). */
+  requestsToApp: number;
+  requestsToClient: number;
+  /** Preview links answered by the agent. */
+  previewRedirects: number;
+  /** 502 answers because a destination could not be reached. */
+  badGateway: number;
+}
+
+export interface RouterContext {
+  readonly logger: Logger;
+  readonly stats: PortRouterStats;
+  rules(): readonly InterceptRule[];
+  /** True once the PortRouter is closing: finish what is in flight, start nothing new. */
+  closing(): boolean;
+  /** A new connection to `destination`; rejects (or the stream errors) when it cannot be reached. */
+  dial(destination: Destination, source: SourceAddress): Promise<Duplex>;
+}
+
+/** Key of a destination in per-connection maps. */
+export function destinationKey(d: Destination): string {
+  return d.kind === 'app' ? 'app' : `client:${d.interceptId}`;
+}
+
+/** How a destination is named in logs and in 502 answers. */
+export function describeDestination(d: Destination): string {
+  return d.kind === 'app' ? 'the app' : `the workstation of intercept ${d.interceptId}`;
+}
+
+export function destinationFor(interceptId: string | undefined): Destination {
+  return interceptId === undefined ? APP : { kind: 'client', interceptId };
+}
+
+export function countRequest(stats: PortRouterStats, d: Destination): void {
+  if (d.kind === 'app') stats.requestsToApp++;
+  else stats.requestsToClient++;
+}
+
+export function sourceOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): SourceAddress {
+  return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+}
