@@ -156,7 +156,7 @@ test('the webhook answers AdmissionReviews over HTTPS that verifies against the 
 
     // The API server dials <service>.<namespace>.svc; another name, or another CA, fails.
     await assert.rejects(post(hook.port, ca, '{}', { servername: 'traffic-manager.other.svc' }), /altnames/);
-    const otherCa = issueWebhookCertificates({ dnsNames: [SERVER_NAME], caCommonName: 'x', notBefore: new Date(T0), notAfter: new Date(T0 + 1e9) }).caPem;
+    const otherCa = (await issueWebhookCertificates({ dnsNames: [SERVER_NAME], caCommonName: 'x', notBefore: new Date(T0), notAfter: new Date(T0 + 1e9) })).caPem;
     await assert.rejects(post(hook.port, otherCa, '{}'), /self.signed|unable to verify|signature/i);
   } finally {
     await hook.close();
@@ -164,7 +164,7 @@ test('the webhook answers AdmissionReviews over HTTPS that verifies against the 
 });
 
 test('bad requests get JSON errors with their status', async () => {
-  const { certPem, keyPem, caPem } = issueWebhookCertificates({
+  const { certPem, keyPem, caPem } = await issueWebhookCertificates({
     dnsNames: [SERVER_NAME],
     caCommonName: 'test',
     notBefore: new Date(Date.now() - 60_000),

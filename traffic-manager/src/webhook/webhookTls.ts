@@ -85,7 +85,7 @@ export class WebhookTls {
       const now = this.now();
       const found = secret ? inspectSecret(secret, this.dnsNames(), now) : undefined;
       if (found?.material) return found.material;
-      const fresh = this.issue(now, found?.previousCaPem);
+      const fresh = await this.issue(now, found?.previousCaPem);
       const body = this.secretObject(fresh, secret);
       try {
         if (secret) {
@@ -150,10 +150,10 @@ export class WebhookTls {
     }
   }
 
-  private issue(now: Date, previousCaPem: string | undefined): WebhookTlsMaterial {
+  private async issue(now: Date, previousCaPem: string | undefined): Promise<WebhookTlsMaterial> {
     const notBefore = new Date(Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000);
     const notAfter = new Date(notBefore.getTime() + (this.options.lifetimeMs ?? DEFAULT_CERT_LIFETIME_MS));
-    const issued = issueWebhookCertificates({
+    const issued = await issueWebhookCertificates({
       dnsNames: this.dnsNames(),
       caCommonName: `telepath webhook CA (${this.options.namespace})`,
       notBefore,

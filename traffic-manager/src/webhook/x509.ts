@@ -1,26 +1,19 @@
 /**
  * Certificates for the webhook's HTTPS server: a self-signed CA and one serving certificate signed
  * by it, ECDSA P-256 with SHA-256 (small, fast, and accepted by the API server's Go TLS stack).
- * Keys and signatures come from node:crypto; der.ts writes the structures of RFC 5280.
+ * @peculiar/x509 writes the structures of RFC 5280; keys and signatures come from Node's WebCrypto.
  */
-import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
-import { der } from './der.js';
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect polyfill loaded first.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 
-const OID = {
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
-  commonName: '2.5.4.3',
-  organization: '2.5.4.10',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-} as const;
+// Pinned to Node's own WebCrypto rather than whatever `globalThis.crypto` happens to be.
+x509.cryptoProvider.set(webcrypto);
 
-/** KeyUsage bit numbers (RFC 5280 4.2.1.3). */
-const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
+const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 export interface WebhookCertificateRequest {
   /** The names the API server may dial; the first is also the subject's common name. */
@@ -42,104 +35,74 @@ export interface WebhookCertificates {
 
 /**
  * A fresh CA and a serving certificate signed by it, with the same validity. The CA signs this one
- * certificate and its private key is dropped here, so neither a leaked Secret nor the manager can
- * later mint certificates for other names that the API server would trust; renewal makes a new CA.
+ * certificate and its private key is dropped here (it is not even extractable), so neither a
+ * leaked Secret nor the manager can later mint certificates for other names that the API server
+ * would trust; renewal makes a new CA.
  */
-export function issueWebhookCertificates(req: WebhookCertificateRequest): WebhookCertificates {
+export async function issueWebhookCertificates(req: WebhookCertificateRequest): Promise<WebhookCertificates> {
   if (req.dnsNames.length === 0) throw new Error('a serving certificate needs at least one DNS name');
   if (!(req.notAfter.getTime() > req.notBefore.getTime())) throw new Error('notAfter must be later than notBefore');
-  const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const caSpki = spkiOf(ca.publicKey);
-  const leafSpki = spkiOf(leaf.publicKey);
+  const ca = await webcrypto.subtle.generateKey(EC_P256, false, ['sign', 'verify']);
+  const leaf = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
   const caName = name(req.caCommonName, 'telepath');
-  const caKeyId = keyIdentifier(caSpki);
+  const { KeyUsageFlags: U } = x509;
 
-  const caCert = certificate({
+  const caCert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
     issuer: caName,
     subject: caName,
-    spki: caSpki,
+    publicKey: ca.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: ECDSA_SHA256,
     notBefore: req.notBefore,
     notAfter: req.notAfter,
-    signingKey: ca.privateKey,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence(der.boolean(true), der.integer(0))),
-      extension(OID.keyUsage, true, der.namedBits([KEY_USAGE.digitalSignature, KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
-      extension(OID.subjectKeyIdentifier, false, der.octetString(caKeyId)),
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(U.digitalSignature | U.keyCertSign | U.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(ca.publicKey),
     ],
   });
-  const leafCert = certificate({
+  const leafCert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
     issuer: caName,
     subject: name(req.dnsNames[0]),
-    spki: leafSpki,
+    publicKey: leaf.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: ECDSA_SHA256,
     notBefore: req.notBefore,
     notAfter: req.notAfter,
-    signingKey: ca.privateKey,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence()),
-      extension(OID.keyUsage, true, der.namedBits([KEY_USAGE.digitalSignature])),
-      extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth))),
-      extension(OID.subjectAltName, false, der.sequence(...req.dnsNames.map((n) => der.implicit(2, Buffer.from(n, 'ascii'))))),
-      extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(leafSpki))),
-      extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, caKeyId))),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(U.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([SERVER_AUTH]),
+      new x509.SubjectAlternativeNameExtension(req.dnsNames.map((value) => ({ type: 'dns', value }))),
+      await x509.SubjectKeyIdentifierExtension.create(leaf.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.publicKey),
     ],
   });
   return {
-    caPem: pem('CERTIFICATE', caCert),
-    certPem: pem('CERTIFICATE', leafCert),
-    keyPem: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    caPem: pem(caCert),
+    certPem: pem(leafCert),
+    keyPem: KeyObject.from(leaf.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
 }
 
-interface CertificateFields {
-  issuer: Buffer;
-  subject: Buffer;
-  spki: Buffer;
-  notBefore: Date;
-  notAfter: Date;
-  signingKey: KeyObject;
-  extensions: Buffer[];
-}
-
-function certificate(f: CertificateFields): Buffer {
-  const algorithm = der.sequence(der.oid(OID.ecdsaWithSha256));
-  // 16 random bytes with the top bit clear: positive, unique, within the 20 octets RFC 5280 allows.
+/**
+ * 16 random bytes with the top bits 01: positive without a padding byte, so unique, within the 20
+ * octets RFC 5280 allows, and always 16 octets long.
+ */
+function serialNumber(): string {
   const serial = randomBytes(16);
   serial[0] = (serial[0] & 0x7f) | 0x40;
-  const tbs = der.sequence(
-    der.explicit(0, der.integer(2)), // v3
-    der.integer(serial),
-    algorithm,
-    f.issuer,
-    der.sequence(der.time(f.notBefore), der.time(f.notAfter)),
-    f.subject,
-    f.spki,
-    der.explicit(3, der.sequence(...f.extensions)),
-  );
-  const signature = sign('sha256', tbs, { key: f.signingKey, dsaEncoding: 'der' });
-  return der.sequence(tbs, algorithm, der.bitString(signature));
+  return serial.toString('hex');
 }
 
-function name(commonName: string, organization?: string): Buffer {
-  const rdn = (oid: string, value: string): Buffer => der.set(der.sequence(der.oid(oid), der.utf8String(value)));
-  return organization ? der.sequence(rdn(OID.organization, organization), rdn(OID.commonName, commonName)) : der.sequence(rdn(OID.commonName, commonName));
+/** UTF8String values, as RFC 5280 asks, and no DN-string parsing of names the caller chose. */
+function name(commonName: string, organization?: string): x509.Name {
+  return new x509.Name([...(organization ? [{ O: [{ utf8String: organization }] }] : []), { CN: [{ utf8String: commonName }] }]);
 }
 
-function extension(oid: string, critical: boolean, value: Buffer): Buffer {
-  // DER omits a BOOLEAN that equals its DEFAULT FALSE.
-  return der.sequence(der.oid(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
-}
-
-function spkiOf(key: KeyObject): Buffer {
-  return key.export({ type: 'spki', format: 'der' });
-}
-
-/** RFC 7093 method 1, applied to the whole SubjectPublicKeyInfo: any stable unique id will do. */
-function keyIdentifier(spki: Buffer): Buffer {
-  return createHash('sha256').update(spki).digest().subarray(0, 20);
-}
-
-function pem(label: string, body: Buffer): string {
-  const b64 = body.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+/** The library ends its PEM without a newline; bundles are concatenated, so end each with one. */
+function pem(cert: x509.X509Certificate): string {
+  return `${cert.toString('pem').trimEnd()}\n`;
 }
