@@ -10,6 +10,7 @@
  */
 import {
   CoreV1Api,
+  DiscoveryV1Api,
   KubernetesObjectApi,
   PatchStrategy,
   type KubernetesObject,
@@ -76,6 +77,7 @@ export interface Workload extends WorkloadObject {
 export class AgentInstaller {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
+  private readonly discovery: DiscoveryV1Api;
 
   constructor(
     private readonly access: KubeAccess,
@@ -83,6 +85,7 @@ export class AgentInstaller {
   ) {
     this.objects = KubernetesObjectApi.makeApiClient(access.kc);
     this.core = access.kc.makeApiClient(CoreV1Api);
+    this.discovery = access.kc.makeApiClient(DiscoveryV1Api);
   }
 
   /** "name" or "kind/name" (deploy, sts, rs and the full names work). */
@@ -180,6 +183,44 @@ export class AgentInstaller {
       await this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name: p.service, namespace: ns } }, body, false, `re-pointing Service ${ns}/${p.service} at the agent`);
       this.log.info(`Service ${ns}/${p.service}: ${p.ports.map((r) => `${r.key} ${r.from} -> ${r.to}`).join(', ')}`);
     }
+    await this.waitForEndpoints(workload, plan, progress, signal);
+  }
+
+  /**
+   * Until every Service port the agent took lists exactly the workload's ready pods on the agent's
+   * port: before that, kube-proxy still sends connections to old pods or straight to the app.
+   * Then one kube-proxy sync period (1 s by default), which no API shows.
+   */
+  private async waitForEndpoints(workload: Workload, plan: AgentPlan, progress: Progress, signal: AbortSignal): Promise<void> {
+    const ns = workload.metadata.namespace;
+    const want = new Map<string, { portName: string; port: number }[]>();
+    for (const p of plan.config.ports) {
+      for (const s of p.services) want.set(s.service, [...(want.get(s.service) ?? []), { portName: s.portName, port: p.agentPort }]);
+    }
+    const deadline = Date.now() + 30_000;
+    let waiting = '';
+    while (Date.now() < deadline && !signal.aborted) {
+      const ips = new Set((await this.podsOf(workload)).filter((p) => hasAgent(p) && isReady(p)).map((p) => p.status?.podIP ?? ''));
+      waiting = '';
+      for (const [service, ports] of want) {
+        const slices = await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` });
+        const ready = new Set<string>();
+        const slicePorts = new Set<string>();
+        for (const sl of slices.items) {
+          for (const e of sl.endpoints) if (e.conditions?.ready !== false) for (const a of e.addresses) ready.add(a);
+          for (const p of sl.ports ?? []) slicePorts.add(`${p.name ?? ''}/${p.port ?? 0}`);
+        }
+        const sameIps = ready.size === ips.size && [...ips].every((ip) => ready.has(ip));
+        if (!sameIps || !ports.every((p) => slicePorts.has(`${p.portName}/${p.port}`))) waiting = service;
+      }
+      if (!waiting) {
+        await sleep(1_000, signal);
+        return;
+      }
+      await sleep(300, signal);
+    }
+    progress('report', `Service ${waiting} does not list the agent yet; continuing`);
+    this.log.warn(`the endpoints of Service ${ns}/${waiting} did not settle on the agent within 30 s`);
   }
 
   /**
@@ -284,7 +325,7 @@ export class AgentInstaller {
   private async mergePatch(target: KubernetesObject, body: object, dryRun: boolean, doing: string): Promise<void> {
     try {
       await this.objects.patch(
-        { ...target, ...body } as KubernetesObject,
+        { ...target, ...body, metadata: { ...(body as { metadata?: object }).metadata, ...target.metadata } } as KubernetesObject,
         undefined,
         dryRun ? 'All' : undefined,
         FIELD_MANAGER,
