@@ -162,13 +162,28 @@ export class Daemon implements DaemonApi {
     const abort = new AbortController();
     token.onCancellationRequested(() => abort.abort());
     const result = await service.intercept(params, progress, abort.signal);
+    await this.shortNamesIn(result.intercept.namespace);
     this.update({});
     return result;
   }
 
   async leave(params: LeaveParams): Promise<void> {
-    await this.connected().leave(params.name);
+    const service = this.connected();
+    await service.leave(params.name);
+    const latest = service.mine().at(-1);
+    await this.shortNamesIn(latest?.namespace ?? this.session!.access.namespace);
     this.update({});
+  }
+
+  /** Short names follow the namespace of the latest intercept, else the connected one. */
+  private async shortNamesIn(namespace: string): Promise<void> {
+    if (!this.network) return;
+    try {
+      await this.network.setShortNameNamespace(namespace);
+      this.update(this.network.status());
+    } catch (err) {
+      this.log.warn(`short names could not be moved to namespace ${namespace}: ${(err as Error).message}`);
+    }
   }
 
   list(params: ListParams): Promise<ListResult> {

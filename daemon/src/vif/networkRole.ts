@@ -93,6 +93,19 @@ export class NetworkRole {
     await this.route(networks);
   }
 
+  /**
+   * Short names (`echo`) resolve in `namespace` from now on: the connected one, or the namespace of
+   * the latest intercept, as a developer working on a service there expects.
+   */
+  async setShortNameNamespace(namespace: string): Promise<void> {
+    if (namespace === this.opts.connectedNamespace) return;
+    this.opts = { ...this.opts, connectedNamespace: namespace };
+    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    await this.resolver.update(settingsOf(this.opts));
+    const domain = this.opts.networks.clusterDomain;
+    if (this.state.dns.state === 'active') this.state.dns.searchDomains = [`${namespace}.svc.${domain}`, `svc.${domain}`, domain];
+  }
+
   /** Restores the resolver first (so names work again at once), then removes the device. */
   async stop(): Promise<void> {
     this.handler.dispose();
