@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
@@ -54,6 +54,38 @@ function httpGet(url: string, ...extra: string[]): Answer[] {
   return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Answer);
 }
 
+/**
+ * A second developer: another daemon, not root (so without the network role, which intercepts do
+ * not need), with its own run directory and kubeconfig.
+ */
+function otherClient(name: string, kubeconfigText: string): (args: string[]) => RunResult {
+  const dir = `/tmp/telepath-e2e-${name}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'kubeconfig'), kubeconfigText, { mode: 0o600 });
+  chownSync(dir, 65534, 65534);
+  chownSync(path.join(dir, 'kubeconfig'), 65534, 65534);
+  return (args) =>
+    ws(
+      [
+        'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--',
+        'env', `HOME=${dir}`, `KUBECONFIG=${dir}/kubeconfig`, `TELEPATH_RUN_DIR=${dir}/run`, `TELEPATH_STATE_DIR=${dir}/state`,
+        'node', '--', telepath, ...args,
+      ],
+      { timeoutMs: 240_000 },
+    );
+}
+
+/** Polls `f` until it returns true or `ms` pass; returns how long it took, or -1. */
+async function within(ms: number, f: () => boolean): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (f()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return -1;
+}
+
 let before0: Record<string, unknown> = {};
 const servers: ChildProcess[] = [];
 
@@ -76,6 +108,14 @@ before(async () => {
 
 after(() => {
   tp(['quit']);
+  for (const dir of ['/tmp/telepath-e2e-bob', '/tmp/telepath-e2e-carol']) {
+    try {
+      process.kill(Number(readFileSync(`${dir}/run/daemon.pid`, 'utf8')), 'SIGTERM');
+    } catch {
+      // not running
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
   for (const s of servers) s.kill('SIGTERM');
   rmSync(runDir, { recursive: true, force: true });
   rmSync(envFile, { force: true });
@@ -118,7 +158,7 @@ describe('intercept', () => {
       const http = require('http');
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const get = (h) => new Promise((res, rej) => http.get({ host: 'echo.samples', port: 8080, path: '/', agent, headers: h }, (r) => {
-        let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res(JSON.parse(b).pod + '@' + r.socket.localPort));
+        const port = r.socket.localPort; let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res(JSON.parse(b).pod + '@' + port));
       }).on('error', rej));
       (async () => { const out = []; for (const h of [{ 'x-dev': 'alice' }, {}, { 'x-dev': 'alice' }, {}]) out.push(await get(h)); console.log(out.join(' ')); agent.destroy(); })();`;
     const k = ws(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
@@ -169,6 +209,127 @@ describe('intercept', () => {
     assert.equal(r.code, 0, r.stderr);
     for (const a of httpGet('http://web-lb.samples:8080/', '--count', '2')) assert.equal(a.pod, 'workstation');
     assert.equal(tp(['leave', 'web']).code, 0);
+  });
+
+  test('-- command runs with the pod’s environment, and the intercept ends with it', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--', 'node', '-e', 'console.log("secret=" + process.env.SAMPLE_SECRET)']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^secret=s3cr3t-from-a-secret$/m);
+    const st = JSON.parse(tp(['status', '-o', 'json']).stdout) as { intercepts: unknown[] };
+    assert.deepEqual(st.intercepts, []);
+    const code = tp(['intercept', 'echo', '--port', '18080', '--', 'node', '-e', 'process.exit(7)']);
+    assert.equal(code.code, 7, 'the command’s exit code is the CLI’s');
+  });
+
+  test('a preview link sets a cookie that routes a browser to the workstation', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--preview', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const previewPath = (JSON.parse(r.stdout) as { intercept: { previewPath: string } }).intercept.previewPath;
+    assert.match(previewPath, /^\/\.telepath\/preview\/[0-9a-f]+$/);
+    const script = `
+      const http = require('http');
+      const get = (path, headers) => new Promise((res, rej) => http.get({ host: 'echo.samples', port: 8080, path, headers }, (r) => {
+        let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: b }));
+      }).on('error', rej));
+      (async () => {
+        const visit = await get(${JSON.stringify(previewPath)}, {});
+        const cookie = visit.headers['set-cookie'][0].split(';')[0];
+        const withCookie = await get('/', { cookie: 'theme=dark; ' + cookie });
+        const without = await get('/', {});
+        console.log(JSON.stringify({ status: visit.status, location: visit.headers.location, withCookie: JSON.parse(withCookie.body).pod, without: JSON.parse(without.body).pod }));
+      })();`;
+    const k = ws(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
+    assert.equal(k.code, 0, k.stderr);
+    const seen = JSON.parse(k.stdout) as { status: number; location: string; withCookie: string; without: string };
+    assert.equal(seen.status, 302);
+    assert.equal(seen.location, '/');
+    assert.equal(seen.withCookie, 'workstation');
+    assert.match(seen.without, /^echo-/);
+    assert.equal(tp(['leave', 'echo']).code, 0);
+  });
+
+  test('two developers hold personal intercepts on one workload; a global one is refused with who holds what', async () => {
+    const bob = otherClient('bob', readFileSync(path.join(stateDir, 'kubeconfig'), 'utf8'));
+    servers.push(localServer(['http-echo', '--port', '18082'], 'bob'));
+    assert.equal(tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-dev=alice']).code, 0);
+    const c = bob(['connect', '--namespace', 'samples']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /DNS:\s+inactive/, 'bob’s daemon is not root: no network role');
+    const b = bob(['intercept', 'echo', '--port', '18082', '--http-header', 'x-dev=bob']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(httpGet('http://echo.samples:8080/', '--header', 'x-dev=alice')[0]!.pod, 'workstation');
+    assert.equal(httpGet('http://echo.samples:8080/', '--header', 'x-dev=bob')[0]!.pod, 'bob');
+    assert.match(httpGet('http://echo.samples:8080/')[0]!.pod, /^echo-/);
+
+    const g = bob(['intercept', 'echo', '--port', '18082', '--name', 'echo-all']);
+    assert.equal(g.code, 3);
+    assert.match(g.stderr, /has personal intercepts: .*x-dev=alice.*you \(x-dev=bob\)/);
+
+    // Bob's daemon dies without a word: his requests go to the pod again within seconds.
+    const pid = readFileSync('/tmp/telepath-e2e-bob/run/daemon.pid', 'utf8').trim();
+    process.kill(Number(pid), 'SIGKILL');
+    // A request in flight at the moment of death may fail; the next ones must reach the pod.
+    const ms = await within(15_000, () => {
+      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-dev=bob', '--timeout', '3000']);
+      return r.code === 0 && /^echo-/.test((JSON.parse(r.stdout) as Answer).pod);
+    });
+    assert.ok(ms >= 0, 'bob’s requests did not return to the pod within 15 s');
+    assert.equal(httpGet('http://echo.samples:8080/', '--header', 'x-dev=alice')[0]!.pod, 'workstation');
+  });
+
+  test('the intercept survives a restart of the traffic-manager', async () => {
+    ws(['kubectl', '-n', 'telepath', 'delete', 'pod', '-l', 'app.kubernetes.io/name=traffic-manager', '--wait=false']);
+    const ms = await within(90_000, () => {
+      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-dev=alice', '--timeout', '3000']);
+      return r.code === 0 && (JSON.parse(r.stdout) as Answer).pod === 'workstation';
+    });
+    assert.ok(ms >= 0, 'the intercept did not come back within 90 s');
+    const st = JSON.parse(tp(['status', '-o', 'json']).stdout) as { state: string; intercepts: { state: string }[] };
+    assert.equal(st.state, 'connected');
+    assert.deepEqual(st.intercepts.map((i) => i.state), ['active']);
+    assert.equal(tp(['leave', 'echo']).code, 0);
+  });
+
+  test('a user who may not patch the workload is refused clearly, and nothing changes', () => {
+    const rbac = `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tp-viewer, namespace: samples}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: tp-e2e-viewer}
+rules:
+- {apiGroups: ["", "apps", "discovery.k8s.io"], resources: ["*"], verbs: [get, list, watch]}
+- {apiGroups: [""], resources: ["pods/portforward"], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: tp-e2e-viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tp-e2e-viewer}
+subjects: [{kind: ServiceAccount, name: tp-viewer, namespace: samples}]
+`;
+    assert.equal(ws(['kubectl', 'apply', '-f', '-'], { input: rbac }).code, 0);
+    const token = ws(['kubectl', '-n', 'samples', 'create', 'token', 'tp-viewer']).stdout.trim();
+    const admin = readFileSync(path.join(stateDir, 'kubeconfig'), 'utf8');
+    const ca = /certificate-authority-data: (\S+)/.exec(admin)![1];
+    const kubeconfigText = `apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "https://10.250.0.1:6443", certificate-authority-data: ${ca}}}]
+users: [{name: viewer, user: {token: ${token}}}]
+contexts: [{name: viewer, context: {cluster: local, user: viewer, namespace: samples}}]
+current-context: viewer
+`;
+    const carol = otherClient('carol', kubeconfigText);
+    const specBefore = kubectlJson<{ spec: unknown }>('-n', 'samples', 'get', 'deploy', 'tcp-echo').spec;
+    const c = carol(['connect']);
+    assert.equal(c.code, 0, c.stderr);
+    const r = carol(['intercept', 'tcp-echo', '--port', '19000']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /forbidden for the user of context "viewer".*cannot patch resource "deployments".*Nothing was changed/s);
+    assert.deepEqual(kubectlJson<{ spec: unknown }>('-n', 'samples', 'get', 'deploy', 'tcp-echo').spec, specBefore);
+    carol(['quit']);
+    ws(['kubectl', 'delete', '-f', '-'], { input: rbac });
   });
 
   test('list shows the agents and the ports', () => {

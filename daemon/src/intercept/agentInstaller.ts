@@ -157,10 +157,12 @@ export class AgentInstaller {
   ): Promise<void> {
     const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
     const ns = workload.metadata.namespace;
+    // Ask the API server first, without changing anything: may this user patch the workload? Asked
+    // also when the agent is already there, so that whoever may not change a workload cannot
+    // take its traffic either.
+    await this.patchTemplate(workload, templatePatch(plan.config), true);
     if (!isAgentCurrent(workload, plan.config)) {
       await this.waitForWebhook(managerNamespace, progress, signal);
-      // Ask the API server first, without changing anything: may this user patch the workload?
-      await this.patchTemplate(workload, templatePatch(plan.config), true);
       await this.applyBundle(ns, bundle, version);
       progress('report', `Adding the traffic-agent to ${what} (one rollout)`);
       await this.patchTemplate(workload, templatePatch(plan.config), false);

@@ -128,8 +128,10 @@ export class Interceptor {
       this.dials = undefined;
       if (this.closed || this.held.size === 0) return;
       this.log.debug(`the dial watch ended (${why}); watching again`);
-      // When the session is gone, the session's reconnect calls suspend/resume instead.
-      this.retryTimer = setTimeout(() => this.ensureDials(), 1_000);
+      // The manager drops intercepts whose holder stopped watching for a while, so watching again
+      // comes with re-creating them (creating the same intercept again is a no-op). When the
+      // session itself is gone, the session's reconnect calls suspend/resume instead.
+      this.retryTimer = setTimeout(() => void this.resume(), 1_000);
       this.retryTimer.unref();
     };
     call.on('error', (e: ServiceError) => ended(e.details || e.message));

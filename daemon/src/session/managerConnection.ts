@@ -5,6 +5,7 @@
  * manager is found without reconnecting by hand.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode, daemonError } from '../../../protocol/src/daemon/index.js';
@@ -72,7 +73,7 @@ export class ManagerConnection {
   arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number }> {
     return new Promise((resolve, reject) =>
       this.client.arriveAsClient(
-        { client: { name: `telepath-daemon@${process.env.HOSTNAME ?? 'workstation'}`, installId: installId(), namespace, version: PRODUCT_VERSION } },
+        { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION } },
         new Metadata(),
         { deadline: Date.now() + deadlineMs },
         (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs })),
@@ -125,6 +126,17 @@ export class ManagerConnection {
 
 export function isSessionLost(err: unknown): boolean {
   return (err as ServiceError)?.code === GrpcStatus.NOT_FOUND;
+}
+
+/** Who holds an intercept, as other developers see it in conflicts and listings: user@host. */
+function clientName(): string {
+  let user = process.env.SUDO_USER || process.env.USER || '';
+  try {
+    user ||= os.userInfo().username;
+  } catch {
+    user ||= `uid${process.getuid?.() ?? ''}`;
+  }
+  return `${user}@${os.hostname()}`;
 }
 
 let cachedInstallId: string | undefined;

@@ -42,10 +42,17 @@ export class InterceptRegistry {
   /** Sessions whose WatchDials stream is open, with how many such streams. */
   private readonly watching = new Map<string, number>();
   private readonly listeners = new Map<string, Set<WorkloadListener>>();
+  private readonly dropTimers = new Map<string, NodeJS.Timeout>();
 
+  /**
+   * @param unwatchedGraceMs how long a holder may go without watching its dials (a port-forward
+   *   blip, a daemon restart) before its intercepts are dropped and their ports are free again;
+   *   meanwhile they route to the app.
+   */
   constructor(
     private readonly logger: Logger,
     private readonly newId: () => string = randomUUID,
+    private readonly unwatchedGraceMs = 10_000,
   ) {}
 
   // ---- agents ----
@@ -141,15 +148,27 @@ export class InterceptRegistry {
   /** A client's WatchDials stream opened; returns the function to call when it closes. */
   watchDials(session: ClientSession): () => void {
     this.watching.set(session.id, (this.watching.get(session.id) ?? 0) + 1);
+    clearTimeout(this.dropTimers.get(session.id));
+    this.dropTimers.delete(session.id);
     this.changedFor(session);
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
       const n = (this.watching.get(session.id) ?? 1) - 1;
-      if (n > 0) this.watching.set(session.id, n);
-      else this.watching.delete(session.id);
+      if (n > 0) {
+        this.watching.set(session.id, n);
+        return;
+      }
+      this.watching.delete(session.id);
       this.changedFor(session);
+      const timer = setTimeout(() => {
+        this.dropTimers.delete(session.id);
+        if (this.watching.has(session.id)) return;
+        for (const i of [...this.intercepts.values()]) if (i.session.id === session.id) this.drop(i, 'its client stopped watching');
+      }, this.unwatchedGraceMs);
+      timer.unref();
+      this.dropTimers.set(session.id, timer);
     };
   }
 
