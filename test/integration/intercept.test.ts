@@ -146,6 +146,21 @@ describe('intercept', () => {
     for (const a of httpGet('http://echo.samples:8080/', '--count', '3')) assert.match(a.pod, /^echo-/);
   });
 
+  test('the environment equals what the app container itself sees', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--name', 'echo-env', '--http-header', 'x-env=1', '--env-json', envFile, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { podName } = JSON.parse(r.stdout) as { podName: string };
+    const fromFile = JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, string>;
+    const inPod = JSON.parse(
+      ws(['kubectl', 'exec', '-n', 'samples', podName, '-c', 'app', '--', 'node', '-e', 'console.log(JSON.stringify(process.env))']).stdout,
+    ) as Record<string, string>;
+    // What the image sets (PATH, HOME, NODE_VERSION...) and the hostname are not the container's spec.
+    for (const k of ['PATH', 'HOME', 'HOSTNAME', 'NODE_VERSION', 'YARN_VERSION', 'TERM', 'PWD', 'SHLVL']) delete inPod[k];
+    assert.deepEqual(fromFile, inPod);
+    assert.equal(fromFile.SAMPLE_SECRET, 's3cr3t-from-a-secret');
+    assert.equal(tp(['leave', 'echo-env']).code, 0);
+  });
+
   test('a personal intercept takes only requests with its header, also on one keep-alive connection', () => {
     const r = tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-dev=alice', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
