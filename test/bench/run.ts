@@ -6,11 +6,13 @@
  *   - directly from the node's namespace to the pod IP (the physical limit of this machine).
  * Also the time of `telepath connect` with the manager already installed, and the daemon's
  * memory. Prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
- *   npm run bench [-- --mb 200 --requests 1000 --rounds 3]
+ * Then the intercept numbers (interceptBench.ts).
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
 
 interface Result {
@@ -21,7 +23,12 @@ interface Result {
 }
 
 const { values } = parseArgs({
-  options: { mb: { type: 'string', default: '200' }, requests: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    mb: { type: 'string', default: '200' },
+    requests: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string' },
+  },
 });
 const mb = values.mb!;
 const requests = values.requests!;
@@ -47,7 +54,25 @@ function best(results: Result[]): Result {
 
 async function main(): Promise<void> {
   ensureCluster();
-  buildBundles('telepath', 'traffic-manager');
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  if (values.only !== 'intercept') await connectBench();
+  if (values.only !== 'connect') printIntercept(await interceptBench(Number(requests), rounds));
+}
+
+function printIntercept(r: InterceptBenchResult): void {
+  const f = (n: number, d = 2) => n.toFixed(d);
+  console.log(`\nIntercept: ${requests} sequential GETs on one keep-alive connection from the client pod to echo.samples:8080; best of ${rounds} rounds\n`);
+  console.log('| path | p50 ms | p99 ms |');
+  console.log('|---|---|---|');
+  console.log(`| to the pod, no agent (baseline) | ${f(r.baseline.p50ms)} | ${f(r.baseline.p99ms)} |`);
+  console.log(`| to the pod through the agent, personal intercept active, no header | ${f(r.personalToPod.p50ms)} | ${f(r.personalToPod.p99ms)} |`);
+  console.log(`| intercepted: with the header, answered on the workstation | ${f(r.intercepted.p50ms)} | ${f(r.intercepted.p99ms)} |`);
+  console.log(`\nadded by the intercept: p50 +${f(r.intercepted.p50ms - r.baseline.p50ms)} ms, p99 +${f(r.intercepted.p99ms - r.baseline.p99ms)} ms; ` +
+    `personal routing for everyone else: p50 +${f(r.personalToPod.p50ms - r.baseline.p50ms)} ms`);
+  console.log(`telepath intercept, first (rollout injects the agent): ${f(r.firstInterceptS, 1)} s; again (agent present): ${f(r.secondInterceptS, 1)} s`);
+}
+
+async function connectBench(): Promise<void> {
   const pods = kubectlJson<{ items: { metadata: { name: string }; status: { podIP: string } }[] }>('-n', 'samples', 'get', 'pods', '-l', 'app=echo').items;
   const pod = pods[0]!;
 

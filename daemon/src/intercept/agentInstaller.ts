@@ -161,7 +161,8 @@ export class AgentInstaller {
     // also when the agent is already there, so that whoever may not change a workload cannot
     // take its traffic either.
     await this.patchTemplate(workload, templatePatch(plan.config), true);
-    if (!isAgentCurrent(workload, plan.config)) {
+    const rolledOut = !isAgentCurrent(workload, plan.config);
+    if (rolledOut) {
       await this.waitForWebhook(managerNamespace, progress, signal);
       await this.applyBundle(ns, bundle, version);
       progress('report', `Adding the traffic-agent to ${what} (one rollout)`);
@@ -185,7 +186,8 @@ export class AgentInstaller {
       await this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name: p.service, namespace: ns } }, body, false, `re-pointing Service ${ns}/${p.service} at the agent`);
       this.log.info(`Service ${ns}/${p.service}: ${p.ports.map((r) => `${r.key} ${r.from} -> ${r.to}`).join(', ')}`);
     }
-    await this.waitForEndpoints(workload, plan, progress, signal);
+    // Endpoints change only with a rollout or a re-pointed Service; otherwise they are settled.
+    if (rolledOut || plan.servicePatches.length > 0) await this.waitForEndpoints(workload, plan, progress, signal);
   }
 
   /**
