@@ -88,7 +88,7 @@ describe('traffic-manager install', () => {
     assert.ok(ready, `a "ready" log line in:\n${logs}`);
   });
 
-  test('its service account may list nodes and ServiceCIDRs and dry-run Services here, and nothing else', () => {
+  test('its service account may list nodes and ServiceCIDRs, dry-run Services and keep its webhook TLS, and nothing else', () => {
     const can = (...args: string[]): string => ws(['kubectl', 'auth', 'can-i', ...args, `--as=${SA}`]).stdout.trim();
     assert.equal(can('list', 'nodes'), 'yes');
     assert.equal(can('watch', 'nodes'), 'yes');
@@ -99,6 +99,11 @@ describe('traffic-manager install', () => {
     assert.equal(can('delete', 'services', '-n', NS), 'no');
     assert.equal(can('patch', 'nodes'), 'no');
     assert.equal(can('list', 'pods', '-n', 'samples'), 'no');
+    // The webhook: its own TLS Secret and its own configuration's caBundle, nothing more.
+    assert.equal(can('get', 'secrets/traffic-manager-webhook-tls', '-n', NS), 'yes');
+    assert.equal(can('get', 'secrets/other', '-n', NS), 'no');
+    assert.equal(can('patch', `mutatingwebhookconfigurations.admissionregistration.k8s.io/${NS}-traffic-manager`), 'yes');
+    assert.equal(can('patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else'), 'no');
     // The fallback for clusters without ServiceCIDRs: a dry-run Service the API server rejects
     // with the range, allowed for the manager's account.
     const dry = ws(['kubectl', 'create', '-f', '-', '--dry-run=server', `--as=${SA}`], {

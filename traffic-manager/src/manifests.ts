@@ -123,8 +123,6 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
       // Service subnets (Kubernetes 1.33+).
       { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
-      // Agent bookkeeping: which pods run an agent, wherever they are.
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
       // The webhook's caBundle, which the manager keeps current; this configuration only.
       {
         apiGroups: ['admissionregistration.k8s.io'],
