@@ -39,5 +39,10 @@ module.exports = [
     plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env -S node --', raw: true, entryOnly: true })],
   }),
   bundle('traffic-manager', './traffic-manager/src/main.ts'),
-  bundle('traffic-agent', './traffic-agent/src/main.ts'),
+  bundle('traffic-agent', './traffic-agent/src/main.ts', {
+    // ssh2 loads its optional native speed-ups (sshcrypto.node, cpu-features) in try/catch and
+    // falls back to JavaScript; the bundle that ships in a ConfigMap carries no native code.
+    externals: { 'cpu-features': 'commonjs cpu-features' },
+    plugins: [new webpack.IgnorePlugin({ resourceRegExp: /\.node$/, contextRegExp: /ssh2/ })],
+  }),
 ];

@@ -39,6 +39,9 @@ Usage:
       --env-file PATH               write the container's environment there
       --env-syntax dotenv|sh|json   format of --env-file (default dotenv)
       --env-json PATH               write the environment as JSON
+      --mount DIR                   mount the container's volumes at DIR (default: a new directory
+                                    under /tmp/telepath); --mount=false: no mount. The path is
+                                    TELEPATH_ROOT in the environment. Needs sshfs.
       -- COMMAND...                 run COMMAND with the environment; leave when it exits
   telepath leave NAME               end an intercept; new requests go to the pod again
   telepath list [--namespace NS]    workloads, their interceptable ports, agents and intercepts
@@ -136,6 +139,7 @@ const FLAGS = {
   'env-file': { type: 'string' },
   'env-syntax': { type: 'string' },
   'env-json': { type: 'string' },
+  mount: { type: 'string' },
 } as const;
 type Flags = {
   agent?: string;
@@ -149,6 +153,7 @@ type Flags = {
   'env-file'?: string;
   'env-syntax'?: string;
   'env-json'?: string;
+  mount?: string;
   output?: string;
   context?: string;
   namespace?: string;
@@ -287,7 +292,7 @@ async function intercept(argv: string[], io: Io, paths: DaemonPaths): Promise<nu
   const args = dash >= 0 ? argv.slice(0, dash) : argv;
   const { values, positionals } = parse(
     args,
-    ['port', 'http-header', 'http-path-prefix', 'personal', 'preview', 'container', 'name', 'env-file', 'env-syntax', 'env-json', 'namespace', 'context', 'kubeconfig'],
+    ['port', 'http-header', 'http-path-prefix', 'personal', 'preview', 'container', 'name', 'env-file', 'env-syntax', 'env-json', 'mount', 'namespace', 'context', 'kubeconfig'],
     1,
   );
   const json = wantsJson(values);
@@ -336,12 +341,14 @@ async function intercept(argv: string[], io: Io, paths: DaemonPaths): Promise<nu
       ...(headers.length ? { headers } : {}),
       ...(values['http-path-prefix'] ? { pathPrefix: values['http-path-prefix'] } : {}),
       ...(values.preview ? { preview: true } : {}),
+      ...(values.mount === 'false' ? { mount: false } : values.mount ? { mountPoint: path.resolve(values.mount) } : {}),
     });
     name = result.intercept.name;
     if (values['env-file']) fs.writeFileSync(values['env-file'], formatEnv(result.environment, syntax), { mode: 0o600 });
     if (values['env-json']) fs.writeFileSync(values['env-json'], formatEnv(result.environment, 'json'), { mode: 0o600 });
     if (json) io.out(JSON.stringify(result) + '\n');
     else io.out(describeIntercept(result.intercept));
+    if (result.mountProblem && !json) io.err(`telepath: the volumes are not mounted: ${result.mountProblem}\n`);
     if (command.length === 0) return EXIT.ok;
 
     // Run the command with the pod's environment; leave when it exits, whatever way it does.
@@ -360,6 +367,7 @@ function describeIntercept(i: InterceptInfo): string {
   ];
   for (const h of i.headers) lines.push(`    ${h.name}: ${h.value}`);
   if (i.pathPrefix) lines.push(`    path prefix ${i.pathPrefix}`);
+  if (i.mountPoint) lines.push(`  volumes mounted at ${i.mountPoint} (TELEPATH_ROOT)`);
   if (i.previewPath) lines.push(`  preview link: open ${i.previewPath} on the service (e.g. http://<its ingress>${i.previewPath})`);
   lines.push(`  end it with: telepath leave ${i.name}`);
   return lines.join('\n') + '\n';

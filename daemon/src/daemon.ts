@@ -47,6 +47,8 @@ export class Daemon implements DaemonApi {
     private readonly onQuit: () => void,
     /** Where changes outside the process are journaled; undefined without the network role. */
     private readonly journalDir?: string,
+    /** The journal of volume mounts (any role). */
+    private readonly mountJournalFile?: string,
   ) {}
 
   onStatusChanged(listener: (s: DaemonStatus) => void): void {
@@ -102,7 +104,7 @@ export class Daemon implements DaemonApi {
         await session.start(progress, abort.signal);
         await this.startNetwork(session, progress);
         this.session = session;
-        this.intercepts = new InterceptService(session, this.log.child('intercepts'));
+        this.intercepts = new InterceptService(session, this.log.child('intercepts'), { mountJournal: this.mountJournalFile });
         this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
         return this.status();
       } catch (err) {
@@ -124,7 +126,7 @@ export class Daemon implements DaemonApi {
     this.connecting?.abort.abort();
     const s = this.session;
     this.session = undefined;
-    this.intercepts?.close();
+    await this.intercepts?.close();
     this.intercepts = undefined;
     const network = this.network;
     this.network = undefined;

@@ -9,6 +9,7 @@ import { createLogger, RotatingFileSink } from './log/logger.js';
 import { RpcServer } from './rpc/rpcServer.js';
 import { Daemon } from './daemon.js';
 import { NetworkRole } from './vif/networkRole.js';
+import { mountJournal, VolumeMounts } from './intercept/volumeMounts.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -24,7 +25,8 @@ export async function runDaemon(): Promise<number> {
   // One process hosts both roles when it runs as root; the network role journals its changes.
   const networkRole = process.getuid?.() === 0;
   if (networkRole) await NetworkRole.recover(paths.journalDir, log.child('network'));
-  const daemon = new Daemon(log, sink, () => stop('quit'), networkRole ? paths.journalDir : undefined);
+  VolumeMounts.recover(mountJournal(paths.journalDir), log.child('mounts'));
+  const daemon = new Daemon(log, sink, () => stop('quit'), networkRole ? paths.journalDir : undefined, mountJournal(paths.journalDir));
   const rpc = new RpcServer(paths.socket, daemon, log.child('rpc'));
   daemon.onStatusChanged((s) => rpc.notifyStatus(s));
   await rpc.listen();

@@ -5,10 +5,12 @@
  * sends each connection (or, on HTTP, each request) to the app in the same pod or to a developer's
  * workstation, as the manager's intercepts say.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import {
   AGENT_CONFIG_ENV,
   AGENT_MANAGER_ADDRESS_ENV,
+  AGENT_MOUNTS_DIR,
   AGENT_NAMESPACE_ENV,
   AGENT_POD_IP_ENV,
   AGENT_POD_NAME_ENV,
@@ -23,6 +25,8 @@ import { appEnvironment } from './agentEnv.js';
 import { AgentSession } from './agentSession.js';
 import { toRule } from './interceptRules.js';
 import { PortRouter } from './routing/portRouter.js';
+import { readOnlyMountPoints } from './sftp/sftpMounts.js';
+import { startSftpServer } from './sftp/sftpServer.js';
 
 const PROGRAM_NAME = 'traffic-agent';
 /** After SIGTERM: how long connections in flight may finish before the agent exits. */
@@ -58,7 +62,27 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     })),
     environment: appEnvironment(env),
     version: PRODUCT_VERSION,
+    sftpPort: 0,
   };
+  // The app's volumes, for the workstation (docs/intercept.md): only on the pod's loopback,
+  // which the daemon reaches by a port-forward that RBAC allowed.
+  let sftp: { close(): Promise<void> } | undefined;
+  if (existsSync(AGENT_MOUNTS_DIR)) {
+    try {
+      const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+      const server = await startSftpServer({
+        root: AGENT_MOUNTS_DIR,
+        port: 0,
+        readOnlyPaths: readOnlyMountPoints(mountinfo, AGENT_MOUNTS_DIR),
+        logger: logger.child('sftp'),
+      });
+      info.sftpPort = server.port;
+      sftp = server;
+      logger.info('serving the app volumes', { port: server.port });
+    } catch (e) {
+      logger.warn('cannot serve the app volumes', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
 
   const hosts: PortHost[] = [];
   let session: AgentSession | undefined;
@@ -100,6 +124,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     logger.info('signal received', { signal });
     for (const h of hosts) h.router.setRules([]);
     await session?.close();
+    await sftp?.close();
     for (const h of hosts) h.server.close();
     const timer = setTimeout(() => process.exit(0), DRAIN_MS);
     await Promise.all(hosts.map((h) => h.router.close()));

@@ -28,6 +28,7 @@ import type { ClusterSession } from '../session/clusterSession.js';
 import { AgentInstaller, type Workload } from './agentInstaller.js';
 import { InterceptPlanError } from './interceptPlanError.js';
 import { Interceptor, type HeldIntercept } from './interceptor.js';
+import { mountUnavailable, VolumeMounts } from './volumeMounts.js';
 import { resolvePortChoice } from './portChoice.js';
 import { formatServicePort, installedAgentConfig, interceptablePorts, type ServiceObject } from './workloadPorts.js';
 
@@ -37,12 +38,19 @@ export const PREVIEW_PATH_PREFIX = '/.telepath/preview/';
 
 export interface InterceptServiceOptions {
   rolloutTimeoutMs?: number;
+  /** Journal of volume mounts; without it, volumes are not mounted. */
+  mountJournal?: string;
 }
+
+/** The variable that tells a local process where the container's volumes are. */
+export const TELEPATH_ROOT = 'TELEPATH_ROOT';
 
 export class InterceptService {
   readonly interceptor: Interceptor;
   private readonly installer: AgentInstaller;
   private readonly workloadOf = new Map<string, { namespace: string; workload: string; servicePort: string }>();
+  private readonly mountPoints = new Map<string, string>();
+  private readonly volumes: VolumeMounts | undefined;
 
   constructor(
     private readonly session: ClusterSession,
@@ -51,6 +59,7 @@ export class InterceptService {
   ) {
     this.installer = new AgentInstaller(session.access, log.child('agent'));
     this.interceptor = new Interceptor({ client: () => session.client, sessionId: () => session.sessionId }, log.child('intercept'));
+    this.volumes = options.mountJournal ? new VolumeMounts(session.access.kc, options.mountJournal, log.child('mounts')) : undefined;
   }
 
   get count(): number {
@@ -99,12 +108,34 @@ export class InterceptService {
       throw managerError(e);
     }
     this.workloadOf.set(name, { namespace, workload: `${workload.kind.toLowerCase()}/${workload.metadata.name}`, servicePort: formatServicePort(chosen) });
-    progress('end', `Intercepting ${formatServicePort(chosen)} of ${workload.kind.toLowerCase()}/${workload.metadata.name}`);
     const agent = agents[0]!;
-    return { intercept: this.describe(held), environment: { ...agent.environment }, podName: agent.podName };
+    const environment: Record<string, string> = { ...agent.environment };
+    let mountProblem: string | undefined;
+    if (params.mount !== false) {
+      try {
+        const root = await this.mountVolumes(name, agent, params.mountPoint);
+        environment[TELEPATH_ROOT] = root;
+        this.mountPoints.set(name, root);
+      } catch (e) {
+        mountProblem = (e as Error).message;
+        progress('report', `The volumes are not mounted: ${mountProblem}`);
+      }
+    }
+    progress('end', `Intercepting ${formatServicePort(chosen)} of ${workload.kind.toLowerCase()}/${workload.metadata.name}`);
+    return { intercept: this.describe(held), environment, podName: agent.podName, ...(mountProblem ? { mountProblem } : {}) };
+  }
+
+  private async mountVolumes(name: string, agent: AgentInfo, mountPoint: string | undefined): Promise<string> {
+    if (!this.volumes) throw new Error('this daemon has no place to journal mounts');
+    if (!agent.sftpPort) throw new Error('the agent serves no volumes (the container mounts none)');
+    const missing = mountUnavailable();
+    if (missing) throw new Error(missing);
+    return this.volumes.mount({ name, namespace: agent.namespace, pod: agent.podName, sftpPort: agent.sftpPort, ...(mountPoint ? { mountPoint } : {}) });
   }
 
   async leave(name: string): Promise<void> {
+    await this.volumes?.unmount(name);
+    this.mountPoints.delete(name);
     if (!(await this.interceptor.remove(name))) {
       const names = this.interceptor.list().map((h) => h.spec.name);
       throw daemonError(ErrorCode.InterceptNotFound, `there is no intercept named ${name}${names.length ? ` (yours: ${names.join(', ')})` : ''}`);
@@ -147,8 +178,10 @@ export class InterceptService {
     return uninstallAgents(this.installer, namespaces, progress, signal);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.interceptor.close();
+    await this.volumes?.unmountAll();
+    this.mountPoints.clear();
   }
 
   private specFor(params: InterceptParams, name: string, workload: Workload, agentPort: number): InterceptSpec {
@@ -232,6 +265,8 @@ export class InterceptService {
     };
     if (h.spec.pathPrefix) info.pathPrefix = h.spec.pathPrefix;
     if (h.spec.previewToken) info.previewPath = `${PREVIEW_PATH_PREFIX}${h.spec.previewToken}`;
+    const mountPoint = this.mountPoints.get(h.spec.name);
+    if (mountPoint) info.mountPoint = mountPoint;
     return info;
   }
 }

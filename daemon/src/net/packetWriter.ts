@@ -15,6 +15,11 @@ export interface PayloadSource {
   copyOut(target: Buffer, targetStart: number, offset: number, length: number): void;
 }
 
+/** Where a writer gets the memory of a packet (default: a new Buffer each). */
+export type PacketAllocator = (size: number) => Buffer;
+
+const newBuffer: PacketAllocator = (size) => Buffer.allocUnsafe(size);
+
 /** The largest IP packet; bigger payloads are the caller's error. */
 export const MAX_IP_PACKET = 65535;
 
@@ -33,6 +38,7 @@ export class PacketWriter {
     readonly src: Uint8Array,
     readonly dst: Uint8Array,
     idSeed = 0,
+    private readonly alloc: PacketAllocator = newBuffer,
   ) {
     if (src.length !== dst.length || (src.length !== 4 && src.length !== 16)) {
       throw new TypeError('PacketWriter needs two IPv4 or two IPv6 addresses');
@@ -64,7 +70,7 @@ export class PacketWriter {
     if (this.version === 6 ? upperLength > 0xffff : total > MAX_IP_PACKET) {
       throw new RangeError(`packet of ${total} bytes exceeds the IP maximum`);
     }
-    const buf = Buffer.allocUnsafe(total);
+    const buf = this.alloc(total);
     if (this.v4Template) {
       this.v4Template.copy(buf, 0);
       const id = this.nextId;

@@ -26,7 +26,8 @@ import { ipFromBytes, ipToBytes } from '../../../protocol/src/ipAddress.js';
 import { pseudoHeaderSum, sumWords } from './checksum.js';
 import { buildDestinationUnreachable } from './icmp.js';
 import { isSpecialAddress, parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type IpPacket } from './ipPacket.js';
-import { PacketWriter } from './packetWriter.js';
+import { PacketArena } from './packetArena.js';
+import { PacketWriter, type PacketAllocator } from './packetWriter.js';
 import type { SendBuffer } from './sendBuffer.js';
 import { seqAdd, seqGt } from './seq.js';
 import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpHeaderFields, type TcpOptions, type TcpSegment } from './tcp.js';
@@ -82,6 +83,12 @@ export interface NetStackOptions {
   verifyChecksums?: boolean;
   /** Uniform unsigned 32-bit random numbers for initial sequence numbers. */
   random?: () => number;
+  /**
+   * The output handler is done with the packets when it returns (it writes them to the device at
+   * once and keeps no reference): flows then build their packets in memory the stack reuses after
+   * each output, rather than in a new Buffer per packet. Default false.
+   */
+  reuseOutputMemory?: boolean;
 }
 
 export interface NetStackStats {
@@ -144,6 +151,9 @@ export class NetStack {
   private readonly maxFlows: number;
   private readonly tuning4: TcpTuning;
   private readonly tuning6: TcpTuning;
+  private readonly arena: PacketArena | undefined;
+  /** How flows' writers get packet memory: from the arena, or new Buffers. */
+  private readonly alloc: PacketAllocator | undefined;
 
   private readonly byKey = new Map<string, Flow>();
   private readonly byId = new Map<FlowId, Flow>();
@@ -170,6 +180,11 @@ export class NetStack {
     if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) throw new RangeError(`MTU must be 1280..65535, not ${mtu}`);
     this.tuning4 = { ...DEFAULT_TCP_TUNING, mss: mtu - 40, ...options.tcp };
     this.tuning6 = { ...DEFAULT_TCP_TUNING, mss: mtu - 60, ...options.tcp };
+    if (options.reuseOutputMemory) {
+      const arena = new PacketArena();
+      this.arena = arena;
+      this.alloc = (size) => arena.alloc(size);
+    }
   }
 
   // ---------------------------------------------------------------- packets in
@@ -276,7 +291,7 @@ export class NetStack {
   }
 
   private newSyn(packet: Buffer, ip: IpPacket, seg: TcpSegment, key: string): void {
-    const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random());
+    const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc);
     if (this.byId.size >= this.maxFlows) {
       this.drop('tcp: flow table full');
       this.send(writer.tcp({ srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: seqAdd(seg.seq, 1), flags: TCP_RST | TCP_ACK, window: 0 }));
@@ -334,7 +349,7 @@ export class NetStack {
       if (this.byId.size >= this.maxFlows) return this.drop('udp: flow table full');
       const src: Endpoint = { address: ipFromBytes(ip.src), port: d.srcPort };
       const dst: Endpoint = { address: ipFromBytes(ip.dst), port: d.dstPort };
-      const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random());
+      const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc);
       const quote = Buffer.from(packet.subarray(0, ip.headerLength + UDP_HEADER_LENGTH));
       flow = new UdpFlow(this.nextId++, key, src, dst, writer, quote, now, this.udpIdleTimeoutMs);
       this.addFlow(flow);
@@ -428,7 +443,7 @@ export class NetStack {
     try {
       const version = localBytes.length === 4 ? 4 : 6;
       // Seen from the peer: it is the "source" of what we receive.
-      const flow = new TcpFlow(this.host, this.nextId++, key, remote, local, new PacketWriter(localBytes, remoteBytes, this.random()), version);
+      const flow = new TcpFlow(this.host, this.nextId++, key, remote, local, new PacketWriter(localBytes, remoteBytes, this.random(), this.alloc), version);
       this.addFlow(flow);
       flow.conn = TcpConnection.connect(flow, version === 4 ? this.tuning4 : this.tuning6, {
         localPort: local.port,
@@ -730,6 +745,8 @@ export class NetStack {
           const out = this.outbox;
           this.outbox = [];
           this.handler.output(out);
+          // Packets the handler made meanwhile (by calling back in) still live in the arena.
+          if (this.outbox.length === 0) this.arena?.reset();
           continue;
         }
         break;

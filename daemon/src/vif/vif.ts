@@ -56,6 +56,9 @@ interface UdpFlow {
   queue: Buffer[];
 }
 
+/** Payloads from this size on are passed to the tunnel as views into the TUN batch, not copied. */
+const VIEW_MIN_BYTES = 16 * 1024;
+
 /** UDP datagrams held per flow while its dial is pending. */
 const UDP_QUEUE_LIMIT = 64;
 
@@ -85,7 +88,17 @@ export class Vif {
         udpDatagram: (id, src, dst, data) => this.udpDatagram(id, src, dst, data),
         udpClosed: (id) => this.udpClosed(id),
       },
-      { clock: () => performance.now(), mtu: tun.mtu, logger: { debug: (m) => log.trace(m), warn: (m) => log.debug(m) } },
+      {
+        clock: () => performance.now(),
+        mtu: tun.mtu,
+        logger: { debug: (m) => log.trace(m), warn: (m) => log.debug(m) },
+        // write() hands every packet to the device before it returns.
+        reuseOutputMemory: !process.env.TP_NOREUSE, // EXPERIMENT
+        // What the TUN device hands over the local kernel just built and summed (offloads are
+        // off); there is no wire in between to damage it, so summing it again is wasted work.
+        verifyChecksums: !!process.env.TP_VERIFY, // EXPERIMENT
+        ...(process.env.TP_RWND ? { tcp: { receiveWindow: Number(process.env.TP_RWND) } } : {}), // EXPERIMENT
+      },
     );
     tun.onPackets((packets) => this.withStack(() => this.stack.inputBatch(packets)));
     tun.onError((err) => log.error('TUN device read failed', err));
@@ -244,8 +257,10 @@ export class Vif {
       return;
     }
     const call = flow.call!;
-    // The stack hands a view into the TUN batch: the gRPC write keeps it, so copy.
-    const ok = call.write({ message: { $case: 'data', value: Buffer.from(data) } });
+    // The stack hands a view into the TUN batch (a fresh Buffer per read, never reused). The
+    // gRPC call keeps it only until it serializes the message (a copy), usually at once, so a
+    // large payload goes as it is; a small one is copied so it cannot keep a large batch alive.
+    const ok = call.write({ message: { $case: 'data', value: data.length >= VIEW_MIN_BYTES && !process.env.TP_NOVIEW ? data : Buffer.from(data) } });
     flow.unconsumed += data.length;
     if (ok) this.flushConsumed(id, flow);
   }

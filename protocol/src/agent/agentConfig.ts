@@ -34,6 +34,11 @@ export const AGENT_BUNDLE_KEY = 'traffic-agent.js.gz';
 /** Where the webhook mounts that ConfigMap in the agent container. */
 export const AGENT_BUNDLE_DIR = '/telepath-agent';
 /**
+ * Where the webhook mounts the app container's volumes in the agent (app `/etc/x` → agent
+ * `/telepath-agent-mounts/etc/x`); the agent serves this tree to the workstation.
+ */
+export const AGENT_MOUNTS_DIR = '/telepath-agent-mounts';
+/**
  * Service annotation: JSON object from the Service port's key (its name, or its port number when
  * it has no name) to the original numeric targetPort, for ports the daemon re-pointed at the agent.
  */

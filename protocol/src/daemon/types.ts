@@ -94,6 +94,10 @@ export const InterceptParams = named(
     headers: optional(array(HeaderMatch)),
     pathPrefix: optional(string({ description: 'Personal: requests whose path starts with this.' })),
     preview: optional(boolean({ description: 'Personal: also issue a preview link that sets the routing as a cookie.' })),
+    mount: optional(
+      boolean({ description: "Mount the container's volumes locally (default true); without sshfs the intercept goes on without." }),
+    ),
+    mountPoint: optional(string({ description: 'Where to mount them; default a new directory under the temp directory.' })),
     progressToken: optional(string({ description: 'Echoed in the `progress` notifications this request causes.' })),
   }),
 );
@@ -115,6 +119,7 @@ export const InterceptInfo = named(
       string({ description: 'Personal with preview: open this path on the workload (e.g. through its ingress) to get the routing cookie.' }),
     ),
     state: stringEnum(['active', 'waiting'], { description: 'waiting: the connection to the manager is being restored.' }),
+    mountPoint: optional(string({ description: "Where the container's volumes are mounted (TELEPATH_ROOT)." })),
   }),
 );
 export type InterceptInfo = Infer<typeof InterceptInfo>;
@@ -125,6 +130,9 @@ export const InterceptResult = named(
     intercept: InterceptInfo,
     environment: stringMap({ description: "The intercepted container's environment, as Kubernetes resolved it." }),
     podName: string({ description: 'The pod whose agent reported the environment.' }),
+    mountProblem: optional(
+      string({ description: 'Why the volumes are not mounted although asked for (e.g. sshfs missing); the intercept works.' }),
+    ),
   }),
 );
 export type InterceptResult = Infer<typeof InterceptResult>;

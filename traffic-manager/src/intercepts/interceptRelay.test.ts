@@ -49,6 +49,7 @@ async function arriveAgent(pod: string): Promise<string> {
           ports: [{ agentPort: 9900, name: 'http', appPort: 8080, protocol: 'TCP', services: [] }],
           environment: { SAMPLE_GREETING: 'hello' },
           version: '9.8.7',
+          sftpPort: 0,
         },
       },
       cb,

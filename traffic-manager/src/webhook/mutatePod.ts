@@ -13,6 +13,7 @@ import type { Container, EnvVar, Pod, Volume, VolumeMount } from 'kubernetes-typ
 import {
   AGENT_BUNDLE_CONFIGMAP,
   AGENT_BUNDLE_DIR,
+  AGENT_MOUNTS_DIR,
   AGENT_CONFIG_ANNOTATION,
   AGENT_CONFIG_ENV,
   AGENT_CONTAINER_NAME,
@@ -31,7 +32,7 @@ export const AGENT_INJECTED_ANNOTATION = 'telepath.io/agent-injected';
 /** The pod volume of the agent bundle ConfigMap. */
 export const AGENT_BUNDLE_VOLUME = 'telepath-agent-bundle';
 /** Where the agent sees each of the app container's volume mounts, under the app's mount path. */
-export const AGENT_MOUNTS_DIR = '/telepath-agent-mounts';
+export { AGENT_MOUNTS_DIR };
 /** Where the ServiceAccount admission plugin mounts the API token. */
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The `node` user of the official Node images. */

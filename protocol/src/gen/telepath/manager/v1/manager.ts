@@ -223,6 +223,11 @@ export interface AgentInfo {
   environment: { [key: string]: string };
   /** The agent's product version. */
   version: string;
+  /**
+   * Port of the agent's SFTP server for the app's volumes, on the pod's 127.0.0.1 (the daemon
+   * reaches it by a port-forward to the pod); 0 when the agent serves none.
+   */
+  sftpPort: number;
 }
 
 export interface AgentInfo_EnvironmentEntry {
@@ -2140,6 +2145,7 @@ function createBaseAgentInfo(): AgentInfo {
     ports: [],
     environment: {},
     version: "",
+    sftpPort: 0,
   };
 }
 
@@ -2171,6 +2177,9 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     });
     if (message.version !== "") {
       writer.uint32(74).string(message.version);
+    }
+    if (message.sftpPort !== 0) {
+      writer.uint32(80).uint32(message.sftpPort);
     }
     return writer;
   },
@@ -2263,6 +2272,14 @@ export const AgentInfo: MessageFns<AgentInfo> = {
             message.version = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sftpPort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2310,6 +2327,9 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     if (message.version !== "") {
       obj.version = message.version;
     }
+    if (message.sftpPort !== 0) {
+      obj.sftpPort = Math.round(message.sftpPort);
+    }
     return obj;
   },
 
@@ -2335,6 +2355,7 @@ export const AgentInfo: MessageFns<AgentInfo> = {
       {},
     );
     message.version = object.version ?? "";
+    message.sftpPort = object.sftpPort ?? 0;
     return message;
   },
 };

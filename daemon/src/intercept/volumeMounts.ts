@@ -1,0 +1,197 @@
+/**
+ * The intercepted container's volumes on the workstation: the agent serves them over SFTP on the
+ * pod's 127.0.0.1, the daemon port-forwards to that port (the user's credentials again) and mounts
+ * it with sshfs (FUSE) under a local directory, which `-- command`, env files and debug sessions
+ * get as TELEPATH_ROOT.
+ *
+ * Every mount is journaled before it is made; a daemon that starts finds the journal of one that
+ * died (kill -9) and unmounts what it left, so no stale FUSE mount outlives its daemon for long.
+ * Without sshfs or /dev/fuse the intercept still works; the user is told what to install.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PortForwardListener } from '../kube/portForward.js';
+import { sshfsArgs } from './sshfsArgs.js';
+import type { Logger } from '../log/logger.js';
+
+export interface MountRequest {
+  /** The intercept's name: one mount per intercept. */
+  name: string;
+  namespace: string;
+  pod: string;
+  sftpPort: number;
+  /** Where to mount; default a directory of its own under the temp directory. */
+  mountPoint?: string;
+}
+
+interface ActiveMount {
+  mountPoint: string;
+  created: boolean;
+  sshfs: ChildProcess;
+  forward: PortForwardListener;
+}
+
+interface Journal {
+  mounts: { name: string; mountPoint: string; created: boolean }[];
+}
+
+/** The journal of mounts inside the daemon's journal directory. */
+export function mountJournal(journalDir: string): string {
+  return path.join(journalDir, 'mounts.json');
+}
+
+/** What the user must install, or undefined when sshfs can mount here. */
+export function mountUnavailable(env: NodeJS.ProcessEnv = process.env, fuseDevice = '/dev/fuse'): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v sshfs'], { encoding: 'utf8', env });
+  if (found.status !== 0) return 'sshfs is not installed (Debian/Ubuntu: apt-get install sshfs; Fedora: dnf install fuse-sshfs; macOS: macFUSE and sshfs)';
+  if (!fs.existsSync(fuseDevice)) return '/dev/fuse is missing: load the fuse module (modprobe fuse) or give the container --device /dev/fuse';
+  return undefined;
+}
+
+export class VolumeMounts {
+  private readonly active = new Map<string, ActiveMount>();
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly journalFile: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Unmounts what a daemon that died left behind (its journal says what). */
+  static recover(journalFile: string, log: Logger): void {
+    const journal = readJournal(journalFile);
+    for (const m of journal.mounts) {
+      if (isMounted(m.mountPoint)) {
+        unmount(m.mountPoint, log);
+        log.warn(`removed the stale mount ${m.mountPoint} of intercept ${m.name} (its daemon did not stop cleanly)`);
+      }
+      if (m.created) removeEmptyDir(m.mountPoint);
+    }
+    if (journal.mounts.length) fs.rmSync(journalFile, { force: true });
+  }
+
+  /** Mounts the pod's volumes; resolves with the mount point once sshfs serves it. */
+  async mount(req: MountRequest): Promise<string> {
+    if (this.active.has(req.name)) throw new Error(`intercept ${req.name} already has a mount`);
+    const mountPoint = path.resolve(req.mountPoint ?? path.join(os.tmpdir(), 'telepath', req.name));
+    const created = !fs.existsSync(mountPoint);
+    fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
+    if (isMounted(mountPoint)) throw new Error(`${mountPoint} is already a mount point; choose another --mount directory`);
+    if (fs.readdirSync(mountPoint).length > 0) throw new Error(`${mountPoint} is not empty; choose an empty --mount directory`);
+
+    const forward = new PortForwardListener(
+      this.kc,
+      () => Promise.resolve({ namespace: req.namespace, pod: req.pod, port: req.sftpPort }),
+      (err) => this.log.warn(`port-forward to the agent's volumes: ${err.message}`),
+    );
+    const localPort = await forward.listen(0, '127.0.0.1');
+    this.writeJournal({ add: { name: req.name, mountPoint, created } });
+    const sshfs = spawn('sshfs', ['-f', ...sshfsArgs({ port: localPort, mountPoint })], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    sshfs.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    try {
+      await waitMounted(mountPoint, sshfs, 15_000);
+    } catch (e) {
+      sshfs.kill('SIGTERM');
+      await forward.close();
+      this.writeJournal({ remove: req.name });
+      if (created) removeEmptyDir(mountPoint);
+      throw new Error(`sshfs could not mount the volumes: ${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
+    }
+    sshfs.once('exit', (code) => {
+      if (this.active.get(req.name)?.sshfs === sshfs) this.log.warn(`sshfs for ${mountPoint} exited (${code}); the volumes are gone until the next intercept`);
+    });
+    this.active.set(req.name, { mountPoint, created, sshfs, forward });
+    this.log.info(`volumes of ${req.namespace}/${req.pod} mounted at ${mountPoint}`);
+    return mountPoint;
+  }
+
+  async unmount(name: string): Promise<void> {
+    const m = this.active.get(name);
+    if (!m) return;
+    this.active.delete(name);
+    unmount(m.mountPoint, this.log);
+    m.sshfs.kill('SIGTERM');
+    await m.forward.close();
+    if (m.created) removeEmptyDir(m.mountPoint);
+    this.writeJournal({ remove: name });
+  }
+
+  async unmountAll(): Promise<void> {
+    for (const name of [...this.active.keys()]) await this.unmount(name);
+  }
+
+  private writeJournal(change: { add?: Journal['mounts'][number]; remove?: string }): void {
+    const journal = readJournal(this.journalFile);
+    journal.mounts = journal.mounts.filter((m) => m.name !== (change.add?.name ?? change.remove));
+    if (change.add) journal.mounts.push(change.add);
+    fs.mkdirSync(path.dirname(this.journalFile), { recursive: true });
+    const tmp = `${this.journalFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(journal));
+    fs.renameSync(tmp, this.journalFile);
+  }
+}
+
+/** Removes a directory this daemon made, only when it is empty again (never the volumes' files). */
+function removeEmptyDir(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // Still mounted or not empty: leave it.
+  }
+}
+
+function readJournal(file: string): Journal {
+  try {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Journal;
+    return Array.isArray(j.mounts) ? j : { mounts: [] };
+  } catch {
+    return { mounts: [] };
+  }
+}
+
+/** True when `dir` is a mount point, as /proc/self/mountinfo lists them. */
+export function isMounted(dir: string): boolean {
+  try {
+    const wanted = path.resolve(dir);
+    return fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((line) => line.split(' ')[4]?.replace(/\\040/g, ' ') === wanted);
+  } catch {
+    return false;
+  }
+}
+
+function unmount(dir: string, log: Logger): void {
+  for (const cmd of [['fusermount3', '-u', '-z', dir], ['fusermount', '-u', '-z', dir], ['umount', '-l', dir]]) {
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+    if (r.status === 0 && !isMounted(dir)) return;
+  }
+  if (isMounted(dir)) log.warn(`could not unmount ${dir}; unmount it with "fusermount3 -u ${dir}"`);
+}
+
+function waitMounted(dir: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const onExit = (code: number | null): void => {
+      clearInterval(timer);
+      reject(new Error(`sshfs exited with ${code}`));
+    };
+    child.once('exit', onExit);
+    const timer = setInterval(() => {
+      if (isMounted(dir)) {
+        clearInterval(timer);
+        child.off('exit', onExit);
+        resolve();
+      } else if (Date.now() > deadline) {
+        clearInterval(timer);
+        child.off('exit', onExit);
+        reject(new Error(`no mount after ${timeoutMs / 1000} s`));
+      }
+    }, 100);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * The intercepted container's volumes on the workstation: the agent serves them over SFTP, the
+ * daemon (in the workstation namespace, with its own mount namespace) mounts them with sshfs
+ * through a port-forward. Contents are compared with what the app container itself reads.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { buildBundles, ensureCluster, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+
+const telepath = path.join(repoRoot, 'dist/telepath.js');
+const runDir = '/run/telepath-e2e-volumes';
+const env = { ...process.env, TELEPATH_RUN_DIR: runDir, TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-volumes') };
+const tp = (args: string[], timeoutMs = 240_000): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs });
+const mountPoint = '/tmp/telepath-e2e-volumes-root';
+
+/** Reads a file on the workstation side (in the workstation's mount namespace, where the mount is). */
+function wsRead(file: string): RunResult {
+  return ws(['node', '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(file)}))`]);
+}
+
+function wsWrite(file: string, text: string): RunResult {
+  return ws(['node', '-e', `require('fs').writeFileSync(${JSON.stringify(file)}, ${JSON.stringify(text)})`]);
+}
+
+function podRead(pod: string, file: string): RunResult {
+  return ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(file)}))`]);
+}
+
+function mounted(): boolean {
+  return ws(['cat', '/proc/self/mountinfo']).stdout.split('\n').some((l) => l.split(' ')[4] === mountPoint);
+}
+
+let pod = '';
+
+before(() => {
+  ensureCluster();
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  assert.equal(tp(['connect', '--namespace', 'samples']).code, 0);
+  const r = tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-vol=1', '--mount', mountPoint, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { podName: string; environment: Record<string, string>; mountProblem?: string };
+  assert.equal(result.mountProblem, undefined);
+  assert.equal(result.environment.TELEPATH_ROOT, mountPoint);
+  pod = result.podName;
+});
+
+after(() => {
+  tp(['uninstall', '--agent', 'echo', '--namespace', 'samples']);
+  tp(['quit']);
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+describe('volumes', () => {
+  test('the ConfigMap and Secret files read exactly as in the pod', () => {
+    for (const file of ['/etc/sample/config.txt', '/etc/sample-secret/token']) {
+      const local = wsRead(path.join(mountPoint, file));
+      assert.equal(local.code, 0, local.stderr);
+      const inPod = podRead(pod, file);
+      assert.equal(inPod.code, 0, inPod.stderr);
+      assert.equal(local.stdout, inPod.stdout);
+    }
+    assert.equal(wsRead(path.join(mountPoint, '/etc/sample-secret/token')).stdout, 's3cr3t-from-a-secret');
+  });
+
+  test('a file written locally into the emptyDir is read in the pod, and the reverse', async () => {
+    const w = wsWrite(path.join(mountPoint, '/var/scratch/from-ws.txt'), 'written on the workstation\n');
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(podRead(pod, '/var/scratch/from-ws.txt').stdout, 'written on the workstation\n');
+    const p = ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e', `require('fs').writeFileSync('/var/scratch/from-pod.txt', 'written in the pod\\n')`]);
+    assert.equal(p.code, 0, p.stderr);
+    let seen = '';
+    for (let i = 0; i < 20 && seen !== 'written in the pod\n'; i++) {
+      seen = wsRead(path.join(mountPoint, '/var/scratch/from-pod.txt')).stdout;
+      if (seen !== 'written in the pod\n') await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(seen, 'written in the pod\n');
+  });
+
+  test('read-only volumes stay read-only', () => {
+    const w = wsWrite(path.join(mountPoint, '/etc/sample/new.txt'), 'nope');
+    assert.notEqual(w.code, 0);
+    assert.match(w.stderr, /EACCES|EROFS|EPERM|permission denied/i);
+  });
+
+  test('leave unmounts', () => {
+    assert.equal(mounted(), true);
+    assert.equal(tp(['leave', 'echo']).code, 0);
+    assert.equal(mounted(), false);
+  });
+
+  test('after kill -9 of the daemon, the next start removes the stale mount', async () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-vol=2', '--mount', mountPoint]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(mounted(), true);
+    const pid = Number(ws(['cat', `${runDir}/daemon.pid`]).stdout.trim());
+    process.kill(pid, 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal(tp(['version']).code, 0);
+    // Any command that starts the daemon: the new daemon cleans up first.
+    assert.equal(tp(['connect', '--namespace', 'samples']).code, 0);
+    assert.equal(mounted(), false);
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The agent's SSH server that offers the app container's volume mounts over SFTP, for the daemon
+ * to mount with sshfs (Telepresence does the same with its agent's sftp-server).
+ *
+ * Only the "sftp" subsystem is served: no shell, exec, or port forwarding, so the server cannot be
+ * used to run anything in the pod or to reach further into the cluster.
+ *
+ * Who can connect: the server listens on the pod's loopback only, so the sole way in is a
+ * Kubernetes port-forward to the agent pod, which the API server grants only to users with the
+ * `pods/portforward` right in the namespace. That is why, without `authorizedKey`, any
+ * authentication (also "none", which OpenSSH's client tries first) is accepted: the port-forward
+ * is the authentication. With `authorizedKey`, only that public key gets in.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey, Server } from 'ssh2';
+import type { Logger } from '../../../traffic-manager/src/logger.js';
+import { serveSftp } from './sftpSession.js';
+import { generateEd25519KeyPair, parseSshKey } from './sshKeys.js';
+
+export interface SftpServerOptions {
+  /** The directory whose contents the client sees as "/" (the agent's mount root). */
+  root: string;
+  /** 0 for any free port. */
+  port: number;
+  /** Default 127.0.0.1: see the comment at the top for why it must stay on loopback. */
+  host?: string;
+  /** Absolute paths under `root` that refuse every change (the read-only volume mounts). */
+  readOnlyPaths: string[];
+  logger: Logger;
+  /** An OpenSSH public key ("ssh-ed25519 AAAA… comment"): the only key let in. */
+  authorizedKey?: string;
+}
+
+export interface SftpServer {
+  port: number;
+  /** OpenSSH's "SHA256:…" fingerprint of the host key generated at start. */
+  hostKeyFingerprint: string;
+  /** The host key as one known_hosts key ("ssh-ed25519 AAAA…"), for strict host key checking. */
+  hostPublicKey: string;
+  /** Stops listening and ends every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * AES only, which Node's OpenSSL runs with the CPU's AES instructions. OpenSSH's client prefers
+ * chacha20-poly1305, which ssh2 does in JavaScript unless its optional native addon is built, and
+ * the agent's bundle carries no native code.
+ */
+const CIPHERS: CipherAlgorithm[] = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'];
+
+export async function startSftpServer(options: SftpServerOptions): Promise<SftpServer> {
+  const log = options.logger;
+  // Paths are compared as strings, so everything is in its real form: a root reached through a
+  // symlink (/tmp on macOS, a test's temp dir) would otherwise never match a resolved path.
+  const root = await fsp.realpath(options.root);
+  const readOnlyPaths = await Promise.all(options.readOnlyPaths.map((p) => realOrResolved(p)));
+  const allowedKey = options.authorizedKey === undefined ? undefined : parsePublicKey(options.authorizedKey);
+
+  // A fresh key at every start: nothing to store (the agent's file system is read-only) and
+  // nothing to leak. The daemon learns it from hostPublicKey or trusts the port-forward.
+  const pair = generateEd25519KeyPair();
+  const hostKey = parseSshKey(pair.private, 'the generated host key');
+  const hostBlob = hostKey.getPublicSSH();
+  const hostKeyFingerprint = `SHA256:${createHash('sha256').update(hostBlob).digest('base64').replace(/=+$/, '')}`;
+  const hostPublicKey = `${hostKey.type} ${hostBlob.toString('base64')}`;
+
+  const connections = new Set<Connection>();
+  const server = new Server({ hostKeys: [pair.private], ident: 'telepath-agent', algorithms: { cipher: CIPHERS } }, (client, info) => {
+    connections.add(client);
+    // sshfs pipelines small requests; with Nagle, an answer waits for the client's delayed ACK
+    // (some 40 ms) whenever an earlier one is unacknowledged. (ssh2's server-side connection has
+    // setNoDelay, lib/server.js; its typings lack it.)
+    (client as Connection & { setNoDelay?(noDelay: boolean): unknown }).setNoDelay?.(true);
+    const peer = `${info.ip}:${info.port}`;
+    log.debug('sftp connection', { peer });
+    client.on('authentication', (ctx) => authenticate(ctx, allowedKey));
+    client.on('ready', () => {
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('sftp', (acceptSftp) => {
+          log.info('sftp session started', { peer });
+          serveSftp(acceptSftp(), { root, readOnlyPaths, logger: log });
+        });
+      });
+    });
+    // A vanished port-forward resets the socket; that must not take the agent down.
+    client.on('error', (err) => log.debug('sftp connection error', { peer, error: err.message }));
+    client.on('close', () => {
+      connections.delete(client);
+      log.debug('sftp connection closed', { peer });
+    });
+  });
+  server.on('error', (err: Error) => log.warn('sftp server error', { error: err.message }));
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info('sftp server listening', { host, port, root, readOnlyPaths, hostKeyFingerprint, auth: allowedKey ? 'publickey' : 'port-forward' });
+
+  return {
+    port,
+    hostKeyFingerprint,
+    hostPublicKey,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of connections) c.end();
+      }),
+  };
+}
+
+function authenticate(ctx: AuthContext, allowedKey: ParsedKey | undefined): void {
+  if (allowedKey === undefined) return ctx.accept();
+  if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+  const wanted = allowedKey.getPublicSSH();
+  if (ctx.key.algo !== allowedKey.type || ctx.key.data.length !== wanted.length || !timingSafeEqual(ctx.key.data, wanted)) {
+    return ctx.reject(['publickey']);
+  }
+  // Without a signature the client only asks whether the key would do.
+  if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
+  if (allowedKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return ctx.accept();
+  ctx.reject(['publickey']);
+}
+
+function parsePublicKey(text: string): ParsedKey {
+  const key = parseSshKey(text.trim(), 'authorizedKey');
+  if (key.isPrivateKey()) throw new Error('authorizedKey must be a public key, not a private one');
+  return key;
+}
+
+async function realOrResolved(p: string): Promise<string> {
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
