@@ -6,13 +6,14 @@
  *   - directly from the node's namespace to the pod IP (the physical limit of this machine).
  * Also the time of `telepath connect` with the manager already installed, and the daemon's
  * memory. Prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
- * Then the intercept numbers (interceptBench.ts).
- *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept]
+ * Then the intercept numbers (interceptBench.ts) and the volumes' (volumesBench.ts).
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
+import { volumesBench } from './volumesBench.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
 
 interface Result {
@@ -55,8 +56,17 @@ function best(results: Result[]): Result {
 async function main(): Promise<void> {
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
-  if (values.only !== 'intercept') await connectBench();
-  if (values.only !== 'connect') printIntercept(await interceptBench(Number(requests), rounds));
+  const only = values.only;
+  if (!only || only === 'connect') await connectBench();
+  if (!only || only === 'intercept') printIntercept(await interceptBench(Number(requests), rounds));
+  if (!only || only === 'volumes') {
+    const v = volumesBench(rounds);
+    console.log(`\nVolumes: reading a ${v.mb} MB file of the pod's emptyDir, best of ${rounds} rounds\n`);
+    console.log('| path | MB/s |');
+    console.log('|---|---|');
+    console.log(`| through the sshfs mount (TELEPATH_ROOT) | ${v.mountMBs.toFixed(1)} |`);
+    console.log(`| kubectl exec, streaming the file to stdout (what kubectl cp does, without tar) | ${v.kubectlMBs.toFixed(1)} |`);
+  }
 }
 
 function printIntercept(r: InterceptBenchResult): void {
