@@ -10,6 +10,9 @@ import {
   ErrorCode,
   toResponseError,
   type ConnectParams,
+  type ContextsParams,
+  type ContextsResult,
+  type NamespacesResult,
   type DaemonStatus,
   type InterceptParams,
   type InterceptResult,
@@ -25,7 +28,7 @@ import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js
 import { DEFAULT_NAMESPACE } from '../../traffic-manager/src/manifests.js';
 import { AgentInstaller } from './intercept/agentInstaller.js';
 import { InterceptService, uninstallAgents } from './intercept/interceptService.js';
-import { loadKubeAccess, type KubeAccess } from './kube/kubeAccess.js';
+import { kubeContexts, loadKubeAccess, type KubeAccess } from './kube/kubeAccess.js';
 import type { Logger, LogSink } from './log/logger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
 import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
@@ -186,6 +189,15 @@ export class Daemon implements DaemonApi {
     } catch (err) {
       this.log.warn(`short names could not be moved to namespace ${namespace}: ${(err as Error).message}`);
     }
+  }
+
+  contexts(params: ContextsParams): ContextsResult {
+    return kubeContexts(params.kubeconfig);
+  }
+
+  async namespaces(): Promise<NamespacesResult> {
+    if (!this.session) throw daemonError(ErrorCode.NotConnected, 'not connected to a cluster; run "telepath connect" first');
+    return { namespaces: await this.session.namespaces() };
   }
 
   list(params: ListParams): Promise<ListResult> {

@@ -19,6 +19,25 @@ export interface KubeAccess {
   namespace: string;
 }
 
+/** The contexts of the kubeconfig that connect would read (`path`, else $KUBECONFIG, else ~/.kube/config). */
+export function kubeContexts(kubeconfig?: string): { kubeconfig: string; current?: string; contexts: { name: string; cluster: string; namespace?: string }[] } {
+  const file = kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), '.kube', 'config');
+  if (!fs.existsSync(file)) throw daemonError(ErrorCode.KubeconfigInvalid, `kubeconfig ${file} does not exist; set telepath.kubeconfig or KUBECONFIG`);
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    throw daemonError(ErrorCode.KubeconfigInvalid, `cannot read kubeconfig ${file}: ${(err as Error).message}`);
+  }
+  const contexts = kc.getContexts().map((c) => {
+    const out: { name: string; cluster: string; namespace?: string } = { name: c.name, cluster: kc.getCluster(c.cluster)?.server ?? c.cluster };
+    if (c.namespace) out.namespace = c.namespace;
+    return out;
+  });
+  const current = kc.getCurrentContext();
+  return { kubeconfig: file, ...(current ? { current } : {}), contexts };
+}
+
 export function loadKubeAccess(opts: { kubeconfig?: string; context?: string; namespace?: string }): KubeAccess {
   const kubeconfigPath =
     opts.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), '.kube', 'config');

@@ -23,6 +23,9 @@ import {
   toResponseError,
   validate,
   type ConnectParams,
+  type ContextsParams,
+  type ContextsResult,
+  type NamespacesResult,
   type DaemonStatus,
   type InterceptParams,
   type InterceptResult,
@@ -50,6 +53,8 @@ export interface DaemonApi {
   intercept(params: InterceptParams, progress: Progress, token: CancellationToken): Promise<InterceptResult>;
   leave(params: LeaveParams): Promise<void>;
   list(params: ListParams): Promise<ListResult>;
+  contexts(params: ContextsParams): ContextsResult;
+  namespaces(): Promise<NamespacesResult>;
   setLogLevel(params: SetLogLevelParams): void;
   /** Called after the reply to `quit` went out. */
   quit(): void;
@@ -158,6 +163,8 @@ export class RpcServer {
       return {};
     });
     handle(daemonRequests.list, (params) => this.api.list(params));
+    handle(daemonRequests.contexts, (params) => this.api.contexts(params));
+    handle(daemonRequests.namespaces, () => this.api.namespaces());
     handle(daemonRequests.setLogLevel, (params) => {
       this.api.setLogLevel(params);
       return {};

@@ -317,6 +317,36 @@ export const UninstallResult = named(
 );
 export type UninstallResult = Infer<typeof UninstallResult>;
 
+// ---- kubeconfig contexts and namespaces ----
+
+export const ContextsParams = named(
+  'ContextsParams',
+  object({ kubeconfig: optional(string({ description: 'Path of the kubeconfig; default as for connect.' })) }),
+);
+export type ContextsParams = Infer<typeof ContextsParams>;
+
+export const ContextsResult = named(
+  'ContextsResult',
+  object({
+    kubeconfig: string({ description: 'The kubeconfig that was read.' }),
+    current: optional(string({ description: "The kubeconfig's current context." })),
+    contexts: array(
+      object({
+        name: string(),
+        cluster: string({ description: "The cluster's API server URL." }),
+        namespace: optional(string({ description: "The context's namespace, if it sets one." })),
+      }),
+    ),
+  }),
+);
+export type ContextsResult = Infer<typeof ContextsResult>;
+
+export const NamespacesResult = named(
+  'NamespacesResult',
+  object({ namespaces: array(string(), { description: 'Every namespace the user may list; just the connected one when listing is forbidden.' }) }),
+);
+export type NamespacesResult = Infer<typeof NamespacesResult>;
+
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LogLevel = stringEnum(LOG_LEVELS);
 export type LogLevel = Infer<typeof LogLevel>;
