@@ -156,6 +156,9 @@ describe('intercept', () => {
     ) as Record<string, string>;
     // What the image sets (PATH, HOME, NODE_VERSION...) and the hostname are not the container's spec.
     for (const k of ['PATH', 'HOME', 'HOSTNAME', 'NODE_VERSION', 'YARN_VERSION', 'TERM', 'PWD', 'SHLVL']) delete inPod[k];
+    // Telepath adds where the container's volumes are mounted on the workstation.
+    assert.equal(fromFile.TELEPATH_ROOT, '/tmp/telepath/echo-env');
+    delete fromFile.TELEPATH_ROOT;
     assert.deepEqual(fromFile, inPod);
     assert.equal(fromFile.SAMPLE_SECRET, 's3cr3t-from-a-secret');
     assert.equal(tp(['leave', 'echo-env']).code, 0);
