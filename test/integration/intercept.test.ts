@@ -365,6 +365,19 @@ current-context: viewer
     assert.match(r.stderr, /no Deployment, StatefulSet or ReplicaSet named "nope" in namespace samples/);
   });
 
+  test('after an intercept in another namespace, short names resolve in that namespace', () => {
+    assert.equal(tp(['quit']).code, 0);
+    assert.equal(tp(['connect', '--namespace', 'default']).code, 0);
+    assert.notEqual(ws(['getent', 'hosts', 'echo']).code, 0, 'echo is not a name in namespace default');
+    const r = tp(['intercept', 'echo', '--namespace', 'samples', '--port', '18080', '--http-header', 'x-ns=1', '--mount=false']);
+    assert.equal(r.code, 0, r.stderr);
+    const clusterIp = kubectlJson<{ spec: { clusterIP: string } }>('-n', 'samples', 'get', 'svc', 'echo').spec.clusterIP;
+    const h = ws(['getent', 'hosts', 'echo']);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(h.stdout.split(/\s+/)[0], clusterIp);
+    assert.equal(tp(['leave', 'echo']).code, 0);
+  });
+
   test('uninstall --everything restores every workload and Service exactly', () => {
     const r = tp(['uninstall', '--everything']);
     assert.equal(r.code, 0, r.stderr);
