@@ -102,4 +102,12 @@ describe('volumes', () => {
     assert.equal(tp(['connect', '--namespace', 'samples']).code, 0);
     assert.equal(mounted(), false);
   });
+
+  test('quit unmounts', () => {
+    const r = tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-vol=3', '--mount', mountPoint]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(mounted(), true);
+    assert.equal(tp(['quit']).code, 0);
+    assert.equal(mounted(), false);
+  });
 });
