@@ -145,6 +145,34 @@ test('10 MB each way at once with window scaling, byte for byte', () => {
   assert.equal(b.stats.retransmits + a.stats.retransmits, 0, 'a clean link needs no retransmission');
 });
 
+test('as the daemon runs it (reused output memory, no input checksum check, MTU 65000): lossy, reordering link, byte for byte', () => {
+  const rand = prng(65);
+  const daemon = { mtu: 65000, reuseOutputMemory: true, verifyChecksums: false };
+  const link: LinkOptions = { dropEvery: 11, reorderEvery: 5, duplicateEvery: 7 };
+  const net = new SimNet({ a: daemon, b: { mtu: 65000 }, toA: link, toB: link });
+  const ids = exchange(net, randomBytes(rand, 3_000_000), randomBytes(rand, 3_000_000));
+  const a = net.a.stack.tcpConnection(ids.a)!;
+  assert.ok(a.stats.retransmits > 0, 'retransmissions were rebuilt in reused memory too');
+  assert.equal(net.b.stack.stats.dropReasons.get('tcp: bad checksum'), undefined, 'no segment was damaged by reuse');
+});
+
+test('reused output memory: the segments of later outputs are built where earlier ones were', () => {
+  const buffers = new Set<ArrayBufferLike>();
+  let outputs = 0;
+  const net = new SimNet({ a: { reuseOutputMemory: true } });
+  const ids = connect(net);
+  const output = net.a.output.bind(net.a);
+  net.a.output = (packets) => {
+    outputs++;
+    for (const p of packets) buffers.add(p.buffer);
+    output(packets);
+  };
+  const done = pump(net.a, ids.a, randomBytes(prng(1), 1_000_000));
+  assert.ok(net.run(() => (done(), net.b.ended.has(ids.b))));
+  assert.ok(outputs > 10, `${outputs} outputs`);
+  assert.equal(buffers.size, 1, 'one slab for all of them');
+});
+
 test('loss of every 7th packet both ways is repaired by retransmission', () => {
   const rand = prng(7);
   const net = new SimNet({ toA: { dropEvery: 7 }, toB: { dropEvery: 7 } });

@@ -202,13 +202,26 @@ function fixChecksums(p: Buffer): void {
   l4.writeUInt16BE(finishChecksum(sumWords(l4, 0, l4.length, pseudoHeaderSum(src, dst, proto, l4.length))), at);
 }
 
-test('thousands of random, truncated, mutated and plausible packets: no throw, no garbage', () => {
+/** The stack as the tests configure it by default, and as the daemon runs it (no checksum check
+ * of what the local kernel sends, segments built in reused memory). */
+const CONFIGS = [
+  { name: 'verifying checksums', verifyChecksums: true, reuseOutputMemory: false },
+  { name: 'as the daemon runs it', verifyChecksums: false, reuseOutputMemory: true },
+];
+
+for (const config of CONFIGS) {
+  test(`thousands of random, truncated, mutated and plausible packets: no throw, no garbage (${config.name})`, () => fuzzHostileInput(config));
+}
+
+function fuzzHostileInput(config: (typeof CONFIGS)[number]): void {
   const rand = prng(20240601);
   let now = 0;
   const daemon = new FuzzDaemon(rand);
   const stack = new NetStack(daemon, {
     clock: () => now,
     random: rand,
+    verifyChecksums: config.verifyChecksums,
+    reuseOutputMemory: config.reuseOutputMemory,
     udpIdleTimeoutMs: 5_000,
     connectTimeoutMs: 3_000,
     tcp: { timeWaitMs: 2_000, maxRetries: 3, receiveWindow: 64 * 1024, sendBufferSize: 16 * 1024, sendBufferHardLimit: 64 * 1024 },
@@ -315,7 +328,7 @@ test('thousands of random, truncated, mutated and plausible packets: no throw, n
   stack.close();
   assert.deepEqual(stack.flowCount, { tcp: 0, udp: 0 }, 'nothing is left behind');
   assert.equal(daemon.live.size, 0, 'every tcpConnect got its tcpClosed');
-});
+}
 
 test('random bytes straight into a stack that does not verify checksums: no throw', () => {
   const rand = prng(99);

@@ -93,11 +93,10 @@ export class Vif {
         mtu: tun.mtu,
         logger: { debug: (m) => log.trace(m), warn: (m) => log.debug(m) },
         // write() hands every packet to the device before it returns.
-        reuseOutputMemory: !process.env.TP_NOREUSE, // EXPERIMENT
+        reuseOutputMemory: true,
         // What the TUN device hands over the local kernel just built and summed (offloads are
         // off); there is no wire in between to damage it, so summing it again is wasted work.
-        verifyChecksums: !!process.env.TP_VERIFY, // EXPERIMENT
-        ...(process.env.TP_RWND ? { tcp: { receiveWindow: Number(process.env.TP_RWND) } } : {}), // EXPERIMENT
+        verifyChecksums: false,
       },
     );
     tun.onPackets((packets) => this.withStack(() => this.stack.inputBatch(packets)));
@@ -260,7 +259,7 @@ export class Vif {
     // The stack hands a view into the TUN batch (a fresh Buffer per read, never reused). The
     // gRPC call keeps it only until it serializes the message (a copy), usually at once, so a
     // large payload goes as it is; a small one is copied so it cannot keep a large batch alive.
-    const ok = call.write({ message: { $case: 'data', value: data.length >= VIEW_MIN_BYTES && !process.env.TP_NOVIEW ? data : Buffer.from(data) } });
+    const ok = call.write({ message: { $case: 'data', value: data.length >= VIEW_MIN_BYTES ? data : Buffer.from(data) } });
     flow.unconsumed += data.length;
     if (ok) this.flushConsumed(id, flow);
   }

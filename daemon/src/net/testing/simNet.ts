@@ -157,7 +157,11 @@ export class SimNet {
     const link = (to === 'a' ? this.options.toA : this.options.toB) ?? {};
     const c = to === 'a' ? this.counters.toA : this.counters.toB;
     const latency = link.latencyMs ?? 1;
-    for (const packet of packets) {
+    // A stack that reuses its output memory needs the packets taken before output returns; the
+    // link holds them for a while, so it keeps copies (as a device does).
+    const copy = (from === 'a' ? this.options.a : this.options.b)?.reuseOutputMemory === true;
+    for (const sent of packets) {
+      const packet = copy ? Buffer.from(sent) : sent;
       const n = ++c.packets;
       c.bytes += packet.length;
       link.tap?.(packet);
