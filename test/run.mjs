@@ -2,7 +2,8 @@
 // Runs Telepath's tests in phases and closes with one line "N passed, N failed, N skipped".
 //   node test/run.mjs unit         pure code: no root, no cluster, seconds
 //   node test/run.mjs integration  against the local cluster (root; brings it up if needed)
-//   node test/run.mjs all          both, then the cluster teardown check
+//   node test/run.mjs e2e          the extension in a real VS Code (code-server), test/e2e/
+//   node test/run.mjs all          unit, integration, e2e, then the cluster teardown check
 // Extra arguments after the phase are passed to node --test (e.g. --test-name-pattern=...).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -67,14 +68,17 @@ function runPhase(name, files, opts = []) {
 }
 
 if (phase === 'unit' || phase === 'all') runPhase('unit', findTests(unitDirs), ['--test-timeout=120000']);
+const teardown = 'test/integration/teardown.test.ts';
 if (phase === 'integration' || phase === 'all') {
   // One file at a time: they share one cluster. teardown runs last, on its own.
-  const teardown = 'test/integration/teardown.test.ts';
   runPhase('integration', findTests(['test/integration'], [teardown]), ['--test-concurrency=1', '--test-timeout=900000']);
-  if (phase === 'all') runPhase('teardown', findTests(['test/integration']).filter((f) => f === teardown), ['--test-timeout=900000']);
 }
-if (!['unit', 'integration', 'all'].includes(phase)) {
-  console.error(`usage: node test/run.mjs unit|integration|all [node --test options]`);
+// The extension in a real VS Code (code-server + headless Chromium); needs `npm run build` and
+// scripts/installCodeServer.sh (run by test/cluster/prepare). Before teardown: UI tests use the cluster.
+if (phase === 'e2e' || phase === 'all') runPhase('e2e', findTests(['test/e2e']), ['--test-concurrency=1', '--test-timeout=600000']);
+if (phase === 'all') runPhase('teardown', findTests(['test/integration']).filter((f) => f === teardown), ['--test-timeout=900000']);
+if (!['unit', 'integration', 'e2e', 'all'].includes(phase)) {
+  console.error(`usage: node test/run.mjs unit|integration|e2e|all [node --test options]`);
   process.exit(2);
 }
 

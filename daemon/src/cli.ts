@@ -472,7 +472,9 @@ async function ensureDaemon(paths: DaemonPaths, io: Io): Promise<DaemonClient> {
   const log = fs.openSync(paths.logFile, 'a', 0o600);
   // The same program in daemon mode: the bundle (dist/telepath.js) or, from sources, bin.ts
   // under the same loader flags (tsx).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'daemon-foreground'], {
+  // --initial-old-space-size: see traffic-manager/src/manifests.ts (the same GC trap under bulk transfers).
+  const v8 = process.execArgv.some((a) => a.startsWith('--initial-old-space-size')) ? [] : ['--initial-old-space-size=64'];
+  const child = spawn(process.execPath, [...v8, ...process.execArgv, process.argv[1]!, 'daemon-foreground'], {
     detached: true,
     stdio: ['ignore', log, log],
     env: process.env,

@@ -1,16 +1,94 @@
 /**
- * The VS Code extension's entry point. The cluster tree, status bar and "Intercept and Debug"
- * arrive with issue #5; everything they do goes through the daemon's JSON-RPC API.
+ * The VS Code extension's entry point: wires the daemon link, the cluster tree, the status bar,
+ * the commands and the debug integration together. Everything it does goes through the daemon's
+ * JSON-RPC API; everything it registers goes into context.subscriptions.
  */
+import os from 'node:os';
+import path from 'node:path';
 import * as vscode from 'vscode';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
+import { daemonPaths } from '../../daemon/src/paths.js';
+import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { DEFAULT_SETTINGS, resolveKubeconfig, type TelepathSettings } from './config/settings.js';
+import { launchDaemon } from './daemon/daemonLauncher.js';
+import { DaemonLink } from './daemon/daemonLink.js';
+import { DebugSessionTracker } from './debug/debugSessionTracker.js';
+import { InterceptRegistry } from './intercept/interceptRegistry.js';
+import { ClusterTreeProvider } from './ui/clusterTreeProvider.js';
+import { registerConnectionCommands } from './ui/connectionCommands.js';
+import { registerDebugCommands } from './ui/debugCommands.js';
+import { registerDebugProvider } from './ui/debugProvider.js';
+import { registerInterceptCommands } from './ui/interceptCommands.js';
+import { watchNetworkRole } from './ui/networkRoleNotice.js';
+import { Operations } from './ui/operations.js';
+import { TelepathStatusBar } from './ui/statusBar.js';
+import type { UiContext } from './ui/uiContext.js';
+
+export const CLUSTERS_VIEW = 'telepath.clusters';
 
 export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Telepath', { log: true });
+  context.subscriptions.push(log);
+  const paths = daemonPaths();
+  // The CLI and daemon bundle ships in the same dist/ as this one.
+  const cliPath = path.join(__dirname, 'telepath.js');
+  const link = new DaemonLink({
+    socketPath: paths.socket,
+    clientName: 'vscode',
+    clientVersion: PRODUCT_VERSION,
+    log,
+    launch: (token) =>
+      launchDaemon(
+        { execPath: process.execPath, cliPath, socketPath: paths.socket, logFile: paths.logFile, env: process.env, cwd: os.homedir() },
+        log,
+        token,
+      ),
+  });
+  context.subscriptions.push(link);
+
+  const ui: UiContext = {
+    extension: context,
+    log,
+    link,
+    registry: new InterceptRegistry(),
+    debugSessions: new DebugSessionTracker(),
+    daemonLogFile: paths.logFile,
+    cliPath,
+    settings: readSettings,
+    kubeconfig: () => resolveKubeconfig(readSettings().kubeconfig, process.env, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath),
+  };
+  const ops = new Operations(ui);
   context.subscriptions.push(
-    vscode.commands.registerCommand('telepath.showVersion', () =>
-      vscode.window.showInformationMessage(`Telepath ${PRODUCT_VERSION} (protocol ${PROTOCOL_VERSION})`),
-    ),
+    link.onDidChange(() => {
+      if (link.state === 'up') ui.registry.sync(link.status?.intercepts ?? []);
+    }),
   );
+
+  const tree = new ClusterTreeProvider(ui, ops);
+  context.subscriptions.push(tree, vscode.window.registerTreeDataProvider(CLUSTERS_VIEW, tree));
+  context.subscriptions.push(new TelepathStatusBar(ui, ops));
+  context.subscriptions.push(
+    ...registerConnectionCommands(ui, ops, () => tree.refresh(true)),
+    ...registerInterceptCommands(ui, ops),
+    ...registerDebugCommands(ui, ops),
+    ...registerDebugProvider(ui, ops),
+    watchNetworkRole(ui, ops),
+  );
+  log.info(`Telepath ${PRODUCT_VERSION} active; daemon socket ${paths.socket}`);
+  // Find a daemon that already runs; one is started only when the view or a command needs it.
+  void link.attach();
 }
 
 export function deactivate(): void {}
+
+function readSettings(): TelepathSettings {
+  const c = vscode.workspace.getConfiguration('telepath');
+  const mode = c.get<string>('defaultInterceptMode', DEFAULT_SETTINGS.defaultInterceptMode);
+  return {
+    kubeconfig: c.get<string>('kubeconfig', DEFAULT_SETTINGS.kubeconfig),
+    context: c.get<string>('context', DEFAULT_SETTINGS.context),
+    namespace: c.get<string>('namespace', DEFAULT_SETTINGS.namespace),
+    defaultInterceptMode: mode === 'global' ? 'global' : 'personal',
+    defaultHeader: c.get<string>('defaultHeader', DEFAULT_SETTINGS.defaultHeader),
+    leaveOnDebugEnd: c.get<boolean>('leaveOnDebugEnd', DEFAULT_SETTINGS.leaveOnDebugEnd),
+  };
+}

@@ -102,7 +102,7 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
   assert.equal(d.spec?.replicas, 1);
   assert.equal(c?.image, 'docker.io/library/node:20-alpine');
   assert.equal(c?.imagePullPolicy, 'IfNotPresent');
-  assert.deepEqual(c?.command, ['node', `/telepath/${LOADER_KEY}`]);
+  assert.deepEqual(c?.command, ['node', '--initial-old-space-size=64', `/telepath/${LOADER_KEY}`]);
   assert.equal(pod?.serviceAccountName, 'traffic-manager');
   assert.equal(pod?.securityContext?.runAsNonRoot, true);
   assert.equal(pod?.securityContext?.runAsUser, 1000);

@@ -1,0 +1,286 @@
+/**
+ * A real VS Code for the editor tests: code-server (installed by scripts/installCodeServer.sh),
+ * started with a throw-away user-data and extensions directory, no authentication, on a free port
+ * of 127.0.0.1, with the extension's .vsix installed. The extension host starts only when a browser
+ * opens the workbench (browser.ts).
+ *
+ * With `inWorkstation`, code-server runs in the cluster's workstation namespace (tp-ws, through
+ * test/cluster/ws): its extension host, and the daemon the extension starts, then reach the API
+ * server like a developer's editor would. 127.0.0.1 there is not the test process's 127.0.0.1, so
+ * the browser must run there too (`launchBrowser({ inWorkstation: true })`).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clusterDir, repoRoot, ws, wsNetns } from '../cluster/harness.js';
+
+export const e2eDir = import.meta.dirname;
+/** Screenshots and logs of the last runs (git-ignored). */
+export const artifactsDir = path.join(e2eDir, 'artifacts');
+
+/** VS Code user settings every run starts with: nothing that opens a page, calls home or asks. */
+export const defaultSettings: Record<string, unknown> = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'security.workspace.trust.enabled': false,
+  'git.autoRepositoryDetection': false,
+};
+
+export interface CodeServerOptions {
+  /** Run code-server, and so the extension host and the daemon, in the workstation namespace. */
+  inWorkstation?: boolean;
+  /** The folder the workbench opens (see workbenchUrl). */
+  workspace: string;
+  /** Added to code-server's environment, which the extension host inherits. */
+  env?: NodeJS.ProcessEnv;
+  /** .vsix files to install first; default: none. */
+  extensions?: string[];
+  /** User settings, over defaultSettings. */
+  settings?: Record<string, unknown>;
+  /** Base name of the log files kept in artifacts/ (default "code-server"). */
+  name?: string;
+  /** How long to wait for it to answer /healthz. */
+  timeoutMs?: number;
+}
+
+export interface CodeServer {
+  /** http://127.0.0.1:PORT/ — reachable from the namespace code-server runs in only. */
+  readonly url: string;
+  readonly port: number;
+  /** Its pid, which is also its process group. */
+  readonly pid: number;
+  /** The temporary directory holding its config, user data and extensions; gone after stop(). */
+  readonly tempDir: string;
+  readonly userDataDir: string;
+  readonly inWorkstation: boolean;
+  /** code-server's own output (artifacts/NAME.log). */
+  readonly logFile: string;
+  /** The workbench with a folder open (default: the workspace it was started for). */
+  workbenchUrl(folder?: string): string;
+  /** Pids still in its process group (server, extension hosts, watchers, terminals). */
+  processes(): number[];
+  /** Stops the whole process group (TERM, then KILL after 5 s), then whatever escaped it but runs
+   * from its directories (a daemon the extension started detached: TERM, KILL after 10 s); keeps
+   * VS Code's logs in artifacts/NAME-logs; removes the temporary directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The code-server binary; installs it first when missing (seconds when present). */
+export function codeServerBin(): string {
+  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/installCodeServer.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
+  const bin = r.stdout?.trim().split('\n').pop();
+  if (r.status !== 0 || !bin || !existsSync(bin)) throw new Error(`scripts/installCodeServer.sh failed (exit ${r.status})`);
+  return bin;
+}
+
+/** The workstation's address on its link to the node (WS_IP in test/cluster/lib.sh). */
+const workstationIp = '10.250.0.2';
+
+/** Whether this process already runs in the workstation namespace (e.g. started by test/cluster/ws). */
+export function inWorkstationNamespace(): boolean {
+  const handle = `/run/netns/${wsNetns}`;
+  if (!existsSync(handle)) return false;
+  const mine = statSync('/proc/self/ns/net');
+  const theirs = statSync(handle);
+  // A bound namespace handle lives on nsfs, like /proc/self/ns/net: then compare the two.
+  if (theirs.dev === mine.dev) return theirs.ino === mine.ino;
+  // Unbound: test/cluster/ws also enters the workstation's mount namespace, which was made before
+  // the handle was bound. Tell by the workstation's address instead.
+  return Object.values(os.networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === workstationIp));
+}
+
+/** The command line that runs `argv` in the workstation namespace, or as is when already there. */
+export function inWorkstationCommand(argv: string[]): string[] {
+  return inWorkstationNamespace() ? argv : [path.join(clusterDir, 'ws'), ...argv];
+}
+
+/** Pids whose process group is `pgid`. */
+export function processGroup(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may contain anything.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Pids whose command line contains `needle` (e.g. a temporary directory). */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function untilTrue(what: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await what()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+}
+
+export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServer> {
+  const bin = codeServerBin();
+  const name = opts.name ?? 'code-server';
+  const inWs = opts.inWorkstation ?? false;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  mkdirSync(artifactsDir, { recursive: true });
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'telepath-e2e-'));
+  const userDataDir = path.join(dir, 'user-data');
+  const extensionsDir = path.join(dir, 'extensions');
+  const config = path.join(dir, 'config.yaml');
+  mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  mkdirSync(extensionsDir);
+  // Always --config: without it code-server writes a password config into ~/.config/code-server.
+  // Port 0: the kernel picks a free one in whichever namespace it runs; the log line says which.
+  writeFileSync(config, 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
+  writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ ...defaultSettings, ...opts.settings }, null, 2),
+  );
+  const common = ['--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
+  // EXTENSIONS_GALLERY={} keeps the workbench from asking the Open VSX gallery for anything.
+  const env = { ...process.env, EXTENSIONS_GALLERY: '{}', ...opts.env };
+
+  for (const vsix of opts.extensions ?? []) {
+    const r = spawnSync(bin, [...common, '--install-extension', vsix], { encoding: 'utf8', env, timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`installing ${vsix} failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
+  }
+
+  const argv = [
+    bin,
+    ...common,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+  ];
+  const cmd = inWs ? inWorkstationCommand(argv) : argv;
+  const logFile = path.join(artifactsDir, `${name}.log`);
+  const log = createWriteStream(logFile);
+  // Its own process group (detached), so that stop() reaches every process it starts. Through
+  // test/cluster/ws the pid stays the same: the script, nsenter and env all exec.
+  const child = spawn(cmd[0]!, cmd.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid!;
+  let output = '';
+  let exited: number | null | undefined;
+  const onData = (d: Buffer): void => {
+    output += d.toString();
+    log.write(d);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  child.once('exit', (code, signal) => {
+    exited = code ?? (signal ? -1 : null);
+  });
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // no such group any more
+      }
+    };
+    signalGroup('SIGTERM');
+    if (!(await untilTrue(() => processGroup(pid).length === 0, 5_000))) {
+      signalGroup('SIGKILL');
+      await untilTrue(() => processGroup(pid).length === 0, 5_000);
+    }
+    // A process that left the group (setsid, e.g. spawn({ detached: true })) but runs code from
+    // the extensions directory: the daemon. TERM lets it undo what it changed.
+    const signalEscaped = (sig: NodeJS.Signals): void => {
+      for (const p of processesMentioning(`${dir}/`)) {
+        try {
+          process.kill(p, sig);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    };
+    signalEscaped('SIGTERM');
+    if (!(await untilTrue(() => processesMentioning(`${dir}/`).length === 0, 10_000))) {
+      signalEscaped('SIGKILL');
+      await untilTrue(() => processesMentioning(`${dir}/`).length === 0, 5_000);
+    }
+    log.end();
+    const logs = path.join(userDataDir, 'logs');
+    const kept = path.join(artifactsDir, `${name}-logs`);
+    rmSync(kept, { recursive: true, force: true });
+    if (existsSync(logs)) cpSync(logs, kept, { recursive: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    // "HTTP server listening on http://127.0.0.1:PORT/" once it listens.
+    let port = 0;
+    const listening = await untilTrue(() => {
+      if (exited !== undefined) throw new Error(`code-server exited (${exited}) before it listened:\n${output}`);
+      const m = /server listening on https?:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (m) port = Number(m[1]);
+      return port > 0;
+    }, timeoutMs);
+    if (!listening) throw new Error(`code-server did not listen within ${timeoutMs} ms:\n${output}`);
+    const url = `http://127.0.0.1:${port}/`;
+    const healthy = async (): Promise<boolean> => {
+      if (!inWs || inWorkstationNamespace()) {
+        try {
+          return (await fetch(`${url}healthz`)).ok;
+        } catch {
+          return false;
+        }
+      }
+      return ws(['curl', '-sf', '-o', '/dev/null', `${url}healthz`], { timeoutMs: 5_000 }).code === 0;
+    };
+    if (!(await untilTrue(healthy, timeoutMs, 200))) throw new Error(`${url}healthz did not answer within ${timeoutMs} ms`);
+    return {
+      url,
+      port,
+      pid,
+      tempDir: dir,
+      userDataDir,
+      inWorkstation: inWs,
+      logFile,
+      workbenchUrl: (folder = opts.workspace) => `${url}?folder=${encodeURIComponent(folder)}`,
+      processes: () => processGroup(pid),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
