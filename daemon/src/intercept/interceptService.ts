@@ -5,8 +5,6 @@
  * intercept through Interceptor.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
@@ -25,6 +23,7 @@ import { describeMatch } from '../../../traffic-manager/src/intercepts/intercept
 import type { Logger } from '../log/logger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import type { ClusterSession } from '../session/clusterSession.js';
+import { findBundle } from '../session/managerInstaller.js';
 import { AgentInstaller, type Workload } from './agentInstaller.js';
 import { InterceptPlanError } from './interceptPlanError.js';
 import { Interceptor, type HeldIntercept } from './interceptor.js';
@@ -337,11 +336,5 @@ function managerError(e: unknown): Error {
 
 /** The agent's bundle: beside this program in dist/, or dist/ of the repository from sources. */
 export function findAgentBundle(env: NodeJS.ProcessEnv = process.env): Buffer {
-  const candidates = [
-    env.TELEPATH_AGENT_BUNDLE,
-    path.join(__dirname, 'traffic-agent.js'),
-    path.resolve(__dirname, '../../../dist/traffic-agent.js'),
-  ].filter((p): p is string => !!p);
-  for (const c of candidates) if (fs.existsSync(c)) return fs.readFileSync(c);
-  throw new Error(`the traffic-agent bundle is missing (looked in ${candidates.join(', ')}); run "npm run build"`);
+  return findBundle('traffic-agent.js', env.TELEPATH_AGENT_BUNDLE);
 }

@@ -31,13 +31,16 @@ export interface InstallOptions {
 
 /** The manager's bundle: beside this program in dist/, or dist/ of the repository from sources. */
 export function findManagerBundle(env: NodeJS.ProcessEnv = process.env): Buffer {
-  const candidates = [
-    env.TELEPATH_MANAGER_BUNDLE,
-    path.join(__dirname, 'traffic-manager.js'),
-    path.resolve(__dirname, '../../../dist/traffic-manager.js'),
-  ].filter((p): p is string => !!p);
+  return findBundle('traffic-manager.js', env.TELEPATH_MANAGER_BUNDLE);
+}
+
+/** A bundle of dist/ (`fileName`): `override` when set, else beside this program, else in the repository's dist/. */
+export function findBundle(fileName: string, override?: string): Buffer {
+  const candidates = [override, path.join(__dirname, fileName), path.resolve(__dirname, '../../../dist', fileName)].filter(
+    (p): p is string => !!p,
+  );
   for (const c of candidates) if (fs.existsSync(c)) return fs.readFileSync(c);
-  throw new Error(`the traffic-manager bundle is missing (looked in ${candidates.join(', ')}); run "npm run build"`);
+  throw new Error(`the ${fileName.replace(/\.js$/, '')} bundle is missing (looked in ${candidates.join(', ')}); run "npm run build"`);
 }
 
 export function bundleHash(bundle: Buffer): string {
