@@ -19,7 +19,7 @@ import {
 } from '../../../protocol/src/daemon/index.js';
 import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import { describeMatch } from '../../../traffic-manager/src/intercepts/interceptRules.js';
+import { describeMatch, interceptConflict } from '../../../traffic-manager/src/intercepts/interceptRules.js';
 import type { Logger } from '../log/logger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import type { ClusterSession } from '../session/clusterSession.js';
@@ -206,7 +206,6 @@ export class InterceptService {
 
   /** The manager's conflict rules, asked before a rollout rather than after it. */
   private async checkConflicts(spec: InterceptSpec): Promise<void> {
-    const { interceptConflict } = await import('../../../traffic-manager/src/intercepts/interceptRules.js');
     const others = (await this.managerIntercepts(spec.namespace)).filter(
       (i) => i.spec?.workloadName === spec.workloadName && i.spec.workloadKind === spec.workloadKind && i.spec.agentPort === spec.agentPort,
     );

@@ -45,7 +45,7 @@ export function mountJournal(journalDir: string): string {
 
 /** What the user must install, or undefined when sshfs can mount here. */
 export function mountUnavailable(env: NodeJS.ProcessEnv = process.env, fuseDevice = '/dev/fuse'): string | undefined {
-  const found = spawnSync('sh', ['-c', 'command -v sshfs'], { encoding: 'utf8', env });
+  const found = spawnSync('/bin/sh', ['-c', 'command -v sshfs'], { encoding: 'utf8', env });
   if (found.status !== 0) return 'sshfs is not installed (Debian/Ubuntu: apt-get install sshfs; Fedora: dnf install fuse-sshfs; macOS: macFUSE and sshfs)';
   if (!fs.existsSync(fuseDevice)) return '/dev/fuse is missing: load the fuse module (modprobe fuse) or give the container --device /dev/fuse';
   return undefined;

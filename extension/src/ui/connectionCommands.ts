@@ -4,19 +4,13 @@ import { daemonRequests } from '../../../protocol/src/daemon/index.js';
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
 import { networkRoleCommand } from '../daemon/networkRoleCommand.js';
 import type { ClusterNode } from '../tree/clusterNode.js';
-import { showError } from './errors.js';
+import { reportingErrors } from './errors.js';
 import type { Operations } from './operations.js';
 import { pickNamespace } from './pickers.js';
 import type { UiContext } from './uiContext.js';
 
 export function registerConnectionCommands(ui: UiContext, ops: Operations, refreshTree: () => void): vscode.Disposable[] {
-  const run = (doing: string, f: (arg: unknown) => Promise<void>) => async (arg: unknown) => {
-    try {
-      await f(arg);
-    } catch (e) {
-      showError(ui, e, doing);
-    }
-  };
+  const run = (doing: string, f: (arg: unknown) => Promise<void>) => reportingErrors(ui, doing, f);
   return [
     vscode.commands.registerCommand('telepath.connect', run('Cannot connect', (arg) => connect(ui, ops, arg))),
     vscode.commands.registerCommand('telepath.disconnect', run('Cannot disconnect', () => disconnect(ui, ops))),

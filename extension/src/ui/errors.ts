@@ -7,6 +7,17 @@ const SHOW_LOG = 'Show Log';
 const OPEN_DAEMON_LOG = 'Open Daemon Log';
 const RESTART_DAEMON = 'Restart Daemon';
 
+/** A command handler that shows its failure (as `doing: …`) instead of letting it escape. */
+export function reportingErrors(ui: UiContext, doing: string, f: (arg: unknown) => Promise<void>): (arg: unknown) => Promise<void> {
+  return async (arg: unknown) => {
+    try {
+      await f(arg);
+    } catch (e) {
+      showError(ui, e, doing);
+    }
+  };
+}
+
 /** Never waits for the user: the returned promise ends when the message is shown, not answered. */
 export function showError(ui: UiContext, error: unknown, doing?: string): void {
   const p = presentError(error, doing);

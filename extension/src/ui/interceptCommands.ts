@@ -17,7 +17,7 @@ import {
 } from '../intercept/interceptOptions.js';
 import { parseServicePortLabel } from '../intercept/interceptTarget.js';
 import { toInterceptPickItem } from './converter.js';
-import { showError } from './errors.js';
+import { reportingErrors } from './errors.js';
 import type { Operations } from './operations.js';
 import { askLocalPort, askMode, chooseIntercept, chooseTarget } from './pickers.js';
 import type { UiContext } from './uiContext.js';
@@ -33,13 +33,7 @@ export function generateHeaderValue(): string {
 }
 
 export function registerInterceptCommands(ui: UiContext, ops: Operations): vscode.Disposable[] {
-  const run = (doing: string, f: (arg: unknown) => Promise<void>) => async (arg: unknown) => {
-    try {
-      await f(arg);
-    } catch (e) {
-      showError(ui, e, doing);
-    }
-  };
+  const run = (doing: string, f: (arg: unknown) => Promise<void>) => reportingErrors(ui, doing, f);
   return [
     vscode.commands.registerCommand('telepath.intercept', run('Cannot intercept', (arg) => intercept(ui, ops, arg))),
     vscode.commands.registerCommand('telepath.leave', run('Cannot leave the intercept', (arg) => leave(ui, ops, arg))),
