@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode, daemonError } from '../../../protocol/src/daemon/index.js';
 import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
@@ -47,18 +47,7 @@ export class ManagerConnection {
     };
     const listener = new PortForwardListener(access.kc, resolveTarget, (err) => log.warn(`port-forward to the manager: ${err.message}`));
     const port = await listener.listen(0, '127.0.0.1');
-    const client = new ManagerClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
-      // Notice a dead port-forward within seconds, not at the next TCP timeout.
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-      // HTTP/2 receive windows of 64 KiB (the default) cap each tunnel stream at one window per
-      // round trip through the port-forward; 8 MiB lets a bulk download keep the path full.
-      'grpc-node.flow_control_window': 8 * 1024 * 1024,
-      'grpc-node.max_session_memory': 64,
-    });
+    const client = new ManagerClient(`127.0.0.1:${port}`, credentials.createInsecure(), managerChannelOptions());
     return new ManagerConnection(client, listener, port);
   }
 
@@ -122,6 +111,25 @@ export class ManagerConnection {
     this.client.close();
     await this.listener.close();
   }
+}
+
+/**
+ * The gRPC channel options of every channel to the manager through a port-forward (the daemon's,
+ * and the separate network role's, which dials the daemon's forwarded port).
+ */
+export function managerChannelOptions(): ChannelOptions {
+  return {
+    // Notice a dead port-forward within seconds, not at the next TCP timeout.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+    // HTTP/2 receive windows of 64 KiB (the default) cap each tunnel stream at one window per
+    // round trip through the port-forward; 8 MiB lets a bulk download keep the path full.
+    'grpc-node.flow_control_window': 8 * 1024 * 1024,
+    'grpc-node.max_session_memory': 64,
+  };
 }
 
 export function isSessionLost(err: unknown): boolean {
