@@ -13,7 +13,7 @@ import { ipFromBytes, subnetToCidr } from '../../protocol/src/ipAddress.js';
 import type { ClusterNetworks } from './clusterInfo.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { silentLogger } from './logger.js';
-import { STREAM_WINDOW_BYTES } from './managerServer.js';
+import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './managerServer.js';
 import { startTestManager, tcpOpen, type TestManager, TunnelClient, unary } from './testing/managerHarness.js';
 import { ECHO, ECHO_IP, SAMPLE_ZONE } from './testing/sampleZone.js';
 import { startTinyDnsServer, type TinyDnsServer } from './testing/tinyDnsServer.js';
@@ -227,7 +227,7 @@ describe('shutdown', () => {
   });
 });
 
-test('the manager advertises an 8 MiB HTTP/2 stream window, so one tunnel stream can fill the path', async () => {
+test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, so tunnel streams can fill the path', async () => {
   const m = await startTestManager();
   try {
     const http2 = await import('node:http2');
@@ -235,6 +235,10 @@ test('the manager advertises an 8 MiB HTTP/2 stream window, so one tunnel stream
     const session = http2.connect('http://manager', { createConnection: () => net.connect(socketPath) });
     await once(session, 'remoteSettings');
     assert.equal(session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES);
+    // The connection window is no setting: the server's WINDOW_UPDATE goes out with its
+    // SETTINGS, before it answers a ping.
+    await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+    assert.equal(session.state.remoteWindowSize, CONNECTION_WINDOW_BYTES);
     session.close();
   } finally {
     await m.close();

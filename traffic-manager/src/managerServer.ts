@@ -2,6 +2,7 @@
  * The telepath.manager.v1.Manager service: sessions, cluster info, DNS and tunnels behind one
  * grpc-js server, with a shutdown that drains before it forces.
  */
+import type http2 from 'node:http2';
 import { Server, ServerCredentials, type ServerWritableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type {
   AgentIntercepts,
@@ -44,12 +45,37 @@ type AgentWatchCall = ServerWritableStream<WatchAgentInterceptsRequest, AgentInt
 
 /** Per-stream HTTP/2 receive window the manager advertises (default would be 64 KiB). */
 export const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+/** HTTP/2 receive window of each whole connection (Node's default stays at 64 KiB). */
+export const CONNECTION_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** Sets the initial stream window in the settings grpc-js passes to http2.createServer. */
 export function setInitialWindow(server: Server, bytes: number): boolean {
   const opts = (server as unknown as { commonServerOptions?: { settings?: Record<string, number> } }).commonServerOptions;
   if (!opts) return false;
   opts.settings = { ...opts.settings, initialWindowSize: bytes };
+  return true;
+}
+
+type Http2Servers = Map<http2.Http2Server, { sessions?: Set<http2.ServerHttp2Session> }>;
+const windowRaised = new WeakSet<http2.Http2Server>();
+
+/**
+ * Raises the connection window of every HTTP/2 session of the servers `server` has bound so far,
+ * the ones already open and those to come. Call after each bind; false when grpc-js no longer
+ * keeps its http2 servers where this looks.
+ */
+export function setConnectionWindow(server: Server, bytes: number): boolean {
+  const servers = (server as unknown as { http2Servers?: Http2Servers }).http2Servers;
+  if (!(servers instanceof Map)) return false;
+  const raise = (session: http2.ServerHttp2Session): void => {
+    if (!session.destroyed) session.setLocalWindowSize(bytes);
+  };
+  for (const [h2, entry] of servers) {
+    if (windowRaised.has(h2)) continue;
+    windowRaised.add(h2);
+    h2.on('session', raise);
+    entry.sessions?.forEach(raise);
+  }
   return true;
 }
 
@@ -62,9 +88,11 @@ export class ManagerServerHost {
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   // Upload throughput of a tunnel stream is one HTTP/2 receive window per round trip through the
-  // port-forward, and grpc-js's server offers no option for it (its client has
-  // grpc-node.flow_control_window). Its http2 server options are a plain field read at bind time;
-  // setting the initial window there is the smallest change, checked by managerServer.test.ts.
+  // port-forward, for the stream and for the connection that carries all of them; grpc-js's server
+  // offers no option for either (its client has grpc-node.flow_control_window; grpc-node#3058
+  // would add it). Its http2 server options are a plain field read at bind time, and it keeps its
+  // http2 servers in a map: the stream window is set in the one, the connection window on each
+  // session of the other (checked by managerServer.test.ts).
   private readonly watches = new Set<WatchCall>();
   private readonly logger: Logger;
   private shuttingDown = false;
@@ -80,7 +108,13 @@ export class ManagerServerHost {
   /** Binds `address` ("0.0.0.0:8081", "unix:/path"); resolves with the port. */
   listen(address: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port)));
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (e, port) => {
+        if (e) return reject(e);
+        if (!setConnectionWindow(this.server, CONNECTION_WINDOW_BYTES)) {
+          this.logger.warn('cannot raise the HTTP/2 connection window (grpc-js changed); uploads through tunnels will be slower');
+        }
+        resolve(port);
+      });
     });
   }
 
