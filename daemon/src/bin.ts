@@ -1,8 +1,18 @@
-// Entry of the `telepath` executable bundle: the CLI, or the daemon itself (daemon-foreground).
+// Entry of the `telepath` executable bundle: the CLI, the daemon itself (daemon-foreground), or
+// the separate network-role process (network-role-foreground, as root).
 import { main } from './cli.js';
 import { runDaemon } from './daemonMain.js';
+import { runNetworkRole } from './netrole/networkRoleMain.js';
 
-if (process.argv[2] === 'daemon-foreground') {
+if (process.argv[2] === 'network-role-foreground') {
+  runNetworkRole(process.argv.slice(3)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`telepath network role: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === 'daemon-foreground') {
   runDaemon().then(
     (code) => process.exit(code),
     (err: unknown) => {

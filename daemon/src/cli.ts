@@ -2,7 +2,7 @@
  * The `telepath` command line: a thin client of the daemon's JSON-RPC API. Commands that need the
  * daemon start it when none runs; `status`, `version` and `quit` never do.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,9 @@ import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from './intercept/envFile.js'
 import { parsePortSpec } from './intercept/portChoice.js';
 import { daemonPaths, type DaemonPaths } from './paths.js';
 import { DaemonClient } from './rpc/daemonClient.js';
+import { answers } from './rpc/rpcServer.js';
+import { networkRolePaths } from './netrole/networkRolePaths.js';
+import { START_NETWORK_ROLE } from './netrole/protocol.js';
 
 const HELP = `telepath — develop one Kubernetes service on your workstation
 
@@ -45,7 +48,14 @@ Usage:
       -- COMMAND...                 run COMMAND with the environment; leave when it exits
   telepath leave NAME               end an intercept; new requests go to the pod again
   telepath list [--namespace NS]    workloads, their interceptable ports, agents and intercepts
-  telepath quit                     disconnect and stop the daemon
+  telepath quit                     disconnect and stop the daemon (and the network role serving it)
+  telepath network-role [--user NAME]
+                                    as root (sudo): route the cluster's subnets and answer its DNS
+                                    names for a daemon that runs as a user, so that daemon needs no
+                                    root. Serves the user who ran sudo (or NAME) and ends when that
+                                    user's daemon quits. Without it, a daemon that is not root
+                                    connects and intercepts, but the workstation does not reach
+                                    cluster addresses and names.
   telepath uninstall --agent WORKLOAD [--namespace NS]
                                     remove the agent, restore the workload and its Services
   telepath uninstall --everything   remove every agent and the traffic-manager from the cluster
@@ -102,6 +112,8 @@ export async function main(argv: string[], io: Io = stdio, paths: DaemonPaths = 
       case 'list':
       case 'ls':
         return await list(rest, io, paths);
+      case 'network-role':
+        return await networkRole(rest, io);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -140,6 +152,7 @@ const FLAGS = {
   'env-syntax': { type: 'string' },
   'env-json': { type: 'string' },
   mount: { type: 'string' },
+  user: { type: 'string' },
 } as const;
 type Flags = {
   agent?: string;
@@ -154,6 +167,7 @@ type Flags = {
   'env-syntax'?: string;
   'env-json'?: string;
   mount?: string;
+  user?: string;
   output?: string;
   context?: string;
   namespace?: string;
@@ -456,6 +470,7 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
   if (st.managerVersion) lines.push(`Manager:     ${st.managerVersion}`);
   if (st.routedSubnets.length) lines.push(`Routed:      ${st.routedSubnets.join(', ')}`);
   for (const u of st.unroutedSubnets ?? []) lines.push(`Not routed:  ${u.subnet} (${u.reason}${u.message ? `: ${u.message}` : ''})`);
+  if (st.networkRole?.process === 'separate') lines.push(`Network role: separate root process${st.networkRole.pid ? ` (pid ${st.networkRole.pid})` : ''}`);
   if (st.dns) lines.push(`DNS:         ${st.dns.state}${st.dns.method ? ` (${st.dns.method})` : ''}${st.dns.message ? `: ${st.dns.message}` : ''}`);
   for (const i of st.intercepts ?? []) {
     lines.push(`Intercept:   ${i.name} ${i.workload} ${i.servicePort} -> :${i.localPort} (${i.mode}${i.state === 'waiting' ? ', waiting for the manager' : ''})`);
@@ -468,30 +483,88 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
 async function ensureDaemon(paths: DaemonPaths, io: Io): Promise<DaemonClient> {
   const running = await DaemonClient.connect(paths.socket).catch(() => undefined);
   if (running) return running;
-  fs.mkdirSync(path.dirname(paths.logFile), { recursive: true });
-  const log = fs.openSync(paths.logFile, 'a', 0o600);
-  // The same program in daemon mode: the bundle (dist/telepath.js) or, from sources, bin.ts
-  // under the same loader flags (tsx).
+  const child = spawnSelf('daemon-foreground', [], paths.logFile);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const c = await DaemonClient.connect(paths.socket).catch(() => undefined);
+    if (c) return c;
+    if (child.exited !== null) break;
+    await delay(100);
+  }
+  io.err(`telepath: the daemon did not start${child.exited !== null ? ` (exit ${child.exited})` : ''}; see ${paths.logFile}\n`);
+  throw new Error('daemon not started');
+}
+
+/**
+ * Starts this same program in another mode, detached, its output appended to `logFile`: the
+ * bundle (dist/telepath.js) or, from sources, bin.ts under the same loader flags (tsx).
+ */
+function spawnSelf(mode: string, args: string[], logFile: string): { exited: number | null } {
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'a', 0o600);
   // --initial-old-space-size: see traffic-manager/src/manifests.ts (the same GC trap under bulk transfers).
   const v8 = process.execArgv.some((a) => a.startsWith('--initial-old-space-size')) ? [] : ['--initial-old-space-size=64'];
-  const child = spawn(process.execPath, [...v8, ...process.execArgv, process.argv[1]!, 'daemon-foreground'], {
+  const child = spawn(process.execPath, [...v8, ...process.execArgv, process.argv[1]!, mode, ...args], {
     detached: true,
     stdio: ['ignore', log, log],
     env: process.env,
   });
   child.unref();
   fs.closeSync(log);
+  const state = { exited: null as number | null };
+  child.once('exit', (code) => (state.exited = code ?? -1));
+  return state;
+}
+
+/** `sudo telepath network-role`: starts the root process that runs routes and DNS for a user's daemon. */
+async function networkRole(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, ['user']);
+  const json = wantsJson(values);
+  if (process.getuid?.() !== 0) {
+    io.err(`telepath: the network role changes routes and DNS and runs as root: ${START_NETWORK_ROLE}\n`);
+    return EXIT.user;
+  }
+  const owner = values.user !== undefined ? uidOf(values.user) : Number(process.env.SUDO_UID ?? 0);
+  const paths = networkRolePaths();
+  const report = (pid: string, already: boolean) => {
+    if (json) io.out(JSON.stringify({ networkRole: 'running', pid: Number(pid) || null, ownerUid: owner, started: !already }) + '\n');
+    else {
+      io.out(`Telepath network role ${already ? 'already running' : 'started'} (pid ${pid || '?'}); log: ${paths.logFile}\n`);
+      if (!already) io.out(`It serves the daemon of uid ${owner} and ends when that daemon quits.\n`);
+    }
+  };
+  const pidFile = path.join(path.dirname(paths.socket), 'network.pid');
+  const readPid = () => {
+    try {
+      return fs.readFileSync(pidFile, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  if (await answers(paths.socket)) {
+    report(readPid(), true);
+    return EXIT.ok;
+  }
+  const child = spawnSelf('network-role-foreground', ['--owner', String(owner)], paths.logFile);
   const deadline = Date.now() + 15_000;
-  let exited: number | null = null;
-  child.once('exit', (code) => (exited = code ?? -1));
   while (Date.now() < deadline) {
-    const c = await DaemonClient.connect(paths.socket).catch(() => undefined);
-    if (c) return c;
-    if (exited !== null) break;
+    if (await answers(paths.socket)) {
+      report(readPid(), false);
+      return EXIT.ok;
+    }
+    if (child.exited !== null) break;
     await delay(100);
   }
-  io.err(`telepath: the daemon did not start${exited !== null ? ` (exit ${exited})` : ''}; see ${paths.logFile}\n`);
-  throw new Error('daemon not started');
+  io.err(`telepath: the network role did not start${child.exited !== null ? ` (exit ${child.exited})` : ''}; see ${paths.logFile}\n`);
+  return EXIT.internal;
+}
+
+/** A user name or uid as a uid. */
+function uidOf(user: string): number {
+  if (/^\d+$/.test(user)) return Number(user);
+  const r = spawnSync('id', ['-u', '--', user], { encoding: 'utf8' });
+  if (r.status !== 0) throw new UsageError(`no such user "${user}"`);
+  return Number(r.stdout.trim());
 }
 
 const osSignals = osConstants.signals as Record<string, number>;

@@ -33,13 +33,15 @@ import type { Logger, LogSink } from './log/logger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
 import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
 import { NetworkRole } from './vif/networkRole.js';
+import type { NetworkRoleLink, RemoteNetwork } from './netrole/networkRoleLink.js';
 import { uninstallManager } from './session/managerInstaller.js';
 
 export class Daemon implements DaemonApi {
   private current: DaemonStatus = { state: 'disconnected', routedSubnets: [], intercepts: [] };
   private session?: ClusterSession;
   private intercepts?: InterceptService;
-  private network?: NetworkRole;
+  /** Routes and DNS: in this process (root), or through a separate network-role process. */
+  private network?: NetworkRole | RemoteNetwork;
   private connecting?: { key: string; done: Promise<DaemonStatus>; abort: AbortController };
   private readonly changes = new EventEmitter();
   private logLevelTimer?: NodeJS.Timeout;
@@ -52,14 +54,24 @@ export class Daemon implements DaemonApi {
     private readonly journalDir?: string,
     /** The journal of volume mounts (any role). */
     private readonly mountJournalFile?: string,
-  ) {}
+    /** Not root: the link to a separate network-role process, when one runs. */
+    private readonly link?: NetworkRoleLink,
+  ) {
+    link?.onAttached(() => void this.networkRoleAttached());
+    link?.onDetached((why) => this.networkRoleDetached(why));
+  }
 
   onStatusChanged(listener: (s: DaemonStatus) => void): void {
     this.changes.on('status', listener);
   }
 
   status(): DaemonStatus {
-    return structuredClone(this.current);
+    const networkRole: DaemonStatus['networkRole'] = this.journalDir
+      ? { process: 'daemon', pid: process.pid }
+      : this.link?.attached
+        ? { process: 'separate', ...(this.link.pid ? { pid: this.link.pid } : {}) }
+        : { process: 'none' };
+    return { ...structuredClone(this.current), networkRole };
   }
 
   version(): VersionResult {
@@ -93,7 +105,12 @@ export class Daemon implements DaemonApi {
       {
         onState: (state, error) => this.update({ state, ...(error ? { error } : { error: undefined }) }),
         onLinkLost: () => this.intercepts?.interceptor.suspend(),
-        onRearrived: () => void this.intercepts?.interceptor.resume().then(() => this.update({})),
+        onRearrived: () => {
+          void this.intercepts?.interceptor.resume().then(() => this.update({}));
+          if (this.network && this.session === session && 'sessionChanged' in this.network) {
+            this.network.sessionChanged(session.sessionId).catch((err: Error) => this.log.warn(`the network role did not take the new session: ${err.message}`));
+          }
+        },
         onClusterInfo: (n) => {
           this.log.info(`cluster networks: services ${n.serviceSubnets.join(', ')}; pods ${n.podSubnets.join(', ')}; dns ${n.dnsIp} (${n.clusterDomain})`);
           if (this.network && this.session === session) void this.networksChanged(session, n);
@@ -225,28 +242,69 @@ export class Daemon implements DaemonApi {
     this.onQuit();
   }
 
-  /** Routes and DNS, when this process has the network role (root). */
+  /** Routes and DNS: in this process when it runs as root, else through a network-role process. */
   private async startNetwork(session: ClusterSession, progress: Progress): Promise<void> {
-    if (!this.journalDir) {
-      this.update({
-        dns: {
-          state: 'inactive',
-          message: 'outbound cluster access (routes and DNS) needs the network role: run the daemon as root',
-        },
+    if (this.journalDir) {
+      progress('report', 'Routing the cluster subnets and configuring DNS');
+      this.network = await NetworkRole.start({
+        client: session.client,
+        sessionId: () => session.sessionId,
+        lookupCluster: (name, qtype, signal) => session.lookupDns(name, qtype, signal),
+        networks: session.networks!,
+        connectedNamespace: session.access.namespace,
+        namespaces: await session.namespaces(),
+        journalDir: this.journalDir,
+        log: this.log.child('network'),
       });
       return;
     }
-    progress('report', 'Routing the cluster subnets and configuring DNS');
-    this.network = await NetworkRole.start({
-      client: session.client,
-      sessionId: () => session.sessionId,
-      lookupCluster: (name, qtype, signal) => session.lookupDns(name, qtype, signal),
-      networks: session.networks!,
-      connectedNamespace: session.access.namespace,
-      namespaces: await session.namespaces(),
-      journalDir: this.journalDir,
-      log: this.log.child('network'),
-    });
+    if (!this.link?.attached) {
+      this.update({ routedSubnets: [], unroutedSubnets: undefined, dns: { state: 'inactive', message: this.link?.inactiveMessage() ?? 'outbound cluster access needs the network role' } });
+      return;
+    }
+    progress('report', `Routing the cluster subnets and configuring DNS (network role, pid ${this.link.pid})`);
+    try {
+      this.network = await this.link.start({
+        managerAddress: session.managerAddress,
+        sessionId: session.sessionId,
+        networks: session.networks!,
+        connectedNamespace: session.access.namespace,
+        namespaces: await session.namespaces(),
+      });
+    } catch (err) {
+      // Outbound access is an addition: the session (and intercepts) go on without it.
+      const message = `the network role could not start routes and DNS: ${(err as Error).message}`;
+      this.log.error(message);
+      this.update({ routedSubnets: [], unroutedSubnets: undefined, dns: { state: 'failed', message } });
+    }
+  }
+
+  /** A network role appeared while connected: outbound access starts without a new connect. */
+  private async networkRoleAttached(): Promise<void> {
+    this.update({});
+    // A connect under way checks for the role at its end; wait for it so neither misses the other.
+    await this.connecting?.done.catch(() => undefined);
+    const session = this.session;
+    if (!session || this.network) return;
+    await this.startNetwork(session, () => {});
+    const started = this.network as NetworkRole | RemoteNetwork | undefined;
+    if (this.session !== session) {
+      // Disconnected meanwhile.
+      await started?.stop().catch(() => undefined);
+      this.network = undefined;
+      return;
+    }
+    if (started) this.update(started.status());
+  }
+
+  private networkRoleDetached(why: string): void {
+    if (this.network && !(this.network instanceof NetworkRole)) {
+      this.network = undefined;
+      if (this.session) this.update({ routedSubnets: [], unroutedSubnets: undefined, dns: { state: 'inactive', message: why } });
+      else this.update({});
+    } else {
+      this.update({});
+    }
   }
 
   private async networksChanged(session: ClusterSession, n: ClusterNetworks): Promise<void> {

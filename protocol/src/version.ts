@@ -5,7 +5,7 @@
 export const PRODUCT_VERSION = '0.1.0';
 
 /** JSON-RPC protocol version spoken between editors/CLI and the daemon (semver). */
-export const PROTOCOL_VERSION = '0.1.1';
+export const PROTOCOL_VERSION = '0.1.2';
 
 /** True when two protocol versions can talk: same major, and for 0.x the same minor. */
 export function protocolCompatible(a: string, b: string): boolean {

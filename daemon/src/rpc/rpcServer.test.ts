@@ -47,12 +47,17 @@ test('version answers before initialize; other requests are refused until then',
   }
 });
 
-test('initialize, then status says disconnected', async () => {
+test('initialize, then status says disconnected, and that no process has the network role', async () => {
   const c = await DaemonClient.connect(socket);
   try {
     const init = await c.initialize('test');
     assert.ok(init.capabilities.methods.includes('connect') && init.capabilities.methods.includes('intercept'));
-    assert.deepEqual(await c.request(daemonRequests.status, {}), { state: 'disconnected', routedSubnets: [], intercepts: [] });
+    assert.deepEqual(await c.request(daemonRequests.status, {}), {
+      state: 'disconnected',
+      routedSubnets: [],
+      intercepts: [],
+      networkRole: { process: 'none' },
+    });
   } finally {
     c.dispose();
   }

@@ -74,6 +74,11 @@ export class ClusterSession {
     return this.conn!.client;
   }
 
+  /** Where the manager's gRPC port is forwarded on this machine (a network-role process dials it too). */
+  get managerAddress(): string {
+    return `127.0.0.1:${this.conn!.localPort}`;
+  }
+
   /** The current session id; it changes when the daemon arrives again after a manager restart. */
   get sessionId(): string {
     return this.session?.sessionId ?? '';

@@ -83,12 +83,7 @@ export class ManagerConnection {
   }
 
   lookupDns(session: SessionInfo, name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
-    return new Promise((resolve, reject) => {
-      const call = this.client.lookupDns({ session, name, qtype }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) =>
-        err ? reject(err) : resolve(res!),
-      );
-      signal.addEventListener('abort', () => call.cancel(), { once: true });
-    });
+    return lookupDns(this.client, session, name, qtype, signal);
   }
 
   /** Streams cluster info snapshots; calls onEnd once with the error that ended the stream. */
@@ -130,6 +125,16 @@ export function managerChannelOptions(): ChannelOptions {
     'grpc-node.flow_control_window': 8 * 1024 * 1024,
     'grpc-node.max_session_memory': 64,
   };
+}
+
+/** Asks the manager to resolve a cluster name (5 s deadline; `signal` cancels). */
+export function lookupDns(client: ManagerClient, session: SessionInfo, name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
+  return new Promise((resolve, reject) => {
+    const call = client.lookupDns({ session, name, qtype }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) =>
+      err ? reject(err) : resolve(res!),
+    );
+    signal.addEventListener('abort', () => call.cancel(), { once: true });
+  });
 }
 
 export function isSessionLost(err: unknown): boolean {

@@ -9,14 +9,11 @@ describe('commands that run the bundled CLI', () => {
     assert.deepEqual(c, { command: '/opt/code/code', args: ['--', '/ext/dist/telepath.js', 'daemon-foreground'], env: { HOME: '/home/a', ELECTRON_RUN_AS_NODE: '1' } });
   });
 
-  test('outbound access: sudo -E, with env for Electron, quoted for a shell', () => {
+  test('outbound access: sudo network-role, with env for Electron, quoted for a shell', () => {
     assert.equal(
-      networkRoleCommand({ execPath: '/usr/share/code/code', cliPath: "/home/a/.vscode/ext's/dist/telepath.js", electron: true, context: 'local', namespace: 'samples' }),
-      "sudo -E env ELECTRON_RUN_AS_NODE=1 /usr/share/code/code -- '/home/a/.vscode/ext'\\''s/dist/telepath.js' connect --context local --namespace samples",
+      networkRoleCommand({ execPath: '/usr/share/code/code', cliPath: "/home/a/.vscode/ext's/dist/telepath.js", electron: true }),
+      "sudo env ELECTRON_RUN_AS_NODE=1 /usr/share/code/code -- '/home/a/.vscode/ext'\\''s/dist/telepath.js' network-role",
     );
-    assert.equal(
-      networkRoleCommand({ execPath: '/usr/bin/node', cliPath: '/x/telepath.js', electron: false, kubeconfig: '/k/config' }),
-      'sudo -E /usr/bin/node -- /x/telepath.js connect --kubeconfig /k/config',
-    );
+    assert.equal(networkRoleCommand({ execPath: '/usr/bin/node', cliPath: '/x/telepath.js', electron: false }), 'sudo /usr/bin/node -- /x/telepath.js network-role');
   });
 });

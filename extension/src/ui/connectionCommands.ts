@@ -99,21 +99,13 @@ async function statusMenu(ui: UiContext, ops: Operations): Promise<void> {
 
 /** Outbound access needs root: show the command in a terminal, for the user to run (and type a password). */
 async function startNetworkRole(ui: UiContext): Promise<void> {
-  const status = ui.link.status;
-  const kubeconfig = ui.kubeconfig();
-  const command = networkRoleCommand({
-    execPath: process.execPath,
-    cliPath: ui.cliPath,
-    electron: process.versions.electron !== undefined,
-    ...(status?.context ? { context: status.context } : {}),
-    ...(status?.namespace ? { namespace: status.namespace } : {}),
-    ...(kubeconfig ? { kubeconfig } : {}),
-  });
+  const command = networkRoleCommand({ execPath: process.execPath, cliPath: ui.cliPath, electron: process.versions.electron !== undefined });
   const terminal = 'Open Terminal';
   const copy = 'Copy Command';
   const choice = await vscode.window.showInformationMessage(
     'Outbound access (cluster Services and Pods by name and IP) needs Telepath\'s network role, which runs as root. ' +
-      'Run this command in a terminal; intercepts and debugging work without it.',
+      'Run this command in a terminal: the running connection picks it up by itself, and it ends when the daemon quits. ' +
+      'Intercepts and debugging work without it.',
     { modal: true, detail: command },
     terminal,
     copy,

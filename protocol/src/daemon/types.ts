@@ -238,6 +238,20 @@ export const StatusError = named(
 );
 export type StatusError = Infer<typeof StatusError>;
 
+export const NetworkRoleStatus = named(
+  'NetworkRoleStatus',
+  object({
+    process: stringEnum(['daemon', 'separate', 'none'], {
+      description:
+        'Who runs routes and DNS: "daemon" (it runs as root and hosts both roles), "separate" (a root process ' +
+        'started with `sudo telepath network-role` serves this daemon), "none" (outbound access is off; ' +
+        'intercepts work). Clients should expect other values later.',
+    }),
+    pid: optional(integer({ description: 'The process that has the network role.' })),
+  }),
+);
+export type NetworkRoleStatus = Infer<typeof NetworkRoleStatus>;
+
 export const DaemonStatus = named(
   'DaemonStatus',
   object({
@@ -248,6 +262,7 @@ export const DaemonStatus = named(
     routedSubnets: array(string(), { description: 'CIDRs routed to the cluster through the daemon.' }),
     unroutedSubnets: optional(array(UnroutedSubnet, { description: 'Cluster subnets deliberately not routed.' })),
     dns: optional(DnsStatus),
+    networkRole: optional(NetworkRoleStatus),
     intercepts: optional(array(InterceptInfo, { description: "This daemon's intercepts." })),
     error: optional(StatusError),
   }),

@@ -1,0 +1,198 @@
+/**
+ * The network role as a separate root process: a daemon that runs as a user (65534 here) gets
+ * routes and DNS from `telepath network-role`, started as root without any kubeconfig; whichever
+ * of the two dies, the workstation's routes and resolver end up as they were.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+
+const telepath = path.join(repoRoot, 'dist/telepath.js');
+const userDir = '/tmp/telepath-e2e-netrole-user';
+const roleRunDir = '/run/telepath-e2e-netrole';
+const roleSocket = path.join(roleRunDir, 'network.sock');
+const rolePidFile = path.join(roleRunDir, 'network.pid');
+const roleState = path.join(stateDir, 'telepath-e2e-netrole');
+const wsResolvConf = path.join(stateDir, 'ws/resolv.conf');
+
+/** The daemon and CLI as user 65534, with a kubeconfig of its own. */
+function asUser(args: string[], timeoutMs = 180_000): RunResult {
+  return ws(
+    [
+      'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--',
+      'env', `HOME=${userDir}`, `KUBECONFIG=${userDir}/kubeconfig`, `TELEPATH_RUN_DIR=${userDir}/run`,
+      `TELEPATH_STATE_DIR=${userDir}/state`, `TELEPATH_NETWORK_SOCKET=${roleSocket}`,
+      'node', '--', telepath, ...args,
+    ],
+    { timeoutMs },
+  );
+}
+
+/** `telepath network-role` as root, with no kubeconfig anywhere in reach. */
+function asRoot(args: string[]): RunResult {
+  return ws(
+    [
+      'env', '-u', 'KUBECONFIG', 'HOME=/nonexistent', `TELEPATH_STATE_DIR=${roleState}`, `TELEPATH_NETWORK_SOCKET=${roleSocket}`,
+      'node', '--', telepath, ...args,
+    ],
+    { timeoutMs: 60_000 },
+  );
+}
+
+interface Status {
+  state: string;
+  routedSubnets: string[];
+  dns?: { state: string; message?: string };
+  networkRole?: { process: string; pid?: number };
+}
+
+function status(): Status {
+  const r = asUser(['status', '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Status;
+}
+
+async function until<T>(what: string, ms: number, f: () => T | undefined | false): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function rolePid(): number {
+  return Number(readFileSync(rolePidFile, 'utf8').trim());
+}
+
+function daemonPid(): number {
+  return Number(readFileSync(path.join(userDir, 'run/daemon.pid'), 'utf8').trim());
+}
+
+const routes = () => ws(['ip', 'route', 'show']).stdout;
+const curlEcho = () => ws(['curl', '-sS', '--max-time', '5', 'http://echo.samples:8080/']);
+
+let routesBefore = '';
+let resolvBefore = '';
+
+before(() => {
+  ensureCluster();
+  buildBundles('telepath', 'traffic-manager');
+  rmSync(userDir, { recursive: true, force: true });
+  mkdirSync(userDir, { recursive: true });
+  writeFileSync(path.join(userDir, 'kubeconfig'), readFileSync(kubeconfig), { mode: 0o600 });
+  chownSync(userDir, 65534, 65534);
+  chownSync(path.join(userDir, 'kubeconfig'), 65534, 65534);
+  routesBefore = routes();
+  resolvBefore = readFileSync(wsResolvConf, 'utf8');
+});
+
+after(() => {
+  asUser(['quit']);
+  if (existsSync(rolePidFile)) {
+    const pid = rolePid();
+    if (alive(pid)) process.kill(pid, 'SIGTERM');
+  }
+  rmSync(userDir, { recursive: true, force: true });
+  rmSync(roleRunDir, { recursive: true, force: true });
+});
+
+describe('the network role as a separate root process', () => {
+  test('a daemon that is not root connects, and says outbound access needs the network role', () => {
+    const r = asUser(['connect', '-n', 'samples', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const st = JSON.parse(r.stdout) as Status;
+    assert.equal(st.state, 'connected');
+    assert.deepEqual(st.routedSubnets, []);
+    assert.equal(st.dns?.state, 'inactive');
+    assert.match(st.dns?.message ?? '', /sudo telepath network-role/);
+    assert.equal(st.networkRole?.process, 'none');
+    assert.notEqual(curlEcho().code, 0, 'no route and no DNS yet');
+  });
+
+  test('not as root, network-role refuses and names the sudo command', () => {
+    const r = asUser(['network-role']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /runs as root: sudo telepath network-role/);
+  });
+
+  test('started as root without a kubeconfig, it routes and resolves for the running daemon', async () => {
+    const r = asRoot(['network-role', '--user', '65534']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /network role started \(pid \d+\)/);
+    const pid = rolePid();
+    const st = await until('the daemon to attach', 15_000, () => {
+      const s = status();
+      return s.dns?.state === 'active' && s;
+    });
+    assert.deepEqual(st.networkRole, { process: 'separate', pid });
+    assert.ok(st.routedSubnets.length > 0);
+    // The socket is the user's alone.
+    const mode = ws(['stat', '-c', '%u %a', roleSocket]).stdout.trim();
+    assert.equal(mode, '65534 600');
+    const answer = curlEcho();
+    assert.equal(answer.code, 0, answer.stderr);
+    assert.match(answer.stdout, /hello from echo/);
+    // A second start finds it running.
+    const again = asRoot(['network-role', '--user', '65534', '-o', 'json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout), { networkRole: 'running', pid, ownerUid: 65534, started: false });
+  });
+
+  test('kill -9 of the network role: the daemon says so; started again, it undoes the change and serves again', async () => {
+    const pid = rolePid();
+    process.kill(pid, 'SIGKILL');
+    const st = await until('the daemon to notice', 10_000, () => {
+      const s = status();
+      return s.dns?.state === 'inactive' && s;
+    });
+    assert.equal(st.state, 'connected', 'the session itself goes on');
+    assert.equal(st.networkRole?.process, 'none');
+    assert.match(st.dns?.message ?? '', /network role \(pid \d+\) stopped/);
+    // The device (and its routes) died with the process; the resolver change waits for the next start.
+    assert.equal(routes(), routesBefore);
+    assert.notEqual(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
+
+    const r = asRoot(['network-role', '--user', '65534']);
+    assert.equal(r.code, 0, r.stderr);
+    await until('the daemon to attach again', 15_000, () => status().dns?.state === 'active');
+    assert.notEqual(rolePid(), pid);
+    assert.match(readFileSync(path.join(roleState, 'logs/network-role.log'), 'utf8'), /undid the resolver change of a previous run/);
+    const answer = curlEcho();
+    assert.equal(answer.code, 0, answer.stderr);
+  });
+
+  test('kill -9 of the daemon: the network role restores routes and the resolver, then ends', async () => {
+    const role = rolePid();
+    process.kill(daemonPid(), 'SIGKILL');
+    await until('the network role to end', 15_000, () => !alive(role));
+    assert.equal(routes(), routesBefore);
+    assert.equal(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
+    assert.equal(existsSync(roleSocket), false);
+  });
+
+  test('quit ends the daemon and the network role serving it; everything is as before', async () => {
+    assert.equal(asRoot(['network-role', '--user', '65534']).code, 0);
+    const role = rolePid();
+    const r = asUser(['connect', '-n', 'samples', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as Status).dns?.state, 'active', 'attached at connect');
+    assert.equal(curlEcho().code, 0);
+    assert.equal(asUser(['quit']).code, 0);
+    await until('the network role to end', 15_000, () => !alive(role));
+    assert.equal(routes(), routesBefore);
+    assert.equal(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
+  });
+});
