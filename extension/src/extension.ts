@@ -13,6 +13,7 @@ import { launchDaemon } from './daemon/daemonLauncher.js';
 import { DaemonLink } from './daemon/daemonLink.js';
 import { DebugSessionTracker } from './debug/debugSessionTracker.js';
 import { InterceptRegistry } from './intercept/interceptRegistry.js';
+import type { TelepathTestApi } from './testApi.js';
 import { ClusterTreeProvider } from './ui/clusterTreeProvider.js';
 import { registerConnectionCommands } from './ui/connectionCommands.js';
 import { registerDebugCommands } from './ui/debugCommands.js';
@@ -25,7 +26,7 @@ import type { UiContext } from './ui/uiContext.js';
 
 export const CLUSTERS_VIEW = 'telepath.clusters';
 
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): TelepathTestApi {
   const log = vscode.window.createOutputChannel('Telepath', { log: true });
   context.subscriptions.push(log);
   const paths = daemonPaths();
@@ -76,6 +77,13 @@ export function activate(context: vscode.ExtensionContext): void {
   log.info(`Telepath ${PRODUCT_VERSION} active; daemon socket ${paths.socket}`);
   // Find a daemon that already runs; one is started only when the view or a command needs it.
   void link.attach();
+  return {
+    tree,
+    view: () => ops.view(),
+    onDidChange: link.onDidChange,
+    // Where VS Code writes a log output channel: <logUri>/<name>.log.
+    logFile: vscode.Uri.joinPath(context.logUri, 'Telepath.log'),
+  };
 }
 
 export function deactivate(): void {}

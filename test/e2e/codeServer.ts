@@ -85,6 +85,13 @@ export function codeServerBin(): string {
   return bin;
 }
 
+/** Packs dist/ into the .vsix with scripts/package.sh (it does not build); returns its path. */
+export function packageVsix(): string {
+  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/package.sh')], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`scripts/package.sh failed (exit ${r.status}):\n${r.stderr}`);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
 /** The workstation's address on its link to the node (WS_IP in test/cluster/lib.sh). */
 const workstationIp = '10.250.0.2';
 
@@ -145,6 +152,29 @@ async function untilTrue(what: () => boolean | Promise<boolean>, timeoutMs: numb
     if (await what()) return true;
     if (Date.now() >= deadline) return false;
     await sleep(stepMs);
+  }
+}
+
+/**
+ * Stops every process that runs from `dir` (its command line names a path under it), such as a
+ * daemon an extension started detached: TERM, which lets it undo what it changed, then KILL after
+ * 10 s. Resolves when none is left, or 5 s after KILL.
+ */
+export async function stopProcessesIn(dir: string): Promise<void> {
+  const needle = `${dir}/`;
+  const signal = (sig: NodeJS.Signals): void => {
+    for (const p of processesMentioning(needle)) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  signal('SIGTERM');
+  if (!(await untilTrue(() => processesMentioning(needle).length === 0, 10_000))) {
+    signal('SIGKILL');
+    await untilTrue(() => processesMentioning(needle).length === 0, 5_000);
   }
 }
 
@@ -222,21 +252,8 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
       await untilTrue(() => processGroup(pid).length === 0, 5_000);
     }
     // A process that left the group (setsid, e.g. spawn({ detached: true })) but runs code from
-    // the extensions directory: the daemon. TERM lets it undo what it changed.
-    const signalEscaped = (sig: NodeJS.Signals): void => {
-      for (const p of processesMentioning(`${dir}/`)) {
-        try {
-          process.kill(p, sig);
-        } catch {
-          // gone meanwhile
-        }
-      }
-    };
-    signalEscaped('SIGTERM');
-    if (!(await untilTrue(() => processesMentioning(`${dir}/`).length === 0, 10_000))) {
-      signalEscaped('SIGKILL');
-      await untilTrue(() => processesMentioning(`${dir}/`).length === 0, 5_000);
-    }
+    // the extensions directory: the daemon.
+    await stopProcessesIn(dir);
     log.end();
     const logs = path.join(userDataDir, 'logs');
     const kept = path.join(artifactsDir, `${name}-logs`);

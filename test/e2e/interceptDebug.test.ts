@@ -8,12 +8,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildBundles, clusterDir, ensureCluster, fromClientPod, repoRoot, stateDir, ws } from '../cluster/harness.js';
-import { startCodeServer, type CodeServer } from './codeServer.js';
+import { packageVsix, startCodeServer, type CodeServer } from './codeServer.js';
 import { Workbench } from './browser.js';
 
 const LOCAL_PORT = 18095;
@@ -30,12 +30,6 @@ http.createServer((req, res) => {
 `;
 /** The line of `const greeting = ...` (1-based), where the breakpoint goes. */
 const BREAKPOINT_LINE = 3;
-
-function packageVsix(): string {
-  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/package.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`scripts/package.sh failed (exit ${r.status}):\n${r.stderr}`);
-  return r.stdout.trim().split('\n').pop()!;
-}
 
 /** A request from the client pod with the intercept header, in the background (it waits at the breakpoint). */
 function requestInBackground(): { done: Promise<string>; child: ChildProcess } {

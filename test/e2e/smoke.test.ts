@@ -7,22 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../cluster/harness.js';
-import { processesMentioning, startCodeServer, type CodeServer } from './codeServer.js';
+import { packageVsix, processesMentioning, startCodeServer, type CodeServer } from './codeServer.js';
 import { Workbench } from './browser.js';
 
 const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-
-/** Packs dist/ into the .vsix with scripts/package.sh; returns its path. */
-function packageVsix(): string {
-  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/package.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`scripts/package.sh failed (exit ${r.status}):\n${r.stderr}`);
-  return r.stdout.trim().split('\n').pop()!;
-}
 
 /** Chromium processes now running (to tell the ones this test started). */
 const chromiums = (): Set<number> => new Set(processesMentioning('--remote-debugging-pipe'));
