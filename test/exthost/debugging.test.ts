@@ -14,22 +14,23 @@ import * as vscode from 'vscode';
 import type { PortNode } from '../../extension/src/tree/clusterNode.js';
 import { fromClientPod, HEADER, logTail, telepath, telepathLog, treePath, until } from './exthostHarness.js';
 
-const DEBUGGEE = `// Writes the environment it was started with, and the pod's Secret read through TELEPATH_ROOT,
-// then answers HTTP on its local port until it is stopped.
+const DEBUGGEE = `// Answers HTTP on its local port until it is stopped; once it listens, writes the environment it
+// was started with and the pod's Secret read through TELEPATH_ROOT.
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
-let token;
-try {
-  token = fs.readFileSync(path.join(process.env.TELEPATH_ROOT, 'etc/sample-secret/token'), 'utf8');
-} catch (e) {
-  token = 'unreadable: ' + e.message;
-}
-const out = path.join(__dirname, process.env.DUMP_FILE || 'env.json');
-fs.writeFileSync(out + '.tmp', JSON.stringify({ env: process.env, token }));
-fs.renameSync(out + '.tmp', out);
 const port = Number(process.env.LOCAL_PORT || 8080);
-http.createServer((req, res) => res.end('answered by the debuggee on ' + port + '\\n')).listen(port, '127.0.0.1');
+http.createServer((req, res) => res.end('answered by the debuggee on ' + port + '\\n')).listen(port, '127.0.0.1', () => {
+  let token;
+  try {
+    token = fs.readFileSync(path.join(process.env.TELEPATH_ROOT, 'etc/sample-secret/token'), 'utf8');
+  } catch (e) {
+    token = 'unreadable: ' + e.message;
+  }
+  const out = path.join(__dirname, process.env.DUMP_FILE || 'env.json');
+  fs.writeFileSync(out + '.tmp', JSON.stringify({ env: process.env, token }));
+  fs.renameSync(out + '.tmp', out);
+});
 `;
 
 /** The user's own launch.json, which "Intercept and Debug" must keep as it is. */
