@@ -1,7 +1,9 @@
 /**
- * Port-forward to a pod through the Kubernetes API, one WebSocket per connection
- * (`v4.channel.k8s.io`: every binary message starts with a channel byte, 0 = data, 1 = error;
- * the first message the server sends on each channel starts with the 2-byte port).
+ * Port-forward to a pod through the Kubernetes API, one upgraded connection per forwarded
+ * connection: SPDY/3.1 (spdyPortForward.ts) where the API server offers it, as it does up to
+ * now, else a WebSocket (`v4.channel.k8s.io`: every binary message starts with a channel byte,
+ * 0 = data, 1 = error; the first message the server sends on each channel starts with the 2-byte
+ * port).
  *
  * @kubernetes/client-node has a PortForward, but it ignores backpressure both ways (see
  * shared/notes/port-forward.md); here the library only supplies what it is good at — the
@@ -12,12 +14,13 @@
 import net from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
+import { PortForwardError, type PodPort } from './portForwardError.js';
+import { openSpdyConnection, spliceSpdy } from './spdyPortForward.js';
 
-export interface PodPort {
-  namespace: string;
-  pod: string;
-  port: number;
-}
+export { PortForwardError, type PodPort } from './portForwardError.js';
+
+/** How a PortForwardListener reaches the pod; 'auto' is SPDY, falling back to the WebSocket. */
+export type PortForwardTransport = 'auto' | 'spdy' | 'websocket';
 
 /** Pause the local socket once this much is waiting to go out on the WebSocket. */
 const SEND_HIGH_WATER = 1 << 20;
@@ -25,13 +28,6 @@ const SEND_HIGH_WATER = 1 << 20;
 const MAX_MESSAGE = 1 << 20;
 const DATA = 0;
 const ERROR = 1;
-
-export class PortForwardError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PortForwardError';
-  }
-}
 
 /**
  * Opens the WebSocket of one forwarded connection; resolves once the API server accepted it.
@@ -77,7 +73,9 @@ export async function openPortForwardSocket(kc: KubeConfig, target: PodPort, sig
         } catch {
           // not a Status object
         }
-        reject(new PortForwardError(`port-forward to ${target.namespace}/${target.pod}:${target.port} refused (HTTP ${res.statusCode}): ${message.trim()}`));
+        reject(
+          new PortForwardError(`port-forward to ${target.namespace}/${target.pod}:${target.port} refused (HTTP ${res.statusCode}): ${message.trim()}`, res.statusCode),
+        );
       });
     });
     ws.once('error', (err) => {
@@ -171,12 +169,15 @@ export function spliceSocket(socket: net.Socket, ws: WebSocket): Promise<void> {
 export class PortForwardListener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private transport: PortForwardTransport;
 
   constructor(
     private readonly kc: KubeConfig,
     private readonly resolveTarget: () => Promise<PodPort>,
     private readonly onError: (err: Error) => void = () => {},
+    options: { transport?: PortForwardTransport } = {},
   ) {
+    this.transport = options.transport ?? 'auto';
     this.server = net.createServer({ noDelay: true }, (socket) => void this.handle(socket));
   }
 
@@ -202,6 +203,21 @@ export class PortForwardListener {
     socket.pause();
     try {
       const target = await this.resolveTarget();
+      if (this.transport !== 'websocket') {
+        let spdy;
+        try {
+          spdy = await openSpdyConnection(this.kc, target);
+        } catch (err) {
+          if (this.transport === 'spdy' || !spdyUnsupported(err)) throw err;
+          this.transport = 'websocket';
+          this.onError(new PortForwardError(`SPDY port-forward unavailable, using WebSockets: ${(err as Error).message}`));
+        }
+        if (spdy) {
+          if (socket.destroyed) return void spdy.socket.destroy();
+          socket.resume();
+          return await spliceSpdy(socket, spdy, target.port);
+        }
+      }
       const ws = await openPortForwardSocket(this.kc, target);
       if (socket.destroyed) {
         ws.terminate();
@@ -214,4 +230,14 @@ export class PortForwardListener {
       this.onError(err as Error);
     }
   }
+}
+
+/**
+ * Whether a failed SPDY upgrade says the server (or a proxy before it) does not do SPDY, rather
+ * than something a WebSocket would meet just the same: who the user is, what they may do, which
+ * pod exists, or no API server at all.
+ */
+function spdyUnsupported(err: unknown): boolean {
+  const status = err instanceof PortForwardError ? err.status : undefined;
+  return status !== undefined && ![401, 403, 404].includes(status);
 }
