@@ -42,6 +42,8 @@ export interface OpenOptions extends BrowserOptions {
   /** Folder to open; default: the workspace code-server was started for. */
   folder?: string;
   viewport?: { width: number; height: number };
+  /** Browser permissions for the page, e.g. clipboard-read to read what a command copied. */
+  permissions?: string[];
 }
 
 export class Workbench {
@@ -59,7 +61,7 @@ export class Workbench {
   static async open(server: CodeServer, opts: OpenOptions = {}): Promise<Workbench> {
     const browser = await launchBrowser({ inWorkstation: opts.inWorkstation ?? server.inWorkstation });
     try {
-      const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+      const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 }, permissions: opts.permissions ?? [] });
       const page = await context.newPage();
       const wb = new Workbench(browser, page);
       await page.goto(server.workbenchUrl(opts.folder), { timeout: 60_000 });

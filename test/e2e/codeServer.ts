@@ -8,6 +8,9 @@
  * test/cluster/ws): its extension host, and the daemon the extension starts, then reach the API
  * server like a developer's editor would. 127.0.0.1 there is not the test process's 127.0.0.1, so
  * the browser must run there too (`launchBrowser({ inWorkstation: true })`).
+ *
+ * With `user`, code-server — and so the extension host, its terminals and the daemon — runs as that
+ * user, as VS Code does on a developer's machine, instead of root (see startCodeServer).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -49,6 +52,8 @@ export interface CodeServerOptions {
   name?: string;
   /** How long to wait for it to answer /healthz. */
   timeoutMs?: number;
+  /** Run code-server as this user (setpriv) instead of root; `env` is applied after the switch. */
+  user?: { uid: number; gid: number };
 }
 
 export interface CodeServer {
@@ -178,6 +183,35 @@ export async function stopProcessesIn(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Turns code-server's command line into one that runs it as `user`, and makes its temporary
+ * directory `dir` (config, user data, extensions) that user's, with HOME in it. The installation
+ * lives under root's home (0700) by default, so it is bound onto DIR/code-server in a mount
+ * namespace of its own: the user reads it there, nothing changes outside, and the mount goes away
+ * with the last process in that namespace (the daemon the extension starts is one of them).
+ * `env` comes after the switch, so it wins over what test/cluster/ws sets (KUBECONFIG).
+ */
+function asUser(user: { uid: number; gid: number }, dir: string, argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  const bin = argv[0]!;
+  // BIN is INSTALL/node_modules/.bin/code-server (scripts/installCodeServer.sh).
+  const install = path.resolve(path.dirname(bin), '../..');
+  const mounted = path.join(dir, 'code-server');
+  const home = path.join(dir, 'home');
+  mkdirSync(mounted);
+  mkdirSync(home);
+  const r = spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chown -R ${user.uid}:${user.gid} ${dir} failed: ${r.stderr}`);
+  const vars = Object.entries({ HOME: home, ...env }).map(([k, v]) => `${k}=${v ?? ''}`);
+  return [
+    'unshare', '--mount', '--propagation', 'private', '--',
+    'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', install, mounted,
+    'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--',
+    // Root's runtime directory is not the user's.
+    'env', '-u', 'XDG_RUNTIME_DIR', ...vars,
+    path.join(mounted, path.relative(install, bin)), ...argv.slice(1),
+  ];
+}
+
 export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServer> {
   const bin = codeServerBin();
   const name = opts.name ?? 'code-server';
@@ -216,7 +250,8 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     '--disable-getting-started-override',
     '--ignore-last-opened',
   ];
-  const cmd = inWs ? inWorkstationCommand(argv) : argv;
+  const launch = opts.user ? asUser(opts.user, dir, argv, opts.env) : argv;
+  const cmd = inWs ? inWorkstationCommand(launch) : launch;
   const logFile = path.join(artifactsDir, `${name}.log`);
   const log = createWriteStream(logFile);
   // Its own process group (detached), so that stop() reaches every process it starts. Through

@@ -1,0 +1,280 @@
+/**
+ * Issue #5 end to end, as a developer's machine has it: VS Code (code-server) runs as a regular user
+ * (65534), so the daemon the extension starts is that user's and cannot route or resolve. Connect
+ * from the status bar: the extension says outbound access is off and the status bar warns; "Start
+ * Outbound Access…" shows the `sudo … network-role` command (read from the dialog, copied to the
+ * clipboard, typed into a terminal). The test, as root in place of sudo, runs that command's
+ * network-role part: with no further action in VS Code the warning goes away and echo.samples
+ * answers the user by name. Disconnect restores the routes and the workstation's resolv.conf;
+ * quitting the daemon ends the network role; nothing is left running. Screenshots:
+ * test/e2e/artifacts/outbound-*.png.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+import { packageVsix, processesMentioning, startCodeServer, type CodeServer } from './codeServer.js';
+import { Workbench } from './browser.js';
+
+const UID = 65534;
+const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+/** The network role's socket and pid file: private to this test (TELEPATH_NETWORK_SOCKET, for both processes). */
+const roleRunDir = '/run/telepath-e2e-outbound';
+const roleSocket = path.join(roleRunDir, 'network.sock');
+const rolePidFile = path.join(roleRunDir, 'network.pid');
+const roleState = path.join(stateDir, 'telepath-e2e-outbound-role');
+const wsResolvConf = path.join(stateDir, 'ws/resolv.conf');
+
+interface Status {
+  state: string;
+  routedSubnets: string[];
+  dns?: { state: string; message?: string };
+  networkRole?: { process: string; pid?: number };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, ms: number, f: () => T | undefined | false | Promise<T | undefined | false>, describe?: () => string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
+    await sleep(250);
+  }
+}
+
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+
+/** The real uid of a process (/proc/PID/status). */
+function uidOf(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((w) => w !== '');
+/** Pids whose working directory is under `dir`: the shell of a terminal opened in the workspace. */
+function processesWorkingIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (`${readlinkSync(`/proc/${name}/cwd`)}/`.startsWith(`${dir}/`)) out.push(Number(name));
+    } catch {
+      // gone meanwhile, or a kernel thread
+    }
+  }
+  return out;
+}
+
+const routes = () => ws(['ip', 'route', 'show']).stdout;
+
+describe('outbound access from VS Code running as a user', () => {
+  let userDir: string;
+  let server: CodeServer | undefined;
+  let wb: Workbench | undefined;
+  let routesBefore = '';
+  let resolvBefore = '';
+  /** What "Start Outbound Access…" showed. */
+  let command = '';
+  let daemonPid = 0;
+  let rolePid = 0;
+
+  /** A program as the test user in the workstation namespace, with the editor's kubeconfig and daemon. */
+  const asUser = (args: string[], timeoutMs = 60_000): RunResult =>
+    ws(
+      [
+        'setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', '--',
+        'env', `HOME=${userDir}`, `KUBECONFIG=${userDir}/kubeconfig`, `TELEPATH_RUN_DIR=${userDir}/run`,
+        `TELEPATH_STATE_DIR=${userDir}/state`, `TELEPATH_NETWORK_SOCKET=${roleSocket}`, ...args,
+      ],
+      { timeoutMs },
+    );
+  const status = (): Status => {
+    const r = asUser(['node', '--', path.join(repoRoot, 'dist/telepath.js'), 'status', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Status;
+  };
+  const curlEcho = () => asUser(['curl', '-sS', '--max-time', '5', 'http://echo.samples:8080/']);
+  /** The Telepath entry of the status bar. */
+  const telepathItem = () => wb!.page.locator('.statusbar-item', { hasText: /Telepath:/ }).first();
+  /** What the page's clipboard holds (the tests have no DOM types: the expression as a string). */
+  const clipboard = async (): Promise<string> => String(await wb!.page.evaluate('navigator.clipboard.readText()'));
+  /** Whether VS Code draws it with the warning background (statusBarItem.warningBackground). */
+  const warns = async (): Promise<boolean> => /\bwarning-kind\b/.test((await telepathItem().getAttribute('class')) ?? '');
+
+  before(async () => {
+    ensureCluster();
+    buildBundles('extension', 'telepath', 'traffic-manager', 'traffic-agent');
+    const vsix = packageVsix();
+    userDir = mkdtempSync(path.join(os.tmpdir(), 'telepath-e2e-outbound-'));
+    const workspace = path.join(userDir, 'workspace');
+    mkdirSync(workspace);
+    writeFileSync(path.join(workspace, 'README.md'), 'a workspace of the test user\n');
+    // The user's own copy of the kubeconfig (the cluster's is root's, 0600).
+    writeFileSync(path.join(userDir, 'kubeconfig'), readFileSync(kubeconfig), { mode: 0o600 });
+    for (const p of [userDir, workspace, path.join(workspace, 'README.md'), path.join(userDir, 'kubeconfig')]) chownSync(p, UID, UID);
+    rmSync(roleRunDir, { recursive: true, force: true });
+    routesBefore = routes();
+    resolvBefore = readFileSync(wsResolvConf, 'utf8');
+    server = await startCodeServer({
+      workspace,
+      inWorkstation: true,
+      user: { uid: UID, gid: UID },
+      extensions: [vsix],
+      name: 'outbound',
+      env: {
+        KUBECONFIG: path.join(userDir, 'kubeconfig'),
+        TELEPATH_RUN_DIR: path.join(userDir, 'run'),
+        TELEPATH_STATE_DIR: path.join(userDir, 'state'),
+        TELEPATH_NETWORK_SOCKET: roleSocket,
+      },
+      settings: { 'telepath.namespace': 'samples' },
+    });
+    wb = await Workbench.open(server, { permissions: ['clipboard-read', 'clipboard-write'] });
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    if (userDir) asUser(['node', '--', path.join(repoRoot, 'dist/telepath.js'), 'quit']);
+    if (rolePid && alive(rolePid)) process.kill(rolePid, 'SIGTERM');
+    await server?.stop();
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+    rmSync(roleRunDir, { recursive: true, force: true });
+  });
+
+  test('connected as the user: a notice says outbound access is off, the status bar warns', async () => {
+    const s = server!;
+    const notRoot = s.processes().filter((p) => uidOf(p) !== UID);
+    assert.deepEqual(notRoot, [], `code-server's processes run as ${UID}`);
+    const page = wb!.page;
+    await page.locator('.activitybar .action-item a[aria-label^="Telepath"]').first().click();
+    await wb!.waitForStatusBar(/Telepath: disconnected$/, 60_000);
+    await telepathItem().click();
+    const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Connect/ }).first();
+    await pick.waitFor({ state: 'visible', timeout: 15_000 });
+    await pick.click();
+    await wb!.waitForStatusBar(/Telepath: telepath-local\/samples$/, 240_000);
+    const notice = await wb!.waitForNotification(/cannot reach cluster Services by name or IP/, 30_000);
+    assert.match(notice, /Telepath is connected to telepath-local\/samples/);
+    assert.match(notice, /network role, which runs as root/);
+    await until('the status bar to warn', 10_000, warns);
+    await page.locator('.notification-toast', { hasText: /connecting to the cluster/ }).waitFor({ state: 'hidden', timeout: 15_000 });
+    await wb!.screenshot('outbound-1-connected-notice');
+
+    daemonPid = Number(readFileSync(path.join(userDir, 'run/daemon.pid'), 'utf8').trim());
+    assert.equal(uidOf(daemonPid), UID, 'the daemon the extension started runs as the user');
+    const st = status();
+    assert.equal(st.state, 'connected');
+    assert.equal(st.networkRole?.process, 'none');
+    assert.equal(st.dns?.state, 'inactive');
+    assert.match(st.dns?.message ?? '', /sudo telepath network-role/);
+    assert.deepEqual(st.routedSubnets, []);
+    assert.notEqual(curlEcho().code, 0, 'no route and no DNS yet');
+  });
+
+  test('"Start Outbound Access…" shows the network-role command: in the dialog, copied, typed into a terminal', async () => {
+    const page = wb!.page;
+    const toast = page.locator('.notification-toast', { hasText: /cannot reach cluster Services/ });
+    await toast.locator('.monaco-button', { hasText: 'Start Outbound Access…' }).click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await dialog.locator('.dialog-message-text').innerText(), /needs Telepath's network role, which runs as root/);
+    command = (await dialog.locator('.dialog-message-detail').innerText()).trim();
+    await wb!.screenshot('outbound-2-command');
+
+    // sudo, the extension host's Node (code-server's Node is no Electron: no ELECTRON_RUN_AS_NODE),
+    // the CLI bundle of the installed extension, network-role.
+    const cli = path.join(server!.tempDir, `extensions/telepath.telepath-${version}/dist/telepath.js`);
+    const m = /^sudo (?:env ELECTRON_RUN_AS_NODE=1 )?(\S+) -- (\S+) network-role$/.exec(command);
+    assert.ok(m, `the command's shape: ${command}`);
+    assert.equal(m[2], cli);
+    assert.equal(realpathSync(m[1]!), realpathSync(`/proc/${daemonPid}/exe`), 'the Node the daemon (and the extension host) runs on');
+    assert.ok(cmdline(daemonPid).includes(cli), 'the bundle the daemon runs');
+
+    await dialog.locator('.monaco-button', { hasText: 'Copy Command' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15_000 });
+    await wb!.waitForStatusBar('Copied the command', 10_000);
+    assert.equal(await clipboard(), command);
+
+    // The status bar menu offers it too; Open Terminal types it without running it.
+    await telepathItem().click();
+    const item = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /Start Outbound Access…/ }).first();
+    await item.waitFor({ state: 'visible', timeout: 15_000 });
+    await item.click();
+    await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+    await dialog.locator('.monaco-button', { hasText: 'Open Terminal' }).click();
+    await page.locator('.terminal-tab, .single-terminal-tab', { hasText: 'Telepath (root)' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await page.evaluate("navigator.clipboard.writeText('')");
+    const typed = await until('the command in the terminal', 15_000, async () => {
+      // Select All leaves the focus in the terminal, where Ctrl+Shift+C copies (Linux keybinding).
+      await wb!.runCommand('Terminal: Select All');
+      await page.keyboard.press('Control+Shift+C');
+      const text = await clipboard();
+      return text.includes(command) && text;
+    });
+    const lastLine = typed.trimEnd().split('\n').pop()!;
+    assert.ok(lastLine.endsWith(command), `typed on the prompt line, not run: ${JSON.stringify(lastLine)}`);
+    await page.keyboard.press('Escape');
+    const shells = processesWorkingIn(userDir);
+    assert.ok(shells.length > 0 && shells.every((p) => uidOf(p) === UID), `the terminal's shell runs as the user: ${shells.join(' ')}`);
+    await wb!.screenshot('outbound-3-terminal');
+  });
+
+  test('the network-role part run as root: the warning goes away by itself, echo.samples answers', async () => {
+    const words = command.split(' ');
+    assert.equal(words[0], 'sudo');
+    // Root in place of sudo (the test user has none): no kubeconfig; --user says whose daemon to serve.
+    const r = ws(['env', '-u', 'KUBECONFIG', 'HOME=/nonexistent', `TELEPATH_STATE_DIR=${roleState}`, `TELEPATH_NETWORK_SOCKET=${roleSocket}`, ...words.slice(1), '--user', String(UID)], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /network role started \(pid \d+\)/);
+    rolePid = Number(readFileSync(rolePidFile, 'utf8').trim());
+    assert.equal(uidOf(rolePid), 0);
+
+    // Nothing done in VS Code: the daemon picks the role up and tells the extension.
+    await until('the status bar warning to go away', 30_000, async () => !(await warns()), () => JSON.stringify(status()));
+    assert.match((await telepathItem().innerText()).trim(), /Telepath: telepath-local\/samples$/);
+    await wb!.screenshot('outbound-4-outbound-on');
+    const st = status();
+    assert.deepEqual(st.networkRole, { process: 'separate', pid: rolePid });
+    assert.equal(st.dns?.state, 'active');
+    assert.ok(st.routedSubnets.length > 0);
+
+    const name = asUser(['getent', 'hosts', 'echo.samples']);
+    assert.equal(name.code, 0, `echo.samples resolves: ${name.stderr}`);
+    const answer = curlEcho();
+    assert.equal(answer.code, 0, answer.stderr);
+    assert.match(answer.stdout, /hello from echo/);
+  });
+
+  test('Disconnect restores routes and resolv.conf; quitting the daemon ends the network role; nothing is left', async () => {
+    const page = wb!.page;
+    await telepathItem().click();
+    const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Disconnect/ }).first();
+    await pick.waitFor({ state: 'visible', timeout: 15_000 });
+    await pick.click();
+    await wb!.waitForStatusBar(/Telepath: disconnected$/, 60_000);
+    await until('routes and resolv.conf as before', 15_000, () => routes() === routesBefore && readFileSync(wsResolvConf, 'utf8') === resolvBefore, () => routes());
+    assert.notEqual(curlEcho().code, 0, 'no route and no DNS after disconnect');
+    await wb!.screenshot('outbound-5-disconnected');
+
+    // The daemon outlives the window, as for users; the network role ends with it.
+    const quit = asUser(['node', '--', path.join(repoRoot, 'dist/telepath.js'), 'quit']);
+    assert.equal(quit.code, 0, quit.stderr);
+    await until('the daemon to end', 15_000, () => !alive(daemonPid));
+    await until('the network role to end with it', 15_000, () => !alive(rolePid));
+    assert.equal(existsSync(roleSocket), false, 'its socket is gone');
+    assert.equal(routes(), routesBefore);
+    assert.equal(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
+
+    const s = server!;
+    await wb!.close();
+    wb = undefined;
+    await s.stop();
+    assert.deepEqual(s.processes(), [], 'code-server process group');
+    assert.deepEqual(processesMentioning(`${s.tempDir}/`), [], 'processes running from its directories');
+    assert.deepEqual(processesMentioning(`${userDir}/`), [], "processes running from the user's directory");
+    assert.deepEqual(processesWorkingIn(userDir), [], 'processes working in the workspace (the terminal)');
+  });
+});
