@@ -16,7 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { PortForwardError, type PodPort } from './portForwardError.js';
 import { dataFrame, pingFrame, SpdyReader, SpdyWriter, type SpdyFrame } from './spdyFrames.js';
 
-/** Pause the local socket once this much is waiting to go out to the API server. */
+/** Pause either socket once this much is waiting to go out on the other. */
 const SEND_HIGH_WATER = 1 << 20;
 const ERROR_STREAM = 1;
 const DATA_STREAM = 3;
@@ -110,12 +110,24 @@ export function spliceSpdy(local: net.Socket, remote: SpdyConnection, port: numb
     let localFinished = false;
     let failure: Error | undefined;
     const reader = new SpdyReader();
+    // The TLS socket hands over one record (at most 16 KiB) per 'data' event, several in a row
+    // for one read from the network: they go to the local socket in one writev, not one write each.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      local.uncork();
+    };
     const onFrame = (f: SpdyFrame): void => {
       switch (f.kind) {
         case 'data':
           if (f.streamId === DATA_STREAM) {
+            if (!corked && f.payload.length > 0) {
+              corked = true;
+              local.cork();
+              setImmediate(uncork);
+            }
             // After the local side's end (no half-close here) what still comes has no reader.
-            if (f.payload.length > 0 && !local.writableEnded && !local.write(f.payload)) socket.pause();
+            if (f.payload.length > 0 && !local.writableEnded && !local.write(f.payload) && local.writableLength >= SEND_HIGH_WATER) socket.pause();
             if (f.fin) {
               remoteFinished = true;
               local.end();

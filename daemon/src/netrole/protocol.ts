@@ -18,7 +18,7 @@ export interface HelloResult {
 }
 
 export interface NetworkStartParams {
-  /** host:port of the daemon's port-forward listener to the manager's gRPC port. */
+  /** The gRPC target of the daemon's port-forward listener to the manager's gRPC port: `unix:/path`. */
   managerAddress: string;
   sessionId: string;
   networks: ClusterNetworks;

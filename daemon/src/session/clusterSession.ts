@@ -74,9 +74,9 @@ export class ClusterSession {
     return this.conn!.client;
   }
 
-  /** Where the manager's gRPC port is forwarded on this machine (a network-role process dials it too). */
+  /** The gRPC target of the manager's forwarded port on this machine (a network-role process dials it too). */
   get managerAddress(): string {
-    return `127.0.0.1:${this.conn!.localPort}`;
+    return this.conn!.address;
   }
 
   /** The current session id; it changes when the daemon arrives again after a manager restart. */
