@@ -17,13 +17,38 @@ export class DialError extends Error {
   }
 }
 
+/** Read buffers grow from 64 KiB (Node's own read size) to this while reads keep filling them. */
+const MAX_READ_BYTES = 512 * 1024;
+
 /**
  * Connects with allowHalfOpen, so that a FIN from the destination does not end our side while the
  * client may still send (the tunnel carries half-closes both ways).
+ *
+ * Reads go into buffers of our own size ('data' events as usual): while a read fills its buffer,
+ * the next one is twice as large, so a bulk download arrives in reads of up to 512 KiB, each one
+ * tunnel message — fewer messages carry the same bytes, and every message costs both gRPC ends a
+ * round of work. A read that does not fill its buffer drops back to 64 KiB.
  */
 export function dialTcp(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, allowHalfOpen: true });
+    let size = 64 * 1024;
+    let filled = false;
+    const socket: net.Socket = net.connect({
+      host,
+      port,
+      allowHalfOpen: true,
+      onread: {
+        buffer: () => {
+          size = filled ? Math.min(size * 2, MAX_READ_BYTES) : 64 * 1024;
+          return Buffer.allocUnsafe(size);
+        },
+        callback: (n: number, buf: Uint8Array) => {
+          filled = n === buf.byteLength;
+          socket.emit('data', Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true; // pausing is socket.pause()'s job
+        },
+      },
+    });
     const settle = (error?: unknown): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
