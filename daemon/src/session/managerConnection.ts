@@ -5,7 +5,7 @@
  * manager is found without reconnecting by hand.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -32,7 +32,8 @@ export class ManagerConnection {
    * Opens the port-forward listener and a gRPC channel to it. The listener is a unix socket in a
    * private directory, not loopback TCP: every tunnelled byte crosses it twice (gRPC in, SPDY
    * out), and a unix socket costs less CPU per byte (docs/benchmarks.md); it also keeps other
-   * local users from the manager's port.
+   * local users from the manager's port. Directories that daemons killed with -9 left behind
+   * are removed first.
    */
   static async open(access: KubeAccess, managerNamespace: string, log: Logger): Promise<ManagerConnection> {
     const core = access.kc.makeApiClient(CoreV1Api);
@@ -55,7 +56,8 @@ export class ManagerConnection {
       return { namespace: managerNamespace, pod: ready.metadata.name, port: GRPC_PORT };
     };
     const listener = new PortForwardListener(access.kc, resolveTarget, (err) => log.warn(`port-forward to the manager: ${err.message}`));
-    const socketDir = await mkdtemp(path.join(os.tmpdir(), 'telepath-forward-'));
+    await removeStaleForwardDirs(os.tmpdir());
+    const socketDir = await mkdtemp(path.join(os.tmpdir(), `${FORWARD_DIR_PREFIX}${process.pid}-`));
     const socketPath = path.join(socketDir, 'manager.sock');
     try {
       await listener.listenUnix(socketPath);
@@ -123,6 +125,37 @@ export class ManagerConnection {
     this.client.close();
     await this.listener.close();
     await rm(this.socketDir, { recursive: true, force: true });
+  }
+}
+
+const FORWARD_DIR_PREFIX = 'telepath-forward-';
+
+/**
+ * Removes the forward directories (`telepath-forward-<pid>-*`) of this user's daemons that are
+ * gone: a daemon killed with -9 cannot remove its own. One whose pid still runs is kept (a reused
+ * pid keeps a stale directory, never removes a live one).
+ */
+export async function removeStaleForwardDirs(parent: string): Promise<void> {
+  const uid = process.getuid?.();
+  for (const name of await readdir(parent).catch(() => [])) {
+    const pid = Number(/^telepath-forward-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pidAlive(pid)) continue;
+    const dir = path.join(parent, name);
+    try {
+      if (uid !== undefined && (await stat(dir)).uid !== uid) continue;
+      await rm(dir, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
