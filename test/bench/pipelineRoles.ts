@@ -59,8 +59,8 @@ function serve(handlers: Record<string, Handler>): void {
         (err: unknown) => out({ id: cmd.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
       );
   });
-  // The driver went away: do not outlive it.
-  process.stdin.on('end', () => process.exit(0));
+  // The driver went away: do not outlive it (a role's own exit handler cleans up first).
+  process.stdin.on('end', () => void Promise.resolve(all.exit!({ id: 0, op: 'exit' })).catch(() => process.exit(0)));
 }
 
 /** CPU ms per thread name (main, V8 workers, libuv pool) from /proc: what process.cpuUsage sums. */
@@ -119,7 +119,8 @@ async function managerRole(window: number): Promise<void> {
   }
   const m = await startTestManager();
   const sessionId = await m.arrive('bench');
-  serve({});
+  // Closing removes the manager's socket directory (otherwise left in /tmp by every run).
+  serve({ exit: () => m.close().finally(() => setImmediate(() => process.exit(0))) });
   out({ event: 'ready', address: m.address, sessionId });
 }
 
