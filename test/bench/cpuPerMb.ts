@@ -5,7 +5,7 @@
  * made the call). On this two-core machine throughput is bounded by the CPU the whole path needs
  * per byte, so this says where to cut. As root, with the local cluster up:
  *   node --import tsx test/bench/cpuPerMb.ts [--mb 400] [--rounds 2] [--via kubectl,telepath,forward]
- *     [--prof DIR] [--no-build]
+ *     [--only down|up] [--prof DIR] [--no-build]
  * `forward` is the daemon's port-forward alone (portForwardBench.ts's listener process, SPDY: no
  * TUN, no gRPC). --prof DIR starts the daemon and that listener with --cpu-prof (a profile is
  * written when each exits).
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '2' },
       prof: { type: 'string' },
       via: { type: 'string', default: 'kubectl,telepath' },
+      only: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
     },
   });
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const [route, url] of urls) {
-        for (const direction of ['down', 'up']) {
+        for (const direction of values.only ? [values.only] : ['down', 'up']) {
           const sum = (f: (pid: number) => number) => Object.fromEntries(Object.entries(groups).map(([k, ps]) => [k, ps.reduce((a, p) => a + f(p), 0)]));
           const before = sum(cpuMs);
           const callsBefore = sum(syscalls);
