@@ -5,6 +5,7 @@
  * hold Node only), so the kubectl figure is `kubectl exec … node -e <stream the file to stdout>`,
  * which is the same exec stream `kubectl cp` uses, without tar. Asserts nothing.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, stateDir, ws } from '../cluster/harness.js';
 
@@ -49,12 +50,12 @@ export function volumesBench(rounds: number, mb = 50): VolumesBenchResult {
     if (make.code !== 0) throw new Error(`cannot write the file in the pod: ${make.stderr}`);
     const mount: number[] = [];
     const kubectl: number[] = [];
+    const copy = '/tmp/telepath-bench-volumes-copy.bin';
     let sha = '';
     for (let i = 0; i < rounds; i++) {
       const m = readLocal(path.join(mountPoint, FILE));
       mount.push(m.s);
       sha = m.sha;
-      const copy = '/tmp/telepath-bench-volumes-copy.bin';
       const t0 = performance.now();
       const k = ws(['sh', '-c', `kubectl exec -n samples ${pod} -c app -- node -e "require('fs').createReadStream('${FILE}').pipe(process.stdout)" > ${copy}`], {
         timeoutMs: 300_000,
@@ -62,6 +63,7 @@ export function volumesBench(rounds: number, mb = 50): VolumesBenchResult {
       kubectl.push((performance.now() - t0) / 1000);
       if (k.code !== 0) throw new Error(`kubectl exec failed: ${k.stderr}`);
       const c = readLocal(copy);
+      rmSync(copy, { force: true });
       if (c.sha !== sha) throw new Error('the kubectl copy differs from the file read through the mount');
     }
     ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e', `require('fs').rmSync(${JSON.stringify(FILE)})`]);
