@@ -14,7 +14,7 @@ import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from './intercept/envFile.js'
 import { parsePortSpec } from './intercept/portChoice.js';
 import { daemonPaths, type DaemonPaths } from './paths.js';
 import { DaemonClient } from './rpc/daemonClient.js';
-import { answers } from './rpc/rpcServer.js';
+import { answers } from './rpc/unixSocket.js';
 import { networkRolePaths } from './netrole/networkRolePaths.js';
 import { START_NETWORK_ROLE } from './netrole/protocol.js';
 

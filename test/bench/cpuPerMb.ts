@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { once } from 'node:events';
 import { buildBundles, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws, wsSpawn } from '../cluster/harness.js';
+import { writeBytes } from './writeBytes.js';
 
 const CLK_TCK = 100;
 
@@ -70,16 +71,7 @@ async function client(url: string, direction: string, mb: number): Promise<void>
       });
       r.on('error', reject);
       if (!body) return void r.end();
-      let left = bytes;
-      const pump = (): void => {
-        while (left > 0) {
-          const c = left >= body.length ? body : body.subarray(0, left);
-          left -= c.length;
-          if (!r.write(c)) return void r.once('drain', pump);
-        }
-        r.end();
-      };
-      pump();
+      writeBytes(r, body, bytes);
     });
   await req('GET', '/warmup');
   const c0 = process.cpuUsage();

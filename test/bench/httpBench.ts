@@ -5,6 +5,7 @@
  *   httpBench.ts BASE [MB] [REQUESTS]
  */
 import http from 'node:http';
+import { writeBytes } from './writeBytes.js';
 
 const [base = 'http://127.0.0.1:8080', mbText = '200', requestsText = '1000'] = process.argv.slice(2);
 const bytes = Number(mbText) * 1024 * 1024;
@@ -21,18 +22,8 @@ function request(method: string, path: string, body?: Buffer, total?: number): P
       res.on('error', reject);
     });
     req.on('error', reject);
-    if (body && total) {
-      let left = total;
-      const pump = (): void => {
-        while (left > 0) {
-          const chunk = left >= body.length ? body : body.subarray(0, left);
-          left -= chunk.length;
-          if (!req.write(chunk)) return void req.once('drain', pump);
-        }
-        req.end();
-      };
-      pump();
-    } else req.end();
+    if (body && total) writeBytes(req, body, total);
+    else req.end();
   });
 }
 

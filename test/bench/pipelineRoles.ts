@@ -22,6 +22,7 @@ import { ManagerClient } from '../../protocol/src/manager/managerService.js';
 import { createLogger } from '../../daemon/src/log/logger.js';
 import type { NetStack } from '../../daemon/src/net/stack.js';
 import { Vif } from '../../daemon/src/vif/vif.js';
+import { writeBytes } from './writeBytes.js';
 
 type Handler = (cmd: Record<string, unknown>) => Promise<unknown> | unknown;
 
@@ -144,7 +145,7 @@ function sinkRole(host: string, port: number): void {
         const rest = header.length - 9;
         if (mode === 'D') {
           left = 0;
-          sendBytes(socket, n);
+          writeBytes(socket, CHUNK, n);
           return;
         }
         left = n - rest;
@@ -159,19 +160,6 @@ function sinkRole(host: string, port: number): void {
     serve({});
     out({ event: 'ready' });
   });
-}
-
-function sendBytes(socket: net.Socket, n: number): void {
-  let left = n;
-  const pump = (): void => {
-    while (left > 0) {
-      const c = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-      left -= c.length;
-      if (!socket.write(c)) return void socket.once('drain', pump);
-    }
-    socket.end();
-  };
-  pump();
 }
 
 // ---------------------------------------------------------------- daemon
@@ -248,7 +236,7 @@ function clientTransfer(host: string, port: number, mode: 'U' | 'D', bytes: numb
       header[0] = mode.charCodeAt(0);
       header.writeBigUInt64BE(BigInt(bytes), 1);
       socket.write(header);
-      if (mode === 'U') sendBytes(socket, bytes);
+      if (mode === 'U') writeBytes(socket, CHUNK, bytes);
     });
     socket.on('data', (d: Buffer) => (got += d.length));
     socket.on('end', () => {

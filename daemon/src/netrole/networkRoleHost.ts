@@ -8,13 +8,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import type { Logger } from '../log/logger.js';
-import { answers } from '../rpc/rpcServer.js';
+import { listenOwnerOnly } from '../rpc/unixSocket.js';
 import type { ClusterNetworks } from '../session/clusterSession.js';
 import { lookupDns, managerChannelOptions } from '../session/managerConnection.js';
 import { NetworkRole } from '../vif/networkRole.js';
@@ -44,21 +43,8 @@ export class NetworkRoleHost {
 
   async listen(): Promise<void> {
     const socketPath = this.opts.socketPath;
-    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
-    if (fs.existsSync(socketPath)) {
-      if (await answers(socketPath)) throw new Error(`a Telepath network role is already running on ${socketPath}`);
-      fs.rmSync(socketPath, { force: true }); // left by one that died
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      // Created owner-only, then handed to the user: nobody else may connect in between.
-      const umask = process.umask(0o177);
-      this.server.listen(socketPath, () => {
-        process.umask(umask);
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    // Created owner-only, then handed to the user: nobody else may connect in between.
+    await listenOwnerOnly(this.server, socketPath, `a Telepath network role is already running on ${socketPath}`);
     fs.chownSync(socketPath, this.opts.ownerUid, -1);
     this.opts.log.info(`listening on ${socketPath} for uid ${this.opts.ownerUid}`);
   }

@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import {
   createMessageConnection,
   SocketMessageReader,
@@ -40,6 +39,7 @@ import {
   type VersionResult,
 } from '../../../protocol/src/daemon/index.js';
 import type { Logger } from '../log/logger.js';
+import { listenOwnerOnly } from './unixSocket.js';
 
 export type Progress = (kind: ProgressParams['kind'], message: string) => void;
 
@@ -75,22 +75,8 @@ export class RpcServer {
 
   /** Listens on the socket; refuses to start when another daemon answers there. */
   async listen(): Promise<void> {
-    fs.mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
-    if (fs.existsSync(this.socketPath)) {
-      if (await answers(this.socketPath)) {
-        throw new Error(`another Telepath daemon is running on ${this.socketPath}; stop it with "telepath quit"`);
-      }
-      fs.rmSync(this.socketPath, { force: true }); // left by a daemon that died
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
     // The socket is the daemon's whole API: only its owner (and root) may use it.
-    fs.chmodSync(this.socketPath, 0o600);
+    await listenOwnerOnly(this.server, this.socketPath, `another Telepath daemon is running on ${this.socketPath}; stop it with "telepath quit"`);
     this.log.info(`listening on ${this.socketPath}`);
   }
 
@@ -171,16 +157,4 @@ export class RpcServer {
     });
     conn.listen();
   }
-}
-
-/** True when something accepts connections on the unix socket. */
-export function answers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socketPath);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
