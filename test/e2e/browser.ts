@@ -85,27 +85,31 @@ export class Workbench {
    */
   async runCommand(title: string, timeoutMs = 15_000): Promise<void> {
     const widget = this.page.locator('.quick-input-widget');
-    await this.page.keyboard.press('F1');
     const input = widget.locator('input.input');
-    await input.waitFor({ state: 'visible', timeout: timeoutMs });
     const first = widget.locator('.quick-input-list .monaco-list-row').first().filter({ hasText: new RegExp(`^\\s*${escapeRegExp(title)}`) });
-    // Typed again until the command shows: right after start-up, under load, the palette may not
-    // list an extension's contributed commands yet, and a filter typed then does not refresh.
     const deadline = Date.now() + timeoutMs;
+    const left = (cap: number): number => Math.min(cap, Math.max(1, deadline - Date.now()));
+    // Typed again until the command shows: right after start-up, under load, the palette may not
+    // list an extension's contributed commands yet, and a filter typed then does not refresh. And
+    // opened again when it closed by itself: the quick input closes when something else takes the
+    // focus, e.g. a terminal that was just created.
     for (;;) {
-      await input.fill('>');
-      await input.fill(`>${title}`);
-      const found = await first
-        .waitFor({ state: 'visible', timeout: Math.min(3_000, Math.max(1, deadline - Date.now())) })
+      if (!(await input.isVisible())) {
+        await this.page.keyboard.press('F1');
+        await input.waitFor({ state: 'visible', timeout: left(3_000) }).catch(() => undefined);
+      }
+      const typed = await input
+        .fill('>', { timeout: left(3_000) })
+        .then(() => input.fill(`>${title}`, { timeout: left(3_000) }))
         .then(() => true, () => false);
-      if (found) break;
+      const found = typed && (await first.waitFor({ state: 'visible', timeout: left(3_000) }).then(() => true, () => false));
+      if (found && (await input.press('Enter', { timeout: left(3_000) }).then(() => true, () => false))) break;
       if (Date.now() >= deadline) {
         const shown = await widget.locator('.quick-input-list .monaco-list-row').allInnerTexts();
         await this.page.keyboard.press('Escape');
         throw new Error(`the command palette has no "${title}" first within ${timeoutMs} ms; it shows: ${JSON.stringify(shown)}`);
       }
     }
-    await input.press('Enter');
     await widget.waitFor({ state: 'hidden', timeout: timeoutMs });
   }
 
