@@ -7,7 +7,9 @@
  *   node --import tsx test/bench/cpuPerMb.ts [--mb 400] [--rounds 2] [--via kubectl,telepath,forward]
  *     [--only down|up] [--prof DIR] [--no-build]
  * `forward` is the daemon's port-forward alone (portForwardBench.ts's listener process, SPDY: no
- * TUN, no gRPC). --prof DIR starts the daemon and that listener with --cpu-prof (a profile is
+ * TUN, no gRPC). `relay` is `kubectl port-forward` to a plain Node TCP relay in the client pod that
+ * pipes each connection to the echo pod: the cost of one in-cluster Node hop with no gRPC and no
+ * TUN, the floor of any design that dials from a pod (as the traffic-manager does). --prof DIR starts the daemon and that listener with --cpu-prof (a profile is
  * written when each exits).
  * `cpuPerMb.ts client URL down|up MB` is the transfer client, run in the workstation namespace.
  */
@@ -16,6 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { buildBundles, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws, wsSpawn } from '../cluster/harness.js';
 import { writeBytes } from './writeBytes.js';
 
@@ -111,6 +114,27 @@ async function main(): Promise<void> {
     urls.push(['kubectl', `http://127.0.0.1:${pf.port}`]);
     groups.kubectl = pids((c) => c.startsWith('kubectl port-forward') && c.includes(pod.metadata.name));
   }
+  if (via.includes('relay')) {
+    // Ends when kubectl exec's stdin closes (the exec is killed), so nothing stays in the pod.
+    const relay = [
+      "const net = require('node:net'); // telepath-bench-relay",
+      'net.createServer((c) => {',
+      `  const u = net.connect(8080, '${pod.status.podIP}');`,
+      "  c.pipe(u).on('error', () => c.destroy()); u.pipe(c).on('error', () => u.destroy());",
+      "  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());",
+      "}).listen(9000, () => console.log('relay listening'));",
+      "process.stdin.on('end', () => process.exit(0)).resume();",
+    ].join('\n');
+    const exec = spawn(path.join(repoRoot, 'test/cluster/ws'), ['kubectl', 'exec', '-i', '-n', 'samples', 'client', '--', 'node', '-e', relay], { stdio: ['pipe', 'pipe', 'inherit'] });
+    stops.push(() => void exec.kill('SIGTERM'));
+    let out = '';
+    exec.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    while (!out.includes('relay listening')) await once(exec.stdout!, 'data');
+    const pf = await kubectlPortForward('samples', 'pod/client', 9000);
+    stops.push(pf.stop);
+    urls.push(['relay', `http://127.0.0.1:${pf.port}`]);
+    groups.relay = [...pids((c) => c.startsWith('kubectl port-forward') && c.includes('pod/client')), ...pids((c) => c.includes('telepath-bench-relay'))];
+  }
   if (via.includes('forward')) {
     const child = wsSpawn([...node, '--import', 'tsx', path.join(import.meta.dirname, 'portForwardBench.ts'), 'listen', pod.metadata.name, 'spdy']);
     let out = '';
@@ -128,7 +152,7 @@ async function main(): Promise<void> {
     groups.daemon = [Number(readFileSync('/run/telepath-bench/daemon.pid', 'utf8'))];
     groups.manager = pids((c) => c.includes('/telepath/traffic-manager.js'));
   }
-  const forwarders = ['kubectl', 'forward', 'daemon', 'manager'];
+  const forwarders = ['kubectl', 'forward', 'relay', 'daemon', 'manager'];
   Object.assign(groups, {
     'kube-apiserver': pids((_, comm) => comm === 'kube-apiserver'),
     kubelet: pids((_, comm) => comm === 'kubelet'),
