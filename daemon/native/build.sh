@@ -35,3 +35,10 @@ mkdir -p "$out"
   -DNAPI_VERSION=8 -I"$include" -o "$out/tun.node.tmp" "$here/tun.c"
 mv "$out/tun.node.tmp" "$out/tun.node"
 echo "build.sh: built $out/tun.node"
+# A checkout that was packaged has dist/native/tun.node, which the bundle finds first: replace it
+# too, or the daemon keeps loading the addon from before this build.
+packaged="$here/../../dist/native/tun.node"
+if [[ -f "$packaged" ]]; then
+  cp "$out/tun.node" "$packaged.tmp" && mv "$packaged.tmp" "$packaged"
+  echo "build.sh: and replaced dist/native/tun.node"
+fi

@@ -8,6 +8,15 @@
  * hand the whole batch to JS in one napi_make_callback: one Buffer holding the packets back to
  * back, their lengths in a Uint32Array the caller gave us.
  *
+ * Checksum offload (`new Tun(name, true)`): IFF_VNET_HDR puts a 10-byte virtio_net_hdr before
+ * every packet read and written, and TUNSETOFFLOAD(TUN_F_CSUM) tells the kernel the device sums TCP
+ * and UDP itself. The kernel then hands over locally built packets without summing their payload
+ * (the checksum field holds only the pseudo-header sum), and every TCP/UDP packet written gets
+ * VIRTIO_NET_HDR_F_NEEDS_CSUM with its pseudo-header sum put in the checksum field here, so nobody
+ * sums the payload on the way to a local socket (the kernel treats such packets as it treats a
+ * veth peer's, and completes the sum if it ever forwards one to a real NIC). The header never
+ * reaches JS: reads strip it, writes add it.
+ *
  * Lifetime: the JS object is held strongly from open until close(), like an fd; close() stops the
  * watcher and closes the fd at once (the kernel then removes the non-persistent device and its
  * addresses and routes). The struct is freed once the uv handle has closed and the JS wrapper is
@@ -22,13 +31,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Large enough for any IPv4/IPv6 packet a TUN without offloads can hand over (its MTU is at most
@@ -57,6 +69,7 @@ typedef struct tun_s {
   uint32_t *lengths;
   uint32_t max_batch;
   int separate;    /* deliver an array of Buffers instead (for the benchmark's comparison) */
+  int vnet;        /* IFF_VNET_HDR + TUN_F_CSUM: a virtio_net_hdr before each packet */
   int in_callback; /* inside napi_make_callback: keep async_ctx alive until it returns */
   napi_async_context async_ctx;
   uint8_t *scratch;
@@ -251,8 +264,16 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     err = -status;
     syscall = "poll";
   } else {
+    struct virtio_net_hdr hdr;
     while (n < t->max_batch && SCRATCH_SIZE - off >= READ_SIZE) {
-      ssize_t r = read(t->fd, t->scratch + off, READ_SIZE);
+      ssize_t r;
+      if (t->vnet) {
+        struct iovec iov[2] = {{&hdr, sizeof hdr}, {t->scratch + off, READ_SIZE}};
+        r = readv(t->fd, iov, 2);
+        if (r >= 0) r = r > (ssize_t)sizeof hdr ? r - (ssize_t)sizeof hdr : 0;
+      } else {
+        r = read(t->fd, t->scratch + off, READ_SIZE);
+      }
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -307,15 +328,26 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---------- methods ---------- */
 
-/* new Tun(name?: string): opens /dev/net/tun and attaches (or creates) the device. */
+/* new Tun(name?: string, offload?: boolean): opens /dev/net/tun and attaches (or creates) the
+ * device; `offload` turns on the checksum offload described at the top. */
 static napi_value js_new(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], self;
+  size_t argc = 2;
+  napi_value argv[2], self;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 
+  bool offload = false;
+  if (argc >= 2) {
+    napi_valuetype vt;
+    CHECK(napi_typeof(env, argv[1], &vt));
+    if (vt == napi_boolean) CHECK(napi_get_value_bool(env, argv[1], &offload));
+    else if (vt != napi_undefined) {
+      napi_throw_type_error(env, NULL, "tun: offload must be a boolean");
+      return NULL;
+    }
+  }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   if (argc >= 1) {
     napi_valuetype vt;
     CHECK(napi_typeof(env, argv[0], &vt));
@@ -340,6 +372,20 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "ioctl TUNSETIFF", e);
   }
+  if (offload) {
+    int size = (int)sizeof(struct virtio_net_hdr);
+    const char *what = "ioctl TUNSETVNETHDRSZ";
+    int ok = ioctl(fd, TUNSETVNETHDRSZ, &size) == 0;
+    if (ok) {
+      what = "ioctl TUNSETOFFLOAD";
+      ok = ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0;
+    }
+    if (!ok) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, what, e);
+    }
+  }
 
   tun_t *t = (tun_t *)calloc(1, sizeof *t);
   if (t == NULL) {
@@ -349,6 +395,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   t->env = env;
   t->fd = fd;
   t->want_ref = 1;
+  t->vnet = offload;
   memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
   t->name[IFNAMSIZ - 1] = 0;
   t->poll.data = t;
@@ -367,6 +414,9 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   napi_value jname;
   CHECK(napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &jname));
   CHECK(napi_set_named_property(env, self, "name", jname));
+  napi_value joffload;
+  CHECK(napi_get_boolean(env, offload, &joffload));
+  CHECK(napi_set_named_property(env, self, "offload", joffload));
   return self;
 }
 
@@ -461,10 +511,68 @@ static napi_value set_ref(napi_env env, napi_callback_info info, int want) {
 static napi_value js_ref(napi_env env, napi_callback_info info) { return set_ref(env, info, 1); }
 static napi_value js_unref(napi_env env, napi_callback_info info) { return set_ref(env, info, 0); }
 
-static int write_one(tun_t *t, const uint8_t *data, size_t len) {
+/* Big-endian 16-bit words of p[0..n) added to s (n even). */
+static uint32_t sum_words(const uint8_t *p, size_t n, uint32_t s) {
+  for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)p[i] << 8 | p[i + 1];
+  return s;
+}
+
+/* For a TCP or UDP packet (IPv4 unfragmented, or IPv6 with TCP/UDP as the first next header):
+ * puts the pseudo-header sum into its checksum field and fills `hdr` so the kernel sums the rest
+ * (NEEDS_CSUM from csum_start, field at csum_start + csum_offset). Anything else: flags 0, the
+ * packet as it is. */
+static void offload_header(uint8_t *p, size_t len, struct virtio_net_hdr *hdr) {
+  memset(hdr, 0, sizeof *hdr);
+  size_t start, l4len;
+  uint8_t proto;
+  uint32_t sum;
+  if (len >= 20 && p[0] >> 4 == 4) {
+    start = (size_t)(p[0] & 0x0f) * 4;
+    size_t total = (size_t)p[2] << 8 | p[3];
+    if (start < 20 || total > len || total < start) return;
+    if (((p[6] & 0x3f) << 8 | p[7]) != 0) return; /* MF or a fragment offset */
+    proto = p[9];
+    l4len = total - start;
+    sum = sum_words(p + 12, 8, 0);
+  } else if (len >= 40 && p[0] >> 4 == 6) {
+    start = 40;
+    l4len = (size_t)p[4] << 8 | p[5];
+    if (start + l4len > len) return;
+    proto = p[6];
+    sum = sum_words(p + 8, 32, 0);
+  } else {
+    return;
+  }
+  size_t field;
+  if (proto == IPPROTO_TCP && l4len >= 20) field = 16;
+  else if (proto == IPPROTO_UDP && l4len >= 8) field = 6;
+  else return;
+  sum += proto + (uint32_t)l4len;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  p[start + field] = (uint8_t)(sum >> 8);
+  p[start + field + 1] = (uint8_t)sum;
+  hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  hdr->gso_type = VIRTIO_NET_HDR_GSO_NONE;
+  hdr->csum_start = (uint16_t)start;
+  hdr->csum_offset = (uint16_t)field;
+}
+
+/* One packet, one write (with offload: header + packet in one writev, which is still one packet).
+ * With offload the packet's TCP/UDP checksum field is overwritten (see offload_header). */
+static int write_one(tun_t *t, uint8_t *data, size_t len) {
+  struct virtio_net_hdr hdr;
+  if (t->vnet) offload_header(data, len, &hdr);
   for (;;) {
-    ssize_t r = write(t->fd, data, len);
-    if (r >= 0) return r == (ssize_t)len ? 0 : EMSGSIZE; /* a TUN write is one whole packet */
+    ssize_t r, want;
+    if (t->vnet) {
+      struct iovec iov[2] = {{&hdr, sizeof hdr}, {data, len}};
+      want = (ssize_t)(sizeof hdr + len);
+      r = writev(t->fd, iov, 2);
+    } else {
+      want = (ssize_t)len;
+      r = write(t->fd, data, len);
+    }
+    if (r >= 0) return r == want ? 0 : EMSGSIZE; /* a TUN write is one whole packet */
     if (errno != EINTR) return errno;
   }
 }

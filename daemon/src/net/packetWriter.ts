@@ -1,7 +1,8 @@
 /**
  * Builds whole IP packets for one direction of one flow. The parts of the IPv4 header and of the
  * pseudo-header that never change (addresses, protocol) are summed once per flow, so a segment
- * costs one allocation, one copy of its payload and one pass of the checksum over it.
+ * costs one allocation, one copy of its payload and one pass of the checksum over it — or none,
+ * when the TUN device completes TCP and UDP checksums (`deviceChecksums`: checksum offload).
  */
 import { addressPairSum, finishChecksum, foldSum, sumWords } from './checksum.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './ipPacket.js';
@@ -39,6 +40,8 @@ export class PacketWriter {
     readonly dst: Uint8Array,
     idSeed = 0,
     private readonly alloc: PacketAllocator = newBuffer,
+    /** TCP and UDP checksum fields are left 0 for the device to fill in (checksum offload). */
+    private readonly deviceChecksums = false,
   ) {
     if (src.length !== dst.length || (src.length !== 4 && src.length !== 16)) {
       throw new TypeError('PacketWriter needs two IPv4 or two IPv6 addresses');
@@ -95,6 +98,10 @@ export class PacketWriter {
       if (payload instanceof Uint8Array) buf.set(payload.subarray(payloadOffset, payloadOffset + payloadLength), at + hl);
       else payload.copyOut(buf, at + hl, payloadOffset, payloadLength);
     }
+    if (this.deviceChecksums) {
+      buf.writeUInt16BE(0, at + 16);
+      return buf;
+    }
     const sum = sumWords(buf, at, at + tcpLength, foldSum(this.tcpPairSum + tcpLength));
     buf.writeUInt16BE(finishChecksum(sum), at + 16);
     return buf;
@@ -106,6 +113,10 @@ export class PacketWriter {
     const at = this.headerLength;
     writeUdpHeader(buf, at, srcPort, dstPort, udpLength);
     buf.set(data, at + UDP_HEADER_LENGTH);
+    if (this.deviceChecksums) {
+      buf.writeUInt16BE(0, at + 6);
+      return buf;
+    }
     // A computed zero is sent as all ones: zero means "no checksum" (RFC 768; mandatory in IPv6).
     const c = finishChecksum(sumWords(buf, at, at + udpLength, foldSum(this.udpPairSum + udpLength)));
     buf.writeUInt16BE(c === 0 ? 0xffff : c, at + 6);

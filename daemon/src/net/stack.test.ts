@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { internetChecksum, pseudoHeaderSum } from './checksum.js';
 import { parseIcmp } from './icmp.js';
 import { parseIpPacket } from './ipPacket.js';
 import { PacketWriter } from './packetWriter.js';
@@ -154,6 +155,57 @@ test('as the daemon runs it (reused output memory, no input checksum check, MTU 
   const a = net.a.stack.tcpConnection(ids.a)!;
   assert.ok(a.stats.retransmits > 0, 'retransmissions were rebuilt in reused memory too');
   assert.equal(net.b.stack.stats.dropReasons.get('tcp: bad checksum'), undefined, 'no segment was damaged by reuse');
+});
+
+/** Where a TCP/UDP packet's checksum field is, with the sum of its pseudo-header; else undefined. */
+function l4Checksum(packet: Buffer): { field: number; start: number; pseudo: number } | undefined {
+  const ip = parseIpPacket(packet, false);
+  if (!ip.ok || (ip.protocol !== 6 && ip.protocol !== 17)) return undefined;
+  const start = packet.length - ip.payload.length;
+  return { field: start + (ip.protocol === 6 ? 16 : 6), start, pseudo: pseudoHeaderSum(ip.src, ip.dst, ip.protocol, ip.payload.length) };
+}
+
+test('checksum offload: partial sums in are taken, sums out are left to the device; data intact both ways', () => {
+  // The links play the offloading TUN device: towards the daemon (a) the kernel leaves only the
+  // pseudo-header sum in the field; from it, the device completes the sum (here, so that b, which
+  // verifies, can check it).
+  let fromDaemon = 0;
+  let unsummed = 0;
+  let partialIn = 0;
+  const net = new SimNet({
+    a: { mtu: 65000, reuseOutputMemory: true, checksumOffload: true },
+    b: { mtu: 65000 },
+    toB: {
+      tap: (p) => {
+        const c = l4Checksum(p);
+        if (!c) return;
+        fromDaemon++;
+        if (p.readUInt16BE(c.field) === 0) unsummed++;
+        p.writeUInt16BE(internetChecksum(p, c.start, p.length, c.pseudo), c.field);
+      },
+    },
+    toA: {
+      tap: (p) => {
+        const c = l4Checksum(p);
+        if (!c) return;
+        p.writeUInt16BE(c.pseudo, c.field);
+        partialIn++;
+      },
+    },
+  });
+  const rand = prng(77);
+  exchange(net, randomBytes(rand, 1_000_000), randomBytes(rand, 1_000_000));
+  assert.ok(fromDaemon >= 10 && unsummed === fromDaemon, `the daemon summed none of its ${fromDaemon} segments (${unsummed} left at 0)`);
+  assert.ok(partialIn >= 10);
+  assert.equal(net.a.stack.stats.dropReasons.get('tcp: bad checksum'), undefined, 'partial sums are not verified');
+  assert.equal(net.b.stack.stats.dropReasons.get('tcp: bad checksum'), undefined, 'completed sums are right');
+
+  // Without offload, the same partial sums are bad checksums.
+  const plain = new SimNet({ toA: { tap: (p) => void (l4Checksum(p) && p.writeUInt16BE(l4Checksum(p)!.pseudo, l4Checksum(p)!.field)) } });
+  plain.b.stack.tcpDial(LOCAL4, SERVICE4);
+  plain.advance(10);
+  assert.equal(plain.a.connects.length, 0);
+  assert.ok((plain.a.stack.stats.dropReasons.get('tcp: bad checksum') ?? 0) > 0);
 });
 
 test('reused output memory: the segments of later outputs are built where earlier ones were', () => {

@@ -78,9 +78,11 @@ export interface NetStackOptions {
   udpIdleTimeoutMs?: number;
   /** TCP connections (pending ones included) plus UDP flows. Default 65536. */
   maxFlows?: number;
-  /** Verify IPv4 header and TCP/UDP checksums of input. Turn off only if the device hands over
-   * partial checksums (checksum offload). Default true. */
+  /** Verify IPv4 header and TCP/UDP checksums of input. Default true. */
   verifyChecksums?: boolean;
+  /** The device does TCP/UDP checksums (TunDevice.checksumOffload): input may carry partial
+   * checksums, so they are never verified, and output leaves them for the device. Default false. */
+  checksumOffload?: boolean;
   /** Uniform unsigned 32-bit random numbers for initial sequence numbers. */
   random?: () => number;
   /**
@@ -146,6 +148,9 @@ export class NetStack {
   private readonly logger: NetLogger;
   private readonly random: () => number;
   private readonly verify: boolean;
+  /** Verify TCP/UDP checksums of input (not with checksum offload). */
+  private readonly verifyL4: boolean;
+  private readonly deviceChecksums: boolean;
   private readonly connectTimeoutMs: number;
   private readonly udpIdleTimeoutMs: number;
   private readonly maxFlows: number;
@@ -173,6 +178,8 @@ export class NetStack {
     this.logger = options.logger ?? silentLogger;
     this.random = options.random ?? defaultRandom;
     this.verify = options.verifyChecksums ?? true;
+    this.deviceChecksums = options.checksumOffload ?? false;
+    this.verifyL4 = this.verify && !this.deviceChecksums;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.udpIdleTimeoutMs = options.udpIdleTimeoutMs ?? DEFAULT_UDP_IDLE_TIMEOUT_MS;
     this.maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
@@ -253,7 +260,7 @@ export class NetStack {
   private tcpInput(packet: Buffer, ip: IpPacket): void {
     const seg = parseTcp(ip.payload);
     if (!seg.ok) return this.drop(seg.reason);
-    if (this.verify && !this.checksumOk(ip, PROTO_TCP)) return this.drop('tcp: bad checksum');
+    if (this.verifyL4 && !this.checksumOk(ip, PROTO_TCP)) return this.drop('tcp: bad checksum');
     if (seg.srcPort === 0 || seg.dstPort === 0) return this.drop('tcp: port 0');
     const key = packetKey('t', packet, ip);
     const flow = this.byKey.get(key);
@@ -275,7 +282,7 @@ export class NetStack {
     // No connection: answer with a RST so the local program learns at once (RFC 9293 §3.10.7.1),
     // e.g. after the daemon restarted.
     this.drop('tcp: no connection');
-    const writer = new PacketWriter(ip.dst, ip.src);
+    const writer = new PacketWriter(ip.dst, ip.src, 0, undefined, this.deviceChecksums);
     const rst: TcpHeaderFields =
       seg.flags & TCP_ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }
@@ -291,7 +298,7 @@ export class NetStack {
   }
 
   private newSyn(packet: Buffer, ip: IpPacket, seg: TcpSegment, key: string): void {
-    const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc);
+    const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc, this.deviceChecksums);
     if (this.byId.size >= this.maxFlows) {
       this.drop('tcp: flow table full');
       this.send(writer.tcp({ srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: seqAdd(seg.seq, 1), flags: TCP_RST | TCP_ACK, window: 0 }));
@@ -334,7 +341,7 @@ export class NetStack {
   private udpInput(packet: Buffer, ip: IpPacket): void {
     const d = parseUdp(ip.payload);
     if (!d.ok) return this.drop(d.reason);
-    if (this.verify) {
+    if (this.verifyL4) {
       if (d.checksum === 0) {
         if (ip.version === 6) return this.drop('udp: missing checksum');
       } else if (sumWords(ip.payload, 0, d.length, pseudoHeaderSum(ip.src, ip.dst, PROTO_UDP, d.length)) !== 0xffff) {
@@ -349,7 +356,7 @@ export class NetStack {
       if (this.byId.size >= this.maxFlows) return this.drop('udp: flow table full');
       const src: Endpoint = { address: ipFromBytes(ip.src), port: d.srcPort };
       const dst: Endpoint = { address: ipFromBytes(ip.dst), port: d.dstPort };
-      const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc);
+      const writer = new PacketWriter(Buffer.from(ip.dst), Buffer.from(ip.src), this.random(), this.alloc, this.deviceChecksums);
       const quote = Buffer.from(packet.subarray(0, ip.headerLength + UDP_HEADER_LENGTH));
       flow = new UdpFlow(this.nextId++, key, src, dst, writer, quote, now, this.udpIdleTimeoutMs);
       this.addFlow(flow);
@@ -443,7 +450,7 @@ export class NetStack {
     try {
       const version = localBytes.length === 4 ? 4 : 6;
       // Seen from the peer: it is the "source" of what we receive.
-      const flow = new TcpFlow(this.host, this.nextId++, key, remote, local, new PacketWriter(localBytes, remoteBytes, this.random(), this.alloc), version);
+      const flow = new TcpFlow(this.host, this.nextId++, key, remote, local, new PacketWriter(localBytes, remoteBytes, this.random(), this.alloc, this.deviceChecksums), version);
       this.addFlow(flow);
       flow.conn = TcpConnection.connect(flow, version === 4 ? this.tuning4 : this.tuning6, {
         localPort: local.port,

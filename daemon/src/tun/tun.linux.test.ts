@@ -15,6 +15,7 @@ import {
   icmpEchoPacket,
   inetChecksum,
   parseIpv4,
+  pseudoHeaderSum,
   parseUdp,
   udpPacket,
   type ParsedIpv4,
@@ -161,14 +162,19 @@ class NamespaceChild {
 }
 
 /** Starts a child with the device open at 10.99.0.1/24 and reading. */
-async function startDevice(mtu = 1400): Promise<NamespaceChild> {
+async function startDevice(mtu = 1400, offload?: boolean): Promise<NamespaceChild> {
   const c = new NamespaceChild();
-  await c.waitFor('the child to start', (ev) => (ev.some((e) => e.event === 'ready') ? true : undefined), 15_000);
-  const opened = (await c.call('open', { name: DEV, mtu })) as { name: string; mtu: number };
-  assert.deepEqual(opened, { name: DEV, mtu });
-  await c.call('addAddress', { cidr: `${LOCAL}/24` });
-  await c.call('read');
-  return c;
+  try {
+    await c.waitFor('the child to start', (ev) => (ev.some((e) => e.event === 'ready') ? true : undefined), 15_000);
+    const opened = (await c.call('open', { name: DEV, mtu, offload })) as { name: string; mtu: number };
+    assert.deepEqual(opened, offload === undefined ? { name: DEV, mtu } : { name: DEV, mtu, offload });
+    await c.call('addAddress', { cidr: `${LOCAL}/24` });
+    await c.call('read');
+    return c;
+  } catch (e) {
+    await c.dispose(); // the child would otherwise hold the runner open
+    throw e;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -281,6 +287,48 @@ describe('Linux TUN device in a network namespace', () => {
         'the corrupted datagram is dropped by the kernel, the rest arrive in order',
       );
       assert.equal(got.length, 4);
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  test('checksum offload: the kernel leaves TCP/UDP sums to the device both ways; ICMP is untouched', { skip }, async () => {
+    const c = await startDevice(1400, true);
+    try {
+      // Read: a datagram from a local socket arrives with only the pseudo-header sum in its
+      // checksum field — the kernel did not sum the payload.
+      const payload = Buffer.from('offloaded probe');
+      const sent = (await c.call('udpSend', { address: PEER, port: 9, hex: payload.toString('hex') })) as { port: number };
+      const packet = await c.waitFor('the UDP packet', () => c.ipv4Packets().find((p) => p.protocol === 17 && p.dst === PEER));
+      assert.ok(packet.headerChecksumOk, 'the IPv4 header is still summed');
+      const udp = parseUdp(packet);
+      assert.ok(udp);
+      assert.equal(udp.srcPort, sent.port);
+      assert.deepEqual(udp.data, payload, 'no virtio header left in front of the packet');
+      assert.equal(udp.checksumOk, false, 'the payload was not summed');
+      const stored = packet.payload.readUInt16BE(6);
+      const pseudo = pseudoHeaderSum(LOCAL, PEER, 17, udp.length);
+      assert.equal(stored, pseudo, 'the field holds the pseudo-header sum');
+
+      // Write: datagrams with a zero and with a garbage checksum field reach the socket (the
+      // device fills the field in); an ICMP echo request still gets its answer.
+      await c.call('udpBind', { address: LOCAL, port: 5000 });
+      const to = { src: PEER, dst: LOCAL, srcPort: 7777, dstPort: 5000 };
+      const zero = udpPacket(to, Buffer.from('zero field'));
+      zero.writeUInt16BE(0, 26);
+      const garbage = udpPacket(to, Buffer.from('garbage field'));
+      garbage[27] ^= 0xff;
+      await c.call('write', { hex: zero.toString('hex') });
+      await c.call('writeBatch', { hexes: [garbage.toString('hex')] });
+      await c.waitFor('both datagrams', () => (c.udpMessages(5000).length >= 2 ? true : undefined));
+      assert.deepEqual(
+        c.udpMessages(5000).map((m) => Buffer.from(String(m.data), 'hex').toString()),
+        ['zero field', 'garbage field'],
+      );
+      const request = icmpEchoPacket({ src: PEER, dst: LOCAL, type: 8, id: 0x4321, seq: 1 }, Buffer.from('ping'));
+      await c.call('write', { hex: request.toString('hex') });
+      const reply = await c.waitFor('the echo reply', () => c.ipv4Packets().find((p) => p.protocol === IPPROTO_ICMP && p.dst === PEER));
+      assert.equal(inetChecksum(reply.payload), 0, 'ICMP is summed by the kernel as before');
     } finally {
       await c.dispose();
     }

@@ -34,7 +34,7 @@ export class LinuxTun implements TunDevice {
       throw new RangeError(`maxBatch must be an integer in 1..1024, not ${maxBatch}`);
     }
     const addon = loadTunAddon(options.addonPath);
-    const native = new addon.Tun(options.name);
+    const native = new addon.Tun(options.name, options.checksumOffload ?? false);
     try {
       if (options.mtu !== undefined) addon.setMtu(native.name, options.mtu);
       const mtu = addon.getMtu(native.name);
@@ -44,6 +44,10 @@ export class LinuxTun implements TunDevice {
       native.close();
       throw e;
     }
+  }
+
+  get checksumOffload(): boolean {
+    return this.native.offload;
   }
 
   get closed(): boolean {

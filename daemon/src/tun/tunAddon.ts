@@ -19,7 +19,8 @@ export const TUN_ADDON_ENV = 'TELEPATH_TUN_ADDON';
 
 /** What tun.c exports. */
 export interface NativeTunModule {
-  Tun: new (name?: string) => NativeTun;
+  /** `offload`: checksum offload (IFF_VNET_HDR + TUN_F_CSUM), see tun.c. */
+  Tun: new (name?: string, offload?: boolean) => NativeTun;
   setMtu(name: string, mtu: number): void;
   getMtu(name: string): number;
   setUp(name: string): void;
@@ -33,6 +34,7 @@ export type NativeBatchCallback = (err: Error | null, batch?: Buffer | Buffer[],
 export interface NativeTun {
   readonly name: string;
   readonly fd: number;
+  readonly offload: boolean;
   /** `separate` (for the benchmark only): deliver an array of Buffers instead of one. */
   start(callback: NativeBatchCallback, lengths: Uint32Array, separate?: boolean): void;
   pause(): void;

@@ -19,6 +19,10 @@ export interface TunDevice {
   /** The device MTU when it was opened. */
   readonly mtu: number;
   readonly closed: boolean;
+  /** TCP/UDP checksums are left to the device (`TunOptions.checksumOffload`): packets read may
+   * carry only the pseudo-header sum in their checksum field, and the checksum field of TCP/UDP
+   * packets written is filled in by the device, whatever it held. */
+  readonly checksumOffload: boolean;
 
   /** Sets the one packet listener (replacing any earlier one) and starts reading on first use.
    * Packets are not read before there is a listener; the kernel queues a few hundred meanwhile. */
@@ -55,6 +59,11 @@ export interface TunOptions {
   name?: string;
   /** MTU to set; default: the kernel's (1500). 68..65535. */
   mtu?: number;
+  /** Leave TCP and UDP checksums to the device (Linux: IFF_VNET_HDR with TUN_F_CSUM; default
+   * false). Neither side then sums payloads on the way between a local socket and the device:
+   * the kernel hands over locally built packets unsummed, and takes packets written with the
+   * checksum marked as still to be completed, which it never needs to for local delivery. */
+  checksumOffload?: boolean;
   /** Most packets handed over per callback (default 256). */
   maxBatch?: number;
   /** Full path of the native addon; see `tunAddon.ts` for how it is found otherwise. */

@@ -17,6 +17,7 @@ interface Command {
   op: string;
   name?: string;
   mtu?: number;
+  offload?: boolean;
   cidr?: string;
   address?: string;
   port?: number;
@@ -45,10 +46,10 @@ function device(): TunDevice {
 async function run(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
     case 'open': {
-      const t = openTun({ name: cmd.name, mtu: cmd.mtu });
+      const t = openTun({ name: cmd.name, mtu: cmd.mtu, checksumOffload: cmd.offload });
       tun = t;
       t.onError((err) => send({ event: 'error', message: err.message }));
-      return { name: t.name, mtu: t.mtu };
+      return cmd.offload === undefined ? { name: t.name, mtu: t.mtu } : { name: t.name, mtu: t.mtu, offload: t.checksumOffload };
     }
     case 'read':
       device().onPackets((packets) => send({ event: 'packets', packets: packets.map((p) => p.toString('hex')) }));

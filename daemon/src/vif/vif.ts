@@ -94,9 +94,11 @@ export class Vif {
         logger: { debug: (m) => log.trace(m), warn: (m) => log.debug(m) },
         // write() hands every packet to the device before it returns.
         reuseOutputMemory: true,
-        // What the TUN device hands over the local kernel just built and summed (offloads are
-        // off); there is no wire in between to damage it, so summing it again is wasted work.
+        // What the TUN device hands over the local kernel just built; there is no wire in between
+        // to damage it, so summing it again is wasted work.
         verifyChecksums: false,
+        // Nobody sums TCP/UDP payloads between the local sockets and the stack (tunDevice.ts).
+        checksumOffload: tun.checksumOffload,
       },
     );
     tun.onPackets((packets) => this.withStack(() => this.stack.inputBatch(packets)));
@@ -104,8 +106,11 @@ export class Vif {
   }
 
   static async start(opts: VifOptions): Promise<Vif> {
-    const tun = openTun({ name: opts.name ?? 'telepath%d', mtu: opts.mtu ?? 65000 });
-    opts.log.info(`TUN device ${tun.name} up, MTU ${tun.mtu}`);
+    const tun = openTun({ name: opts.name ?? 'telepath%d', mtu: opts.mtu ?? 65000,
+      // TELEPATH_TUN_OFFLOAD=off: the escape hatch should a kernel mishandle it (docs/connect.md).
+      checksumOffload: process.env.TELEPATH_TUN_OFFLOAD !== 'off',
+    });
+    opts.log.info(`TUN device ${tun.name} up, MTU ${tun.mtu}, checksum offload ${tun.checksumOffload ? 'on' : 'off'}`);
     return new Vif(tun, opts);
   }
 
