@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
@@ -14,6 +14,29 @@ const runDir = '/run/telepath-e2e';
 const env = { ...process.env, TELEPATH_RUN_DIR: runDir, TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e') };
 const tp = (args: string[], timeoutMs = 180_000): RunResult => ws(['node', telepath, ...args], { env, timeoutMs });
 const wsResolvConf = path.join(stateDir, 'ws/resolv.conf');
+const logFile = path.join(stateDir, 'telepath-e2e/logs/daemon.log');
+
+/** The resolver guard watching daemon `pid` (its command line names the owner), if any. */
+function guardOf(pid: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('telepath-resolver-guard') && argv[argv.indexOf('--owner') + 1] === String(pid)) return Number(d);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+async function until(what: string, ms: number, f: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 function routes(): string {
   return ws(['ip', 'route', 'show']).stdout;
@@ -165,17 +188,35 @@ describe('connect', () => {
     assert.equal(JSON.parse(tp(['status', '-o', 'json']).stdout).state, 'connected');
   });
 
-  test('after kill -9 of the daemon, the next start undoes its resolver change', () => {
+  test('after kill -9 of the daemon, its resolver guard restores resolv.conf at once; routes went with the device', async () => {
     const pid = Number(readFileSync(path.join(runDir, 'daemon.pid'), 'utf8'));
+    const guard = guardOf(pid);
+    assert.ok(guard, 'a resolver guard watches the daemon');
     assert.notEqual(readFileSync(wsResolvConf, 'utf8'), resolvBefore, 'connected, resolv.conf should point at Telepath');
     process.kill(pid, 'SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) ws(['sleep', '0.1']);
-    // The TUN device and its routes die with the process; the resolver change stays until a start.
+    await until('resolv.conf as before', 10_000, () => readFileSync(wsResolvConf, 'utf8') === resolvBefore);
+    await until('the guard to end', 10_000, () => !existsSync(`/proc/${guard}`));
     assert.equal(routes(), routesBefore);
+    assert.match(readFileSync(logFile, 'utf8'), new RegExp(`resolver guard: process ${pid} ended without restoring the resolver; restored`));
     const r = tp(['connect', '--namespace', 'samples', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).state, 'connected');
+  });
+
+  test('after kill -9 of the daemon and its guard, the next start undoes the resolver change from the journal', async () => {
+    const pid = Number(readFileSync(path.join(runDir, 'daemon.pid'), 'utf8'));
+    const guard = guardOf(pid)!;
+    const logBefore = readFileSync(logFile).length;
+    process.kill(guard, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    await until('the daemon to end', 10_000, () => !existsSync(`/proc/${pid}`));
+    // The TUN device and its routes die with the process; the resolver change stays until a start.
+    assert.equal(routes(), routesBefore);
+    assert.notEqual(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
+    const r = tp(['connect', '--namespace', 'samples', '--output', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).state, 'connected');
+    assert.match(readFileSync(logFile).subarray(logBefore).toString(), /undid the resolver change of a previous run/);
   });
 
   test('quit restores the routes and resolv.conf exactly', () => {

@@ -157,7 +157,7 @@ test('systemd-resolved: per-link DNS and domains on the TUN link, reverted on re
     'resolvectl flush-caches',
   ]);
   assert.deepEqual(readFileSync(resolvConf), before, 'resolv.conf untouched');
-  assert.deepEqual(JSON.parse(readFileSync(journal, 'utf8')), { version: 1, kind: 'resolved', link: 'tp0' });
+  assert.deepEqual(JSON.parse(readFileSync(journal, 'utf8')), { version: 1, kind: 'resolved', link: 'tp0', owner: process.pid });
   await rc.update({ ...settings, namespaces: ['samples', 'default', 'new'] });
   assert.equal(fake.calls.at(-2), 'resolvectl domain tp0 samples.svc.cluster.local ~svc ~cluster.local ~samples ~default ~new');
   await rc.restore();

@@ -91,7 +91,7 @@ export class LinuxResolverConfig implements ResolverConfigurator {
 
   private async applyResolved(settings: ResolverSettings): Promise<AppliedResolver> {
     const link = this.options.link!;
-    await writeJournal(this.options.journalPath, { version: 1, kind: 'resolved', link });
+    await writeJournal(this.options.journalPath, { version: 1, kind: 'resolved', link, owner: process.pid });
     this.applied = { mode: 'resolved', link };
     try {
       await this.resolvectl(['dns', link, settings.dnsIp]);
@@ -206,7 +206,7 @@ export async function writeInPlace(file: string, bytes: Buffer): Promise<void> {
 }
 
 function journalForResolvConf(file: string, original: Buffer, written: Buffer): ResolverJournalEntry {
-  return { version: 1, kind: 'resolv.conf', path: file, original: original.toString('base64'), written: written.toString('base64') };
+  return { version: 1, kind: 'resolv.conf', path: file, original: original.toString('base64'), written: written.toString('base64'), owner: process.pid };
 }
 
 /** `<ns>.svc.<domain> svc.<domain> <domain>`: what a pod in the connected namespace has. */

@@ -18,8 +18,10 @@ export type ResolverJournalEntry =
       original: string;
       /** What Telepath last wrote there, base64 (to tell its own content from someone else's). */
       written: string;
+      /** The process that made the change (its resolver guard undoes it only for that one). */
+      owner?: number;
     }
-  | { version: 1; kind: 'resolved'; link: string };
+  | { version: 1; kind: 'resolved'; link: string; owner?: number };
 
 export async function writeJournal(journalPath: string, entry: ResolverJournalEntry): Promise<void> {
   const dir = path.dirname(journalPath);
@@ -60,6 +62,7 @@ function isJournalEntry(x: unknown): x is ResolverJournalEntry {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
   if (o.version !== 1) return false;
+  if (o.owner !== undefined && !Number.isInteger(o.owner)) return false;
   if (o.kind === 'resolv.conf') return typeof o.path === 'string' && typeof o.original === 'string' && typeof o.written === 'string';
   if (o.kind === 'resolved') return typeof o.link === 'string';
   return false;

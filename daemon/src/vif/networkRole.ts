@@ -1,7 +1,8 @@
 /**
  * The network role (root): the virtual interface with its routes, and DNS — cluster names
  * answered by the daemon inside the stack at the cluster DNS address, the workstation's resolver
- * pointed there (journaled, so a crash is undone at the next start), everything else forwarded to
+ * pointed there (journaled, and watched by a guard process that undoes it if this process dies
+ * without doing so; else the next start does), everything else forwarded to
  * the resolver the workstation had.
  */
 import path from 'node:path';
@@ -13,6 +14,7 @@ import type { DnsLogger } from '../dns/dnsLogger.js';
 import { DnsRouter, type DnsRoutingConfig } from '../dns/dnsRouter.js';
 import { Forwarder } from '../dns/forwarder.js';
 import { createResolverConfigurator, recoverResolverConfig } from '../dns/resolverConfig.js';
+import { startResolverGuard, type ResolverGuard } from '../dns/resolverGuard.js';
 import type { ResolverConfigurator, ResolverSettings } from '../dns/resolverTypes.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterNetworks } from '../session/clusterSession.js';
@@ -43,6 +45,7 @@ export class NetworkRole {
     private readonly resolver: ResolverConfigurator,
     private readonly handler: DnsQueryHandler,
     private opts: NetworkRoleOptions,
+    private readonly guard: ResolverGuard | undefined,
   ) {}
 
   /** Undoes what a crashed run left in the resolver settings; call when the daemon starts. */
@@ -65,7 +68,12 @@ export class NetworkRole {
         logger: dnsLogger(log.child('dns')),
       });
       vif.setDns(opts.networks.dnsIp, handler);
-      const role = new NetworkRole(vif, resolver, handler, opts);
+      // A rewritten resolv.conf outlives a crash; the guard undoes it at once (resolverGuard.ts).
+      const guard =
+        applied.mode === 'resolved'
+          ? undefined
+          : startResolverGuard(journalFile(opts.journalDir), { onError: (e) => log.warn(`no resolver guard (a crash will leave resolv.conf until the next start): ${e.message}`) });
+      const role = new NetworkRole(vif, resolver, handler, opts, guard);
       role.state.dns = {
         state: 'active',
         method: applied.mode === 'resolved' ? 'systemd-resolved' : 'resolv.conf',
@@ -111,6 +119,7 @@ export class NetworkRole {
     this.handler.dispose();
     try {
       await this.resolver.restore();
+      await this.guard?.release();
     } finally {
       this.vif.close();
       this.state = { routedSubnets: [], unroutedSubnets: [], dns: { state: 'inactive' } };
