@@ -80,7 +80,13 @@ export class NetworkRole {
         clusterDomain: opts.networks.clusterDomain,
         searchDomains: [`${opts.connectedNamespace}.svc.${opts.networks.clusterDomain}`, `svc.${opts.networks.clusterDomain}`, opts.networks.clusterDomain],
       };
-      await role.route(opts.networks);
+      try {
+        await role.route(opts.networks);
+      } catch (err) {
+        // No routes (e.g. `ip route add` refused): give the resolver back before failing.
+        await role.stop().catch((e: unknown) => log.warn(`undoing the resolver change after a failed start: ${e instanceof Error ? e.message : String(e)}`));
+        throw err;
+      }
       return role;
     } catch (err) {
       vif.close();
