@@ -131,6 +131,20 @@ export function kubectlPortForward(namespace: string, target: string, remotePort
   });
 }
 
+/**
+ * Polls `f` every 250 ms until it gives something other than undefined or false, and returns
+ * that; throws after `ms`, with `describe()` (if given) saying what was seen last.
+ */
+export async function until<T>(what: string, ms: number, f: () => T | undefined | false | Promise<T | undefined | false>, describe?: () => string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Builds the named webpack bundles into dist/ (e.g. 'telepath', 'traffic-manager'). */
 export function buildBundles(...names: string[]): void {
   const args = ['--mode', 'production', '--config', path.join(repoRoot, 'webpack.config.js')];

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 import { packageVsix, processesMentioning, startCodeServer, type CodeServer } from './codeServer.js';
 import { Workbench } from './browser.js';
 
@@ -32,18 +32,6 @@ interface Status {
   routedSubnets: string[];
   dns?: { state: string; message?: string };
   networkRole?: { process: string; pid?: number };
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, ms: number, f: () => T | undefined | false | Promise<T | undefined | false>, describe?: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
-    await sleep(250);
-  }
 }
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e';
@@ -28,14 +28,6 @@ function guardOf(pid: number): number | undefined {
     }
   }
   return undefined;
-}
-
-async function until(what: string, ms: number, f: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function routes(): string {

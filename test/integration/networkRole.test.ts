@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const userDir = '/tmp/telepath-e2e-netrole-user';
@@ -52,16 +52,6 @@ function status(): Status {
   const r = asUser(['status', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Status;
-}
-
-async function until<T>(what: string, ms: number, f: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function alive(pid: number): boolean {
