@@ -113,6 +113,29 @@ export class Workbench {
     await widget.waitFor({ state: 'hidden', timeout: timeoutMs });
   }
 
+  /**
+   * Opens a quick pick by clicking `opener` (a status bar entry) and clicks its entry matching
+   * `entry`; clicks the opener again when the pick did not show or closed by itself before the
+   * entry could be clicked (as the palette in runCommand, it closes when something takes the focus).
+   */
+  async pickFrom(opener: Locator, entry: RegExp, timeoutMs = 15_000): Promise<void> {
+    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: entry }).first();
+    const deadline = Date.now() + timeoutMs;
+    const left = (cap: number): number => Math.min(cap, Math.max(1, deadline - Date.now()));
+    for (;;) {
+      if (!(await row.isVisible())) await opener.click({ timeout: left(3_000) }).catch(() => undefined);
+      const clicked = await row
+        .waitFor({ state: 'visible', timeout: left(3_000) })
+        .then(() => row.click({ timeout: left(3_000) }))
+        .then(() => true, () => false);
+      if (clicked) return;
+      if (Date.now() >= deadline) {
+        const shown = await this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts();
+        throw new Error(`no quick pick entry matching ${entry} within ${timeoutMs} ms; it shows: ${JSON.stringify(shown)}`);
+      }
+    }
+  }
+
   /** The text of every status bar entry, left to right. */
   async statusBarText(): Promise<string[]> {
     const texts = await this.page.locator('.statusbar-item').allInnerTexts();

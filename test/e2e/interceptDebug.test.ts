@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildBundles, clusterDir, ensureCluster, fromClientPod, repoRoot, stateDir, ws } from '../cluster/harness.js';
+import { buildBundles, clusterDir, ensureCluster, fromClientPod, repoRoot, stateDir, until, ws } from '../cluster/harness.js';
 import { packageVsix, startCodeServer, type CodeServer } from './codeServer.js';
 import { Workbench } from './browser.js';
 
@@ -90,10 +90,7 @@ describe('Intercept and Debug in VS Code', () => {
     await wb!.screenshot('vscode-0-view');
     await wb!.waitForStatusBar(/Telepath: disconnected$/, 60_000);
     await wb!.screenshot('vscode-1-disconnected');
-    await page.locator('.statusbar-item', { hasText: /Telepath: disconnected$/ }).first().click();
-    const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Connect/ }).first();
-    await pick.waitFor({ state: 'visible', timeout: 15_000 });
-    await pick.click();
+    await wb!.pickFrom(page.locator('.statusbar-item', { hasText: /Telepath: disconnected$/ }).first(), /^\s*Connect/);
     await wb!.waitForStatusBar(/Telepath: telepath-local\/samples/, 240_000);
     await wb!.screenshot('vscode-2-connected');
   });
@@ -150,8 +147,23 @@ describe('Intercept and Debug in VS Code', () => {
     const launch = readFileSync(path.join(workspace, '.vscode/launch.json'), 'utf8');
     assert.match(launch, /"Telepath: Intercept echo \(samples\)"/);
 
-    pending = requestInBackground();
-    await page.getByText(/paused on breakpoint/i).first().waitFor({ state: 'visible', timeout: 60_000 });
+    // The debug toolbar shows as the session starts, before the service listens; a request then
+    // would get the documented 502 (nothing listening on the local port), not the breakpoint.
+    await until('the debugged service to listen', 60_000, () => ws(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${LOCAL_PORT}`]).code === 0);
+    const request = requestInBackground();
+    pending = request;
+    // Paused: the debug toolbar offers Continue (whichever view is open); else say what answered.
+    const paused = await page
+      .locator('.debug-toolbar .codicon-debug-continue')
+      .first()
+      .waitFor({ state: 'visible', timeout: 60_000 })
+      .then(() => true, () => false);
+    if (!paused) {
+      await wb!.screenshot('vscode-5-not-paused');
+      const finished = request.child.exitCode !== null;
+      assert.fail(`no stop at the breakpoint within 60 s; the request ${finished ? `was answered: ${JSON.stringify(await request.done)}` : 'is still waiting'}; status bar: ${JSON.stringify(await wb!.statusBarText())}`);
+    }
+    await page.getByText(/paused on breakpoint/i).first().waitFor({ state: 'visible', timeout: 15_000 });
     await wb!.screenshot('vscode-5-breakpoint');
 
     // The pod's environment, read in the debug session.
