@@ -13,10 +13,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey, Server } from 'ssh2';
 import type { Logger } from '../../../traffic-manager/src/logger.js';
+import { coalesceWrites } from './coalescedWrites.js';
 import { serveSftp } from './sftpSession.js';
 import { generateEd25519KeyPair, parseSshKey } from './sshKeys.js';
 
@@ -70,10 +71,6 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   const connections = new Set<Connection>();
   const server = new Server({ hostKeys: [pair.private], ident: 'telepath-agent', algorithms: { cipher: CIPHERS } }, (client, info) => {
     connections.add(client);
-    // sshfs pipelines small requests; with Nagle, an answer waits for the client's delayed ACK
-    // (some 40 ms) whenever an earlier one is unacknowledged. (ssh2's server-side connection has
-    // setNoDelay, lib/server.js; its typings lack it.)
-    (client as Connection & { setNoDelay?(noDelay: boolean): unknown }).setNoDelay?.(true);
     const peer = `${info.ip}:${info.port}`;
     log.debug('sftp connection', { peer });
     client.on('authentication', (ctx) => authenticate(ctx, allowedKey));
@@ -94,16 +91,24 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     });
   });
   server.on('error', (err: Error) => log.warn('sftp server error', { error: err.message }));
+  // Our own listener, so that each connection's writes are coalesced before ssh2 takes it. No
+  // Nagle: sshfs pipelines small requests, and an answer would wait for the client's delayed ACK
+  // (some 40 ms) whenever an earlier one is unacknowledged.
+  const listener = net.createServer({ noDelay: true }, (socket) => {
+    coalesceWrites(socket);
+    server.injectSocket(socket);
+  });
+  listener.on('error', (err: Error) => log.warn('sftp server error', { error: err.message }));
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(options.port, host, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (listener.address() as AddressInfo).port;
   log.info('sftp server listening', { host, port, root, readOnlyPaths, hostKeyFingerprint, auth: allowedKey ? 'publickey' : 'port-forward' });
 
   return {
@@ -112,7 +117,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     hostPublicKey,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        listener.close(() => resolve());
         for (const c of connections) c.end();
       }),
   };
