@@ -78,6 +78,20 @@ describe('volumes', () => {
     assert.equal(seen, 'written in the pod\n');
   });
 
+  test("a 16 MB file written in the pod reads back intact, with the mount's read-ahead at 1 MiB", () => {
+    const file = '/var/scratch/random.bin';
+    const make = ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e',
+      `const b = require('crypto').randomBytes(16 << 20); require('fs').writeFileSync(${JSON.stringify(file)}, b); process.stdout.write(require('crypto').createHash('sha256').update(b).digest('hex'))`]);
+    assert.equal(make.code, 0, make.stderr);
+    const local = ws(['sha256sum', path.join(mountPoint, file)]);
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(local.stdout.split(' ')[0], make.stdout);
+    // The kernel's default for a FUSE mount is 128 KiB; the daemon (root here) raises it.
+    const device = ws(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')).find((f) => f[4] === mountPoint)?.[2];
+    assert.ok(device, 'the mount is listed');
+    assert.equal(ws(['cat', `/sys/class/bdi/${device}/read_ahead_kb`]).stdout.trim(), '1024');
+  });
+
   test('read-only volumes stay read-only', () => {
     const w = wsWrite(path.join(mountPoint, '/etc/sample/new.txt'), 'nope');
     assert.notEqual(w.code, 0);

@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -106,6 +107,16 @@ describe('sshfs mount of the volumes, with a key', { skip: missing }, () => {
     assert.equal(await fsp.readFile(disk('var/cache/dir/moved.txt'), 'utf8'), 'saved\n');
     await fsp.rm(local('var/cache/dir'), { recursive: true });
     assert.equal(existsSync(disk('var/cache/dir')), false);
+  });
+
+  test('a 5 MB file reads back byte for byte both ways, in 64 KiB requests and coalesced answers', async () => {
+    const bytes = randomBytes(5 * 1024 * 1024 + 123);
+    await fsp.writeFile(disk('var/cache/big.bin'), bytes);
+    assert.ok((await fsp.readFile(local('var/cache/big.bin'))).equals(bytes));
+    const back = randomBytes(3 * 1024 * 1024 + 7);
+    await fsp.writeFile(local('var/cache/big.bin'), back);
+    assert.ok((await fsp.readFile(disk('var/cache/big.bin'))).equals(back));
+    await fsp.rm(disk('var/cache/big.bin'));
   });
 
   test('a read-only volume refuses writes with EACCES and stays as it was', async () => {
