@@ -92,6 +92,20 @@ describe('volumes', () => {
     assert.equal(ws(['cat', `/sys/class/bdi/${device}/read_ahead_kb`]).stdout.trim(), '1024');
   });
 
+  test('a 64 MB file copied into the emptyDir arrives intact, and the agent is not restarted', () => {
+    // Before the agent held back a fast writer, a 100 MB copy took it past its memory limit.
+    const local = '/tmp/telepath-e2e-volumes-64mb.bin';
+    const make = ws(['sh', '-c', `head -c ${64 << 20} /dev/urandom > ${local} && sha256sum ${local} && cp ${local} ${mountPoint}/var/scratch/copy.bin`], { timeoutMs: 120_000 });
+    rmSync(local, { force: true });
+    assert.equal(make.code, 0, make.stderr);
+    const inPod = ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e',
+      `process.stdout.write(require('crypto').createHash('sha256').update(require('fs').readFileSync('/var/scratch/copy.bin')).digest('hex'))`]);
+    assert.equal(inPod.code, 0, inPod.stderr);
+    assert.equal(inPod.stdout, make.stdout.split(' ')[0]);
+    const restarts = ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]);
+    assert.equal(restarts.stdout.trim(), '0');
+  });
+
   test('read-only volumes stay read-only', () => {
     const w = wsWrite(path.join(mountPoint, '/etc/sample/new.txt'), 'nope');
     assert.notEqual(w.code, 0);

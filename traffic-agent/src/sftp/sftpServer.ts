@@ -19,6 +19,7 @@ import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey
 import type { Logger } from '../../../traffic-manager/src/logger.js';
 import { coalesceWrites } from './coalescedWrites.js';
 import { serveSftp } from './sftpSession.js';
+import { WriteBacklog } from './writeBacklog.js';
 import { generateEd25519KeyPair, parseSshKey } from './sshKeys.js';
 
 export interface SftpServerOptions {
@@ -33,6 +34,8 @@ export interface SftpServerOptions {
   logger: Logger;
   /** An OpenSSH public key ("ssh-ed25519 AAAA… comment"): the only key let in. */
   authorizedKey?: string;
+  /** WRITE data held before reading stops, and again when it resumes (for tests; bytes). */
+  writeBacklog?: { high: number; low: number };
 }
 
 export interface SftpServer {
@@ -41,6 +44,8 @@ export interface SftpServer {
   hostKeyFingerprint: string;
   /** The host key as one known_hosts key ("ssh-ed25519 AAAA…"), for strict host key checking. */
   hostPublicKey: string;
+  /** The most WRITE data held in memory at once so far (bytes). */
+  readonly writeBacklogPeak: number;
   /** Stops listening and ends every connection. */
   close(): Promise<void>;
 }
@@ -50,6 +55,13 @@ export interface SftpServer {
  * chacha20-poly1305, which ssh2 does in JavaScript unless its optional native addon is built, and
  * the agent's bundle carries no native code.
  */
+/**
+ * WRITE data held in memory (see WriteBacklog): well under the agent container's 128 MiB limit,
+ * and far more than the 32 KiB writes of sshfs need to keep the disk busy.
+ */
+const WRITE_BACKLOG_HIGH = 16 << 20;
+const WRITE_BACKLOG_LOW = 4 << 20;
+
 const CIPHERS: CipherAlgorithm[] = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'];
 
 export async function startSftpServer(options: SftpServerOptions): Promise<SftpServer> {
@@ -69,6 +81,15 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   const hostPublicKey = `${hostKey.type} ${hostBlob.toString('base64')}`;
 
   const connections = new Set<Connection>();
+  const sockets = new Set<net.Socket>();
+  const limits = options.writeBacklog ?? { high: WRITE_BACKLOG_HIGH, low: WRITE_BACKLOG_LOW };
+  const writeBacklog = new WriteBacklog(limits.high, limits.low, (stop) => {
+    log.debug(stop ? 'sftp: writes pile up; reading no more until they are on disk' : 'sftp: reading again', { sockets: sockets.size });
+    for (const socket of sockets) {
+      if (stop) socket.pause();
+      else socket.resume();
+    }
+  });
   const server = new Server({ hostKeys: [pair.private], ident: 'telepath-agent', algorithms: { cipher: CIPHERS } }, (client, info) => {
     connections.add(client);
     const peer = `${info.ip}:${info.port}`;
@@ -79,7 +100,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
         const session = acceptSession();
         session.on('sftp', (acceptSftp) => {
           log.info('sftp session started', { peer });
-          serveSftp(acceptSftp(), { root, readOnlyPaths, logger: log });
+          serveSftp(acceptSftp(), { root, readOnlyPaths, logger: log, writeBacklog });
         });
       });
     });
@@ -95,6 +116,8 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   // Nagle: sshfs pipelines small requests, and an answer would wait for the client's delayed ACK
   // (some 40 ms) whenever an earlier one is unacknowledged.
   const listener = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     coalesceWrites(socket);
     server.injectSocket(socket);
   });
@@ -115,6 +138,9 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     port,
     hostKeyFingerprint,
     hostPublicKey,
+    get writeBacklogPeak() {
+      return writeBacklog.peak;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         listener.close(() => resolve());

@@ -16,6 +16,7 @@ import { fsOpenFlags, opensForWriting } from './sftpOpenFlags.js';
 import { RequestOrder } from './sftpRequestOrder.js';
 import { clientPathOf, type LinkReader, resolveClientPath, touchesReadOnly } from './sftpPaths.js';
 import { attrsFromStats, longname, SftpStatus, statusForError } from './sftpStatus.js';
+import type { WriteBacklog } from './writeBacklog.js';
 
 export interface SftpSessionOptions {
   /** Real, absolute path (no symlinks) that the client sees as "/". */
@@ -23,6 +24,8 @@ export interface SftpSessionOptions {
   /** Real paths under `root` that refuse every change. */
   readOnlyPaths: readonly string[];
   logger: Logger;
+  /** Counts the WRITE data held until it is on disk (shared by the server's sessions). */
+  writeBacklog?: WriteBacklog;
   /** For tests; the clock that `ls -l` dates are relative to. */
   now?: () => number;
 }
@@ -94,7 +97,11 @@ class SftpSession {
     s.on('FSTAT', (id, h) => this.run(id, 'FSTAT', 'shared', () => this.fstat(id, h)));
     s.on('OPEN', (id, p, flags, attrs) => this.run(id, 'OPEN', 'exclusive', () => this.open(id, p, flags, attrs)));
     s.on('READ', (id, h, offset, len) => this.run(id, 'READ', 'shared', () => this.read(id, h, offset, len)));
-    s.on('WRITE', (id, h, offset, data) => this.run(id, 'WRITE', 'exclusive', () => this.write(id, h, offset, data)));
+    s.on('WRITE', (id, h, offset, data) => {
+      const backlog = this.options.writeBacklog;
+      backlog?.take(data.length);
+      this.run(id, 'WRITE', 'exclusive', () => this.write(id, h, offset, data).finally(() => backlog?.give(data.length)));
+    });
     s.on('CLOSE', (id, h) => this.run(id, 'CLOSE', 'exclusive', () => this.closeHandle(id, h)));
     s.on('OPENDIR', (id, p) => this.run(id, 'OPENDIR', 'exclusive', () => this.opendir(id, p)));
     s.on('READDIR', (id, h) => this.run(id, 'READDIR', 'exclusive', () => this.readdir(id, h)));
