@@ -5,9 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, repoRoot, stateDir, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-volumes';
@@ -104,6 +104,31 @@ describe('volumes', () => {
     assert.equal(inPod.stdout, make.stdout.split(' ')[0]);
     const restarts = ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]);
     assert.equal(restarts.stdout.trim(), '0');
+  });
+
+  test('after the agent restarts (kill -9), the mount works again: sshfs reconnects to its new port', async () => {
+    const agentPids = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('traffic-agent') && readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`_TP_POD_NAME=${pod}`);
+        } catch {
+          return false;
+        }
+      });
+    assert.equal(agentPids.length, 1, `one agent process of ${pod}`);
+    const restarts = (): string => ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]).stdout.trim();
+    const before = Number(restarts());
+    process.kill(Number(agentPids[0]), 'SIGKILL');
+    await until('the agent container to restart', 60_000, () => Number(restarts()) > before);
+    // The first access may fail while sshfs notices that its connection is gone.
+    const file = path.join(mountPoint, '/etc/sample/config.txt');
+    let last = '';
+    await until('a read through the mount to work again', 30_000, () => {
+      const r = wsRead(file);
+      last = r.code === 0 ? r.stdout : r.stderr;
+      return r.code === 0 && r.stdout === podRead(pod, '/etc/sample/config.txt').stdout;
+    }, () => last);
   });
 
   test('read-only volumes stay read-only', () => {

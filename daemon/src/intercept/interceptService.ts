@@ -129,7 +129,15 @@ export class InterceptService {
     if (!agent.sftpPort) throw new Error('the agent serves no volumes (the container mounts none)');
     const missing = mountUnavailable();
     if (missing) throw new Error(missing);
-    return this.volumes.mount({ name, namespace: agent.namespace, pod: agent.podName, sftpPort: agent.sftpPort, ...(mountPoint ? { mountPoint } : {}) });
+    // The same pod's agent if it still reports — a restarted one on another port, while the
+    // manager may still list the old one too — else another pod of the workload.
+    const locate = async (previous: { pod: string; sftpPort: number }): Promise<{ pod: string; sftpPort: number }> => {
+      const agents = (await this.agents(agent.namespace, agent.workloadName)).filter((a) => a.sftpPort);
+      const samePod = agents.filter((a) => a.podName === previous.pod);
+      const now = samePod.find((a) => a.sftpPort !== previous.sftpPort) ?? samePod[0] ?? agents[0];
+      return now ? { pod: now.podName, sftpPort: now.sftpPort } : previous;
+    };
+    return this.volumes.mount({ name, namespace: agent.namespace, pod: agent.podName, sftpPort: agent.sftpPort, locate, ...(mountPoint ? { mountPoint } : {}) });
   }
 
   async leave(name: string): Promise<void> {

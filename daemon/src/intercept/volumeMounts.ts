@@ -23,6 +23,12 @@ export interface MountRequest {
   namespace: string;
   pod: string;
   sftpPort: number;
+  /**
+   * Where the agent serves the volumes now, asked again for every connection sshfs makes: an
+   * agent that restarted listens on another port (or the pod was replaced), and sshfs's
+   * reconnect would otherwise reach nothing.
+   */
+  locate?: (previous: { pod: string; sftpPort: number }) => Promise<{ pod: string; sftpPort: number }>;
   /** Where to mount; default a directory of its own under the temp directory. */
   mountPoint?: string;
 }
@@ -82,9 +88,18 @@ export class VolumeMounts {
     if (isMounted(mountPoint)) throw new Error(`${mountPoint} is already a mount point; choose another --mount directory`);
     if (fs.readdirSync(mountPoint).length > 0) throw new Error(`${mountPoint} is not empty; choose an empty --mount directory`);
 
+    let last = { pod: req.pod, sftpPort: req.sftpPort };
+    const target = async (): Promise<{ namespace: string; pod: string; port: number }> => {
+      const now = req.locate ? await req.locate(last).catch(() => last) : last;
+      if (now.pod !== last.pod || now.sftpPort !== last.sftpPort) {
+        this.log.info(`the volumes of ${req.name} are now served by ${req.namespace}/${now.pod} on port ${now.sftpPort} (before: ${last.pod}, ${last.sftpPort}); sshfs reconnects there`);
+        last = now;
+      }
+      return { namespace: req.namespace, pod: now.pod, port: now.sftpPort };
+    };
     const forward = new PortForwardListener(
       this.kc,
-      () => Promise.resolve({ namespace: req.namespace, pod: req.pod, port: req.sftpPort }),
+      target,
       (err) => this.log.warn(`port-forward to the agent's volumes: ${err.message}`),
     );
     const localPort = await forward.listen(0, '127.0.0.1');
