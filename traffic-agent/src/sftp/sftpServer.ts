@@ -51,17 +51,17 @@ export interface SftpServer {
 }
 
 /**
- * AES only, which Node's OpenSSL runs with the CPU's AES instructions. OpenSSH's client prefers
- * chacha20-poly1305, which ssh2 does in JavaScript unless its optional native addon is built, and
- * the agent's bundle carries no native code.
- */
-/**
  * WRITE data held in memory (see WriteBacklog): well under the agent container's 128 MiB limit,
  * and far more than the 32 KiB writes of sshfs need to keep the disk busy.
  */
 const WRITE_BACKLOG_HIGH = 16 << 20;
 const WRITE_BACKLOG_LOW = 4 << 20;
 
+/**
+ * AES only, which Node's OpenSSL runs with the CPU's AES instructions. OpenSSH's client prefers
+ * chacha20-poly1305, which ssh2 does in JavaScript unless its optional native addon is built, and
+ * the agent's bundle carries no native code.
+ */
 const CIPHERS: CipherAlgorithm[] = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'];
 
 export async function startSftpServer(options: SftpServerOptions): Promise<SftpServer> {
