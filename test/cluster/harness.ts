@@ -4,6 +4,7 @@
  * scripts stay the one place that knows how the cluster is built.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -131,18 +132,20 @@ export function kubectlPortForward(namespace: string, target: string, remotePort
   });
 }
 
-/**
- * Polls `f` every 250 ms until it gives something other than undefined or false, and returns
- * that; throws after `ms`, with `describe()` (if given) saying what was seen last.
- */
-export async function until<T>(what: string, ms: number, f: () => T | undefined | false | Promise<T | undefined | false>, describe?: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
+export { until } from './until.js';
+
+/** The pids of the processes `match` accepts; one that ends while it is looked at is left out. */
+export function pidsWhere(match: (pid: number) => boolean): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (match(Number(name))) out.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
   }
+  return out;
 }
 
 /** Builds the named webpack bundles into dist/ (e.g. 'telepath', 'traffic-manager'). */

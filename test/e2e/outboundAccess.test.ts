@@ -11,10 +11,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubeconfig, pidsWhere, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 import { packageVsix, processesMentioning, startCodeServer, type CodeServer } from './codeServer.js';
 import { Workbench } from './browser.js';
 
@@ -44,16 +44,7 @@ function uidOf(pid: number): number {
 const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((w) => w !== '');
 /** Pids whose working directory is under `dir`: the shell of a terminal opened in the workspace. */
 function processesWorkingIn(dir: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (`${readlinkSync(`/proc/${name}/cwd`)}/`.startsWith(`${dir}/`)) out.push(Number(name));
-    } catch {
-      // gone meanwhile, or a kernel thread
-    }
-  }
-  return out;
+  return pidsWhere((pid) => `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${dir}/`));
 }
 
 const routes = () => ws(['ip', 'route', 'show']).stdout;

@@ -17,11 +17,11 @@ async function stopDaemon(): Promise<number> {
   const [pid, ...more] = daemonPids();
   assert.ok(pid !== undefined && more.length === 0, `one daemon of this extension runs: ${daemonPids().join(' ')}`);
   process.kill(pid, 'SIGTERM');
-  await until(`daemon ${pid} to exit`, () => processGone(pid), 30_000);
-  const view = await until('the extension to notice', () => {
+  await until(`daemon ${pid} to exit`, 30_000, () => processGone(pid));
+  const view = await until('the extension to notice', 15_000, () => {
     const v = api.view();
     return v.daemon !== 'running' && v;
-  }, 15_000, () => JSON.stringify(api.view()));
+  }, () => JSON.stringify(api.view()));
   // Reconnecting, then after a while (30 s) "disconnected (the daemon starts when needed)".
   assert.ok(view.state === 'reconnecting' || view.state === 'disconnected', JSON.stringify(view));
   return pid;
@@ -55,7 +55,7 @@ describe('daemon restarts', () => {
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
       timeout: 180_000,
     });
-    await until('the extension to find the new daemon, connected', connectedToSamples, 30_000, () => `${JSON.stringify(api.view())}; ${logTail(api)}`);
+    await until('the extension to find the new daemon, connected', 30_000, connectedToSamples, () => `${JSON.stringify(api.view())}; ${logTail(api)}`);
     const pids = daemonPids();
     assert.equal(pids.length, 1);
     assert.notEqual(pids[0], old);

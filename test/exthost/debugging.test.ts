@@ -63,7 +63,7 @@ const file = (name: string): string => path.join(folder().uri.fsPath, name);
 
 async function readDump(name: string): Promise<Dump> {
   const p = file(name);
-  await until(`the debuggee to write ${name}`, () => existsSync(p), 60_000);
+  await until(`the debuggee to write ${name}`, 60_000, () => existsSync(p));
   return JSON.parse(readFileSync(p, 'utf8')) as Dump;
 }
 
@@ -80,16 +80,16 @@ function nextSession(): Promise<vscode.DebugSession> {
 async function stopAndAwaitLeave(session: vscode.DebugSession): Promise<void> {
   const api = await telepath();
   await vscode.debug.stopDebugging(session);
-  await until('the intercept to be left when the debug session ended', () => api.view().intercepts.length === 0, 60_000, () => logTail(api));
+  await until('the intercept to be left when the debug session ended', 60_000, () => api.view().intercepts.length === 0, () => logTail(api));
 }
 
 /** The pod's own answer, by its JSON (an echo pod's name), to a request with `header`. */
 async function answeredByPod(header: { name: string; value: string }): Promise<string> {
-  return until('an echo pod to answer', async () => {
+  return until('an echo pod to answer', 30_000, async () => {
     const out = await fromClientPod('http://echo.samples:8080/', header).catch(() => '');
     const pod = out.startsWith('{') ? ((JSON.parse(out) as { pod?: string }).pod ?? '') : '';
     return pod.startsWith('echo-') ? pod : undefined;
-  }, 30_000);
+  });
 }
 
 describe('debugging with the cluster', () => {
@@ -198,7 +198,7 @@ describe('debugging with the cluster', () => {
     assert.equal(ok, false);
     // showError logs what it shows in the notification, with the category.
     const expected = '[user] Cannot start "Not there": no Deployment, StatefulSet or ReplicaSet named "no-such-workload" in namespace samples; "telepath list --namespace samples" shows what can be intercepted.';
-    await until('the message in the Telepath log', () => telepathLog(api).includes(expected), 10_000, () => logTail(api));
+    await until('the message in the Telepath log', 10_000, () => telepathLog(api).includes(expected), () => logTail(api));
     assert.deepEqual(api.view().intercepts, []);
   });
 });

@@ -11,6 +11,8 @@ import * as vscode from 'vscode';
 import type { TelepathTestApi } from '../../extension/src/testApi.js';
 import type { ClusterNode } from '../../extension/src/tree/clusterNode.js';
 
+export { until } from '../cluster/until.js';
+
 export const EXTENSION_ID = 'telepath.telepath';
 /** The header value this suite's personal intercepts match (telepath.defaultHeader, set by the driver). */
 export const HEADER = { name: 'x-telepath-intercept', value: 'exthost' };
@@ -26,17 +28,6 @@ export function extension(): vscode.Extension<TelepathTestApi> {
 /** The test API (activating the extension if a test runs on its own). */
 export async function telepath(): Promise<TelepathTestApi> {
   return extension().activate();
-}
-
-/** Polls until `f` returns something other than undefined/false; fails saying what was awaited. */
-export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000, describe?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** The processes of daemons started from this extension's own bundle (not from elsewhere on the machine). */

@@ -4,10 +4,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, pidsWhere, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e';
@@ -18,16 +18,10 @@ const logFile = path.join(stateDir, 'telepath-e2e/logs/daemon.log');
 
 /** The resolver guard watching daemon `pid` (its command line names the owner), if any. */
 function guardOf(pid: number): number | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('telepath-resolver-guard') && argv[argv.indexOf('--owner') + 1] === String(pid)) return Number(d);
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
+  return pidsWhere((p) => {
+    const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    return argv.includes('telepath-resolver-guard') && argv[argv.indexOf('--owner') + 1] === String(pid);
+  })[0];
 }
 
 function routes(): string {

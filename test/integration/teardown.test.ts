@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { clusterDown, ensureCluster, run, runDir, stateDir } from '../cluster/harness.js';
+import { clusterDown, ensureCluster, pidsWhere, run, runDir, stateDir } from '../cluster/harness.js';
 
 function pidsInCgroups(): number[] {
   const pids = new Set<number>();
@@ -29,17 +29,11 @@ function pidsInNamespaces(): number[] {
   const inodes = ['/run/netns/tp-node', '/run/netns/tp-ws', `${runDir}/ns/mnt`]
     .filter((f) => existsSync(f))
     .map((f) => run('stat', ['-L', '-c', '%i', f]).stdout.trim());
-  const out: number[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const net = /\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/net`))?.[1];
-      const mnt = /\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/mnt`))?.[1];
-      if (inodes.includes(net!) || inodes.includes(mnt!)) out.push(Number(p));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
+  return pidsWhere((p) => {
+    const net = /\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/net`))?.[1];
+    const mnt = /\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/mnt`))?.[1];
+    return inodes.includes(net!) || inodes.includes(mnt!);
+  });
 }
 
 /**
@@ -84,15 +78,7 @@ test('cluster:down leaves no process, namespace, veth, mount, cgroup or iptables
   const cgroups = readdirSync('/sys/fs/cgroup').filter((h) => existsSync(`/sys/fs/cgroup/${h}/telepath`));
   assert.deepEqual(cgroups, [], 'pod cgroups survived');
   // Containers are the processes whose root is not the machine's.
-  const containers = readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((p) => {
-      try {
-        return readlinkSync(`/proc/${p}/root`) !== '/';
-      } catch {
-        return false;
-      }
-    });
+  const containers = pidsWhere((p) => readlinkSync(`/proc/${p}/root`) !== '/');
   assert.deepEqual(containers, [], 'container processes survived');
   assert.equal(hostIptables(), before, "the host namespace's iptables rules changed");
   assert.equal(existsSync(runDir), false, `${runDir} survived`);

@@ -5,9 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, pidsWhere, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
+import { parseMountinfo } from '../../daemon/src/intercept/volumeMounts.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-volumes';
@@ -28,8 +29,18 @@ function podRead(pod: string, file: string): RunResult {
   return ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(file)}))`]);
 }
 
+/** The mount at mountPoint as the workstation's namespace sees it, if any. */
+function mountInWs(): { device: string; mountPoint: string } | undefined {
+  return parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mountPoint);
+}
+
 function mounted(): boolean {
-  return ws(['cat', '/proc/self/mountinfo']).stdout.split('\n').some((l) => l.split(' ')[4] === mountPoint);
+  return mountInWs() !== undefined;
+}
+
+/** How often the agent container of the mounted pod has restarted ("0", "1", …). */
+function agentRestarts(): string {
+  return ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]).stdout.trim();
 }
 
 let pod = '';
@@ -87,7 +98,7 @@ describe('volumes', () => {
     assert.equal(local.code, 0, local.stderr);
     assert.equal(local.stdout.split(' ')[0], make.stdout);
     // The kernel's default for a FUSE mount is 128 KiB; the daemon (root here) raises it.
-    const device = ws(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')).find((f) => f[4] === mountPoint)?.[2];
+    const device = mountInWs()?.device;
     assert.ok(device, 'the mount is listed');
     assert.equal(ws(['cat', `/sys/class/bdi/${device}/read_ahead_kb`]).stdout.trim(), '1024');
   });
@@ -102,25 +113,17 @@ describe('volumes', () => {
       `process.stdout.write(require('crypto').createHash('sha256').update(require('fs').readFileSync('/var/scratch/copy.bin')).digest('hex'))`]);
     assert.equal(inPod.code, 0, inPod.stderr);
     assert.equal(inPod.stdout, make.stdout.split(' ')[0]);
-    const restarts = ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]);
-    assert.equal(restarts.stdout.trim(), '0');
+    assert.equal(agentRestarts(), '0');
   });
 
   test('after the agent restarts (kill -9), the mount works again: sshfs reconnects to its new port', async () => {
-    const agentPids = readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('traffic-agent') && readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`_TP_POD_NAME=${pod}`);
-        } catch {
-          return false;
-        }
-      });
+    const agentPids = pidsWhere(
+      (p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('traffic-agent') && readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`_TP_POD_NAME=${pod}`),
+    );
     assert.equal(agentPids.length, 1, `one agent process of ${pod}`);
-    const restarts = (): string => ws(['kubectl', 'get', 'pod', '-n', 'samples', pod, '-o', `jsonpath={.status.containerStatuses[?(@.name=="telepath-agent")].restartCount}`]).stdout.trim();
-    const before = Number(restarts());
-    process.kill(Number(agentPids[0]), 'SIGKILL');
-    await until('the agent container to restart', 60_000, () => Number(restarts()) > before);
+    const before = Number(agentRestarts());
+    process.kill(agentPids[0]!, 'SIGKILL');
+    await until('the agent container to restart', 60_000, () => Number(agentRestarts()) > before);
     // The first access may fail while sshfs notices that its connection is gone.
     const file = path.join(mountPoint, '/etc/sample/config.txt');
     let last = '';
