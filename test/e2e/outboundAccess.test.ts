@@ -11,7 +11,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildBundles, ensureCluster, kubeconfig, pidsWhere, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
@@ -45,6 +45,24 @@ const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 
 /** Pids whose working directory is under `dir`: the shell of a terminal opened in the workspace. */
 function processesWorkingIn(dir: string): number[] {
   return pidsWhere((pid) => `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${dir}/`));
+}
+
+/** The last lines of each log file with one of these names under `dir` (VS Code's logs folder). */
+function logTails(dir: string, names: string[], lines = 8): string {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (names.includes(e.name)) out.push(`  ${full}:\n${readFileSync(full, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n')}`);
+    }
+  };
+  try {
+    walk(dir);
+  } catch (e) {
+    out.push(`  ${dir}: ${String(e)}`);
+  }
+  return out.join('\n');
 }
 
 const routes = () => ws(['ip', 'route', 'show']).stdout;
@@ -179,7 +197,21 @@ describe('outbound access from VS Code running as a user', () => {
     await wb!.pickFrom(telepathItem(), /Start Outbound Access…/);
     await dialog.waitFor({ state: 'visible', timeout: 15_000 });
     await dialog.locator('.monaco-button', { hasText: 'Open Terminal' }).click();
-    await page.locator('.terminal-tab, .single-terminal-tab', { hasText: 'Telepath (root)' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await dialog.waitFor({ state: 'hidden', timeout: 15_000 });
+    // The terminal's tab comes once the pty host has made its shell; that took longer than 15 s in
+    // one CI run (the only time, with nothing kept to say why), so wait longer and, if it still
+    // does not come, say what the window and the machine show.
+    const tab = page.locator('.terminal-tab, .single-terminal-tab', { hasText: 'Telepath (root)' }).first();
+    await tab.waitFor({ state: 'visible', timeout: 60_000 }).catch(async (e: unknown) => {
+      const shot = await wb!.screenshot('outbound-3-no-terminal').catch((err: unknown) => String(err));
+      const panel = await page.locator('.part.panel').first().innerText({ timeout: 1_000 }).catch(() => '(no panel)');
+      const shells = processesWorkingIn(userDir).map((pid) => `${pid}: ${cmdline(pid).join(' ')}`);
+      throw new Error(
+        `no "Telepath (root)" terminal tab: ${String(e)}\n  panel: ${JSON.stringify(panel)}\n  notifications: ${JSON.stringify(await wb!.notifications())}` +
+          `\n  processes working in the workspace: ${JSON.stringify(shells)}\n  screenshot: ${shot}` +
+          `\n${logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log', 'ptyhost.log', 'remoteagent.log'])}`,
+      );
+    });
     // Read from the terminal's rows, not through Select All and a copy: those need the terminal to
     // have the keyboard focus, which the palette and a just-opened editor take away now and then.
     // The rows hold a long line wrapped, so compare without any whitespace: the command must be

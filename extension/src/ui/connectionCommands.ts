@@ -113,11 +113,15 @@ async function startNetworkRole(ui: UiContext): Promise<void> {
   if (choice === copy) {
     await vscode.env.clipboard.writeText(command);
     void vscode.window.setStatusBarMessage('Copied the command', 5000);
+    ui.log.info(`network role: copied the command: ${command}`);
   } else if (choice === terminal) {
     const t = vscode.window.createTerminal({ name: 'Telepath (root)' });
     t.show();
     // Not executed: the user reads it and presses Enter (sudo asks for a password).
     t.sendText(command, false);
+    ui.log.info(`network role: typed the command into the terminal "Telepath (root)": ${command}`);
+  } else {
+    ui.log.info('network role: the command was shown, and dismissed');
   }
 }
 
