@@ -124,7 +124,11 @@ export class Daemon implements DaemonApi {
         await session.start(progress, abort.signal);
         await this.startNetwork(session, progress);
         this.session = session;
-        this.intercepts = new InterceptService(session, this.log.child('intercepts'), { mountJournal: this.mountJournalFile });
+        const link = this.link;
+        this.intercepts = new InterceptService(session, this.log.child('intercepts'), {
+          mountJournal: this.mountJournalFile,
+          raiseReadAhead: link ? (mountPoint) => link.raiseReadAhead(mountPoint) : undefined,
+        });
         this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
         return this.status();
       } catch (err) {

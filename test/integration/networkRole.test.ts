@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseMountinfo, READ_AHEAD_KB } from '../../daemon/src/intercept/readAhead.js';
 import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
@@ -79,7 +80,7 @@ let resolvBefore = '';
 
 before(() => {
   ensureCluster();
-  buildBundles('telepath', 'traffic-manager');
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
   rmSync(userDir, { recursive: true, force: true });
   mkdirSync(userDir, { recursive: true });
   writeFileSync(path.join(userDir, 'kubeconfig'), readFileSync(kubeconfig), { mode: 0o600 });
@@ -139,6 +140,25 @@ describe('the network role as a separate root process', () => {
     const again = asRoot(['network-role', '--user', '65534', '-o', 'json']);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(JSON.parse(again.stdout), { networkRole: 'running', pid, ownerUid: 65534, started: false });
+  });
+
+  test("the user's volume mount gets 1 MiB of read-ahead from the network role", () => {
+    const mnt = path.join(userDir, 'volumes');
+    const r = asUser(['intercept', 'echo', '--port', '18081', '--http-header', 'x-netrole=1', '--mount', mnt, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; mountProblem?: string };
+    assert.equal(result.mountProblem, undefined);
+    assert.equal(result.environment.TELEPATH_ROOT, mnt);
+    try {
+      const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
+      assert.ok(entry, `${mnt} is mounted`);
+      assert.match(entry.superOptions, /(^|,)user_id=65534(,|$)/, 'mounted by the user, through fusermount3');
+      assert.equal(ws(['cat', `/sys/class/bdi/${entry.device}/read_ahead_kb`]).stdout.trim(), String(READ_AHEAD_KB));
+      const roleLog = readFileSync(path.join(roleState, 'logs/network-role.log'), 'utf8');
+      assert.match(roleLog, new RegExp(`read-ahead of ${mnt} set to ${READ_AHEAD_KB} KiB`));
+    } finally {
+      assert.equal(asUser(['leave', 'echo']).code, 0);
+    }
   });
 
   test('kill -9 of the network role: the daemon says so, its guard restores the resolver; started again, it serves again', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildBundles, ensureCluster, pidsWhere, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
-import { parseMountinfo } from '../../daemon/src/intercept/volumeMounts.js';
+import { parseMountinfo } from '../../daemon/src/intercept/readAhead.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-volumes';

@@ -39,6 +39,8 @@ export interface InterceptServiceOptions {
   rolloutTimeoutMs?: number;
   /** Journal of volume mounts; without it, volumes are not mounted. */
   mountJournal?: string;
+  /** Raises a mount's read-ahead as root, for a daemon that is not (through its network role). */
+  raiseReadAhead?: (mountPoint: string) => Promise<void>;
 }
 
 /** The variable that tells a local process where the container's volumes are. */
@@ -58,7 +60,7 @@ export class InterceptService {
   ) {
     this.installer = new AgentInstaller(session.access, log.child('agent'));
     this.interceptor = new Interceptor({ client: () => session.client, sessionId: () => session.sessionId }, log.child('intercept'));
-    this.volumes = options.mountJournal ? new VolumeMounts(session.access.kc, options.mountJournal, log.child('mounts')) : undefined;
+    this.volumes = options.mountJournal ? new VolumeMounts(session.access.kc, options.mountJournal, log.child('mounts'), options.raiseReadAhead) : undefined;
   }
 
   get count(): number {

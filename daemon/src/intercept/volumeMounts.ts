@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PortForwardListener } from '../kube/portForward.js';
 import { sshfsArgs } from './sshfsArgs.js';
+import { mountAt, READ_AHEAD_KB, setReadAhead } from './readAhead.js';
 import type { Logger } from '../log/logger.js';
 
 export interface MountRequest {
@@ -64,6 +65,8 @@ export class VolumeMounts {
     private readonly kc: KubeConfig,
     private readonly journalFile: string,
     private readonly log: Logger,
+    /** Asks the network role (root) to raise a mount's read-ahead, for a daemon that is not root. */
+    private readonly raiseReadAhead?: (mountPoint: string) => Promise<void>,
   ) {}
 
   /** Unmounts what a daemon that died left behind (its journal says what). */
@@ -116,7 +119,7 @@ export class VolumeMounts {
       if (created) removeEmptyDir(mountPoint);
       throw new Error(`sshfs could not mount the volumes: ${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
     }
-    raiseReadAhead(mountPoint, this.log);
+    await raiseReadAhead(mountPoint, this.raiseReadAhead, this.log);
     sshfs.once('exit', (code) => {
       if (this.active.get(req.name)?.sshfs === sshfs) this.log.warn(`sshfs for ${mountPoint} exited (${code}); the volumes are gone until the next intercept`);
     });
@@ -169,48 +172,25 @@ function readJournal(file: string): Journal {
   }
 }
 
-/** The mounts /proc/self/mountinfo lists: each one's device ("0:53") and mount point. */
-export function parseMountinfo(text: string): { device: string; mountPoint: string }[] {
-  return text
-    .split('\n')
-    .map((line) => line.split(' '))
-    .filter((f) => f.length > 4)
-    .map((f) => ({ device: f[2]!, mountPoint: f[4]!.replace(/\\040/g, ' ') }));
-}
-
-/** The mount at `dir` (not one below or above it; the last one when mounts are stacked), or undefined. */
-function mountAt(dir: string): { device: string; mountPoint: string } | undefined {
-  try {
-    const wanted = path.resolve(dir);
-    return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint === wanted).pop();
-  } catch {
-    return undefined;
-  }
-}
-
 /** True when `dir` is a mount point, as /proc/self/mountinfo lists them. */
 export function isMounted(dir: string): boolean {
   return mountAt(dir) !== undefined;
 }
 
-/**
- * A program reading a file through sshfs waits, round trip after round trip through the
- * port-forward, for what the kernel reads ahead of it, and the kernel's read-ahead for a FUSE
- * mount is 128 KiB: reading a file then ran at about 50 MB/s, and at 1 MiB at about 80
- * (docs/benchmarks.md). The setting is the mount's own (its sysfs entry goes with it); only root
- * may change it, and otherwise the mount keeps the default.
- */
-export const READ_AHEAD_KB = 1024;
-
-function raiseReadAhead(dir: string, log: Logger): void {
+/** 1 MiB of read-ahead for the new mount: by this daemon when it is root, else by its network role if one serves it. */
+async function raiseReadAhead(dir: string, delegate: ((mountPoint: string) => Promise<void>) | undefined, log: Logger): Promise<void> {
   const mount = mountAt(dir);
   if (!mount) return;
-  const file = `/sys/class/bdi/${mount.device}/read_ahead_kb`;
   try {
-    fs.writeFileSync(file, `${READ_AHEAD_KB}\n`);
-    log.debug(`read-ahead of ${dir} set to ${READ_AHEAD_KB} KiB`);
+    if (process.getuid?.() === 0 || !delegate) {
+      setReadAhead(mount);
+      log.debug(`read-ahead of ${dir} set to ${READ_AHEAD_KB} KiB`);
+    } else {
+      await delegate(dir);
+      log.debug(`read-ahead of ${dir} set to ${READ_AHEAD_KB} KiB by the network role`);
+    }
   } catch (e) {
-    log.debug(`read-ahead of ${dir} left at the kernel's default: ${file}: ${(e as Error).message}`);
+    log.debug(`read-ahead of ${dir} left at the kernel's default: ${(e as Error).message}`);
   }
 }
 

@@ -17,6 +17,7 @@ import { listenOwnerOnly } from '../rpc/unixSocket.js';
 import type { ClusterNetworks } from '../session/clusterSession.js';
 import { lookupDns, managerChannelOptions } from '../session/managerConnection.js';
 import { NetworkRole } from '../vif/networkRole.js';
+import { mountAt, READ_AHEAD_KB, readAheadRefusal, setReadAhead } from '../intercept/readAhead.js';
 import { networkRoleRequests, type NetworkStartParams, type NetworkState, type NetworkUpdateParams } from './protocol.js';
 
 export interface NetworkRoleHostOptions {
@@ -73,6 +74,7 @@ export class NetworkRoleHost {
     conn.onRequest(networkRoleRequests.start, (p) => (mine(), this.serialized(() => this.start(p))));
     conn.onRequest(networkRoleRequests.update, (p) => (mine(), this.serialized(() => this.update(p))));
     conn.onRequest(networkRoleRequests.stop, () => (mine(), this.serialized(() => this.stopRole())));
+    conn.onRequest(networkRoleRequests.readAhead, (p) => (mine(), this.readAhead(p.mountPoint)));
     conn.onClose(() => {
       if (this.daemon !== conn) return;
       log.info('the daemon went away; restoring routes and DNS');
@@ -103,6 +105,20 @@ export class NetworkRoleHost {
       this.opts.log.error('starting routes and DNS failed', err);
       throw err;
     }
+  }
+
+  /** Only for a FUSE mount that the user this role serves made: nothing else on the machine. */
+  private readAhead(mountPoint: unknown): { readAheadKb: number } {
+    const dir = typeof mountPoint === 'string' ? mountPoint : '';
+    const entry = mountAt(dir);
+    const refusal = readAheadRefusal(entry, dir, this.opts.ownerUid);
+    if (refusal) {
+      this.opts.log.warn(`not raising the read-ahead: ${refusal}`);
+      throw new Error(refusal);
+    }
+    const file = setReadAhead(entry!);
+    this.opts.log.info(`read-ahead of ${dir} set to ${READ_AHEAD_KB} KiB (${file})`);
+    return { readAheadKb: READ_AHEAD_KB };
   }
 
   private async update(p: NetworkUpdateParams): Promise<NetworkState> {

@@ -13,6 +13,8 @@ import type { ClusterNetworks } from '../session/clusterSession.js';
 import { networkRoleRequests, START_NETWORK_ROLE, type NetworkStartParams, type NetworkState } from './protocol.js';
 
 const POLL_MS = 1000;
+/** A mount is not held up longer than this by a network role that does not answer. */
+const READ_AHEAD_TIMEOUT_MS = 5000;
 
 export class NetworkRoleLink {
   private conn?: MessageConnection;
@@ -66,6 +68,20 @@ export class NetworkRoleLink {
     const conn = this.connection();
     const state = await conn.sendRequest(networkRoleRequests.start, params);
     return new RemoteNetwork(conn, state);
+  }
+
+  /** Has the role raise the read-ahead of a volume mount this daemon made (it must be root to). */
+  async raiseReadAhead(mountPoint: string): Promise<void> {
+    const conn = this.connection();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the network role did not answer within ${READ_AHEAD_TIMEOUT_MS} ms`)), READ_AHEAD_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([conn.sendRequest(networkRoleRequests.readAhead, { mountPoint }), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Ends the link, and with it the network role. */

@@ -39,6 +39,8 @@ export const networkRoleRequests = {
   hello: new RequestType<{ version: string }, HelloResult, void>('network/hello'),
   start: new RequestType<NetworkStartParams, NetworkState, void>('network/start'),
   update: new RequestType<NetworkUpdateParams, NetworkState, void>('network/update'),
+  /** Sets the read-ahead of a FUSE mount the daemon's user made (a volume mount) to 1 MiB. */
+  readAhead: new RequestType<{ mountPoint: string }, { readAheadKb: number }, void>('network/readAhead'),
   /** Removes routes and restores DNS; the role keeps serving this daemon. */
   stop: new RequestType<Record<string, never>, void, void>('network/stop'),
 };
