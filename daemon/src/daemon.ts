@@ -288,6 +288,8 @@ export class Daemon implements DaemonApi {
     this.update({});
     // A connect under way checks for the role at its end; wait for it so neither misses the other.
     await this.connecting?.done.catch(() => undefined);
+    // Volume mounts made before the role came still have the kernel's read-ahead.
+    void this.intercepts?.raiseReadAhead();
     const session = this.session;
     if (!session || this.network) return;
     await this.startNetwork(session, () => {});

@@ -1,7 +1,8 @@
 /**
  * The network role as a separate root process: a daemon that runs as a user (65534 here) gets
  * routes and DNS from `telepath network-role`, started as root without any kubeconfig; whichever
- * of the two dies, the workstation's routes and resolver end up as they were.
+ * of the two dies, the workstation's routes and resolver end up as they were. The role also
+ * raises the read-ahead of the user's volume mounts, which the daemon cannot.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,6 +76,27 @@ function daemonPid(): number {
 const routes = () => ws(['ip', 'route', 'show']).stdout;
 const curlEcho = () => ws(['curl', '-sS', '--max-time', '5', 'http://echo.samples:8080/']);
 
+/** Intercepts echo as the user with its volumes mounted at USERDIR/NAME; returns the mount point. */
+function mountEcho(name: string): string {
+  const mnt = path.join(userDir, name);
+  const r = asUser(['intercept', 'echo', '--port', '18081', '--http-header', 'x-netrole=1', '--mount', mnt, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { environment: Record<string, string>; mountProblem?: string };
+  assert.equal(result.mountProblem, undefined);
+  assert.equal(result.environment.TELEPATH_ROOT, mnt);
+  const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
+  assert.ok(entry, `${mnt} is mounted`);
+  assert.match(entry.superOptions, /(^|,)user_id=65534(,|$)/, 'mounted by the user, through fusermount3');
+  return mnt;
+}
+
+/** The read_ahead_kb of the mount at `mnt` ("128", "1024"), or what went wrong. */
+function readAhead(mnt: string): string {
+  const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
+  return entry ? ws(['cat', `/sys/class/bdi/${entry.device}/read_ahead_kb`]).stdout.trim() : `${mnt} is not mounted`;
+}
+
+let earlyMount = '';
 let routesBefore = '';
 let resolvBefore = '';
 
@@ -119,6 +141,11 @@ describe('the network role as a separate root process', () => {
     assert.match(r.stderr, /runs as root: sudo telepath network-role/);
   });
 
+  test('a volume mount before the network role: the user mounts it, with the kernel\'s read-ahead', () => {
+    earlyMount = mountEcho('volumes-1');
+    assert.equal(readAhead(earlyMount), '128', 'a daemon that is not root cannot raise it');
+  });
+
   test('started as root without a kubeconfig, it routes and resolves for the running daemon', async () => {
     const r = asRoot(['network-role', '--user', '65534']);
     assert.equal(r.code, 0, r.stderr);
@@ -142,23 +169,19 @@ describe('the network role as a separate root process', () => {
     assert.deepEqual(JSON.parse(again.stdout), { networkRole: 'running', pid, ownerUid: 65534, started: false });
   });
 
-  test("the user's volume mount gets 1 MiB of read-ahead from the network role", () => {
-    const mnt = path.join(userDir, 'volumes');
-    const r = asUser(['intercept', 'echo', '--port', '18081', '--http-header', 'x-netrole=1', '--mount', mnt, '-o', 'json']);
-    assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; mountProblem?: string };
-    assert.equal(result.mountProblem, undefined);
-    assert.equal(result.environment.TELEPATH_ROOT, mnt);
+  test("the user's volume mounts get 1 MiB of read-ahead from the network role: one made before it came, and one made after", async () => {
+    // Made before the role started (test 'a volume mount before the network role …'): raised when it attached.
+    await until('the earlier mount to be raised', 15_000, () => readAhead(earlyMount) === String(READ_AHEAD_KB), () => `read_ahead_kb ${readAhead(earlyMount)}`);
+    assert.equal(asUser(['leave', 'echo']).code, 0);
+    // Made while the role serves the daemon: raised at once.
+    const later = mountEcho('volumes-2');
     try {
-      const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
-      assert.ok(entry, `${mnt} is mounted`);
-      assert.match(entry.superOptions, /(^|,)user_id=65534(,|$)/, 'mounted by the user, through fusermount3');
-      assert.equal(ws(['cat', `/sys/class/bdi/${entry.device}/read_ahead_kb`]).stdout.trim(), String(READ_AHEAD_KB));
-      const roleLog = readFileSync(path.join(roleState, 'logs/network-role.log'), 'utf8');
-      assert.match(roleLog, new RegExp(`read-ahead of ${mnt} set to ${READ_AHEAD_KB} KiB`));
+      assert.equal(readAhead(later), String(READ_AHEAD_KB));
     } finally {
       assert.equal(asUser(['leave', 'echo']).code, 0);
     }
+    const roleLog = readFileSync(path.join(roleState, 'logs/network-role.log'), 'utf8');
+    for (const mnt of [earlyMount, later]) assert.match(roleLog, new RegExp(`read-ahead of ${mnt} set to ${READ_AHEAD_KB} KiB`));
   });
 
   test('kill -9 of the network role: the daemon says so, its guard restores the resolver; started again, it serves again', async () => {

@@ -63,6 +63,11 @@ export class InterceptService {
     this.volumes = options.mountJournal ? new VolumeMounts(session.access.kc, options.mountJournal, log.child('mounts'), options.raiseReadAhead) : undefined;
   }
 
+  /** Raises the read-ahead of every volume mount (again): a network role has just come. */
+  async raiseReadAhead(): Promise<void> {
+    await this.volumes?.raiseReadAhead();
+  }
+
   get count(): number {
     return this.interceptor.list().length;
   }

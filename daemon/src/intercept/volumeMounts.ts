@@ -16,6 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { PortForwardListener } from '../kube/portForward.js';
 import { sshfsArgs } from './sshfsArgs.js';
 import { mountAt, READ_AHEAD_KB, setReadAhead } from './readAhead.js';
+import { within } from '../within.js';
 import type { Logger } from '../log/logger.js';
 
 export interface MountRequest {
@@ -66,7 +67,7 @@ export class VolumeMounts {
     private readonly journalFile: string,
     private readonly log: Logger,
     /** Asks the network role (root) to raise a mount's read-ahead, for a daemon that is not root. */
-    private readonly raiseReadAhead?: (mountPoint: string) => Promise<void>,
+    private readonly readAheadByRole?: (mountPoint: string) => Promise<void>,
   ) {}
 
   /** Unmounts what a daemon that died left behind (its journal says what). */
@@ -119,13 +120,18 @@ export class VolumeMounts {
       if (created) removeEmptyDir(mountPoint);
       throw new Error(`sshfs could not mount the volumes: ${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
     }
-    await raiseReadAhead(mountPoint, this.raiseReadAhead, this.log);
+    await raiseReadAhead(mountPoint, this.readAheadByRole, this.log);
     sshfs.once('exit', (code) => {
       if (this.active.get(req.name)?.sshfs === sshfs) this.log.warn(`sshfs for ${mountPoint} exited (${code}); the volumes are gone until the next intercept`);
     });
     this.active.set(req.name, { mountPoint, created, sshfs, forward });
     this.log.info(`volumes of ${req.namespace}/${req.pod} mounted at ${mountPoint}`);
     return mountPoint;
+  }
+
+  /** Raises the read-ahead of every mount: for a network role that came after they were made. */
+  async raiseReadAhead(): Promise<void> {
+    for (const m of [...this.active.values()]) await raiseReadAhead(m.mountPoint, this.readAheadByRole, this.log);
   }
 
   async unmount(name: string): Promise<void> {
@@ -182,6 +188,10 @@ async function raiseReadAhead(dir: string, delegate: ((mountPoint: string) => Pr
   const mount = mountAt(dir);
   if (!mount) return;
   try {
+    // The mount is listed before sshfs has answered FUSE's INIT, and with that answer the kernel
+    // lowers the read-ahead to what sshfs asked for (the 128 KiB the kernel offered): a value
+    // written before it is lost. A request to the mount waits for INIT, so stat its root first.
+    await within(fs.promises.stat(dir), 10_000, `${dir} did not answer a stat within 10 s`);
     if (process.getuid?.() === 0 || !delegate) {
       setReadAhead(mount);
       log.debug(`read-ahead of ${dir} set to ${READ_AHEAD_KB} KiB`);

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import type { Logger } from '../log/logger.js';
+import { within } from '../within.js';
 import type { ClusterNetworks } from '../session/clusterSession.js';
 import { networkRoleRequests, START_NETWORK_ROLE, type NetworkStartParams, type NetworkState } from './protocol.js';
 
@@ -73,15 +74,8 @@ export class NetworkRoleLink {
   /** Has the role raise the read-ahead of a volume mount this daemon made (it must be root to). */
   async raiseReadAhead(mountPoint: string): Promise<void> {
     const conn = this.connection();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the network role did not answer within ${READ_AHEAD_TIMEOUT_MS} ms`)), READ_AHEAD_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([conn.sendRequest(networkRoleRequests.readAhead, { mountPoint }), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const request = conn.sendRequest(networkRoleRequests.readAhead, { mountPoint });
+    await within(request, READ_AHEAD_TIMEOUT_MS, `the network role did not answer within ${READ_AHEAD_TIMEOUT_MS} ms`);
   }
 
   /** Ends the link, and with it the network role. */
