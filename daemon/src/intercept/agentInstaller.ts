@@ -377,6 +377,36 @@ export class AgentInstaller {
     }
   }
 
+  /**
+   * A pod made from the marked template without the agent: the API server did not reach the
+   * traffic-manager's webhook when it made the pod (failurePolicy Ignore), e.g. in the second after
+   * a fresh install, before kube-proxy routes to the manager's new Service. Deleted, once each, so
+   * that its controller makes it again through the webhook; a pod made again within the same
+   * outage is missed again, so up to twice the replicas (at least 3) are replaced. Returns what to
+   * tell the user when that does not help, else ''.
+   */
+  private async replaceMissedPods(pods: V1Pod[], replaced: Set<string>, replicas: number, progress: Progress): Promise<string> {
+    const missed = pods.filter((p) => p.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE && !hasAgent(p) && !p.metadata.deletionTimestamp);
+    for (const p of missed) {
+      const uid = p.metadata!.uid ?? p.metadata!.name!;
+      if (replaced.has(uid) || replaced.size >= Math.max(3, 2 * replicas)) continue;
+      replaced.add(uid);
+      const name = p.metadata!.name!;
+      const ns = p.metadata!.namespace!;
+      this.log.warn(`pod ${ns}/${name} was made without the traffic-agent although its template asks for it (the traffic-manager's webhook did not answer for it); deleting it so that it is made again`);
+      progress('report', `Pod ${name} came up without the traffic-agent; replacing it`);
+      try {
+        await this.core.deleteNamespacedPod({ name, namespace: ns });
+      } catch (err) {
+        if (!isNotFound(err)) return `pod ${name} came up without the traffic-agent and cannot be replaced: ${kubeError(err, `deleting pod ${ns}/${name}`, this.access).message}; delete it by hand`;
+      }
+    }
+    const left = missed.filter((p) => !replaced.has(p.metadata!.uid ?? p.metadata!.name!));
+    return left.length
+      ? `${left.length} pod(s) came up without the traffic-agent again (${left.map((p) => p.metadata!.name).join(', ')}): the traffic-manager's webhook did not add it; see the traffic-manager's log (kubectl logs deploy/traffic-manager in its namespace)`
+      : '';
+  }
+
   private async replacePodsWithAgent(workload: Workload): Promise<void> {
     for (const p of await this.podsOf(workload)) {
       if (hasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
@@ -393,6 +423,8 @@ export class AgentInstaller {
     const deadline = Date.now() + timeoutMs;
     let lastReport = 0;
     let problem = '';
+    /** Pods deleted because the webhook did not add the agent to them (uids). */
+    const replaced = new Set<string>();
     for (;;) {
       if (signal.aborted) throw daemonError(ErrorCode.Interrupted, `waiting for ${what} was interrupted`);
       const current = await this.read(workload.kind, workload.metadata.name, ns);
@@ -403,6 +435,10 @@ export class AgentInstaller {
       const settled = (current.status?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
       if (settled && ready.length === want && pods.length === want) return;
       problem = podProblems(pods) || `${ready.length} of ${want} pods ready ${agent ? 'with' : 'without'} the agent`;
+      if (agent) {
+        const missed = await this.replaceMissedPods(pods, replaced, want, progress);
+        if (missed) problem = missed;
+      }
       if (Date.now() - lastReport > 3_000) {
         progress('report', `Waiting for ${what}: ${problem}`);
         lastReport = Date.now();
