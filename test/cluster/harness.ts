@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { parseMountinfo, type MountinfoEntry } from '../../daemon/src/intercept/readAhead.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const clusterDir = path.join(repoRoot, 'test/cluster');
@@ -146,6 +147,17 @@ export function pidsWhere(match: (pid: number) => boolean): number[] {
     }
   }
   return out;
+}
+
+/** The mount at `mountPoint` as the workstation's (mount) namespace sees it, if any. */
+export function workstationMount(mountPoint: string): MountinfoEntry | undefined {
+  return parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mountPoint);
+}
+
+/** The read_ahead_kb of the mount at `mountPoint` in the workstation ("128", "1024"), or why there is none. */
+export function workstationReadAheadKb(mountPoint: string): string {
+  const m = workstationMount(mountPoint);
+  return m ? ws(['cat', `/sys/class/bdi/${m.device}/read_ahead_kb`]).stdout.trim() : `${mountPoint} is not mounted`;
 }
 
 /** Builds the named webpack bundles into dist/ (e.g. 'telepath', 'traffic-manager'). */

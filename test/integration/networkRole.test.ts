@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseMountinfo, READ_AHEAD_KB } from '../../daemon/src/intercept/readAhead.js';
-import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
+import { READ_AHEAD_KB } from '../../daemon/src/intercept/readAhead.js';
+import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, workstationMount, workstationReadAheadKb, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const userDir = '/tmp/telepath-e2e-netrole-user';
@@ -84,16 +84,10 @@ function mountEcho(name: string): string {
   const result = JSON.parse(r.stdout) as { environment: Record<string, string>; mountProblem?: string };
   assert.equal(result.mountProblem, undefined);
   assert.equal(result.environment.TELEPATH_ROOT, mnt);
-  const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
+  const entry = workstationMount(mnt);
   assert.ok(entry, `${mnt} is mounted`);
   assert.match(entry.superOptions, /(^|,)user_id=65534(,|$)/, 'mounted by the user, through fusermount3');
   return mnt;
-}
-
-/** The read_ahead_kb of the mount at `mnt` ("128", "1024"), or what went wrong. */
-function readAhead(mnt: string): string {
-  const entry = parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mnt);
-  return entry ? ws(['cat', `/sys/class/bdi/${entry.device}/read_ahead_kb`]).stdout.trim() : `${mnt} is not mounted`;
 }
 
 let earlyMount = '';
@@ -143,7 +137,7 @@ describe('the network role as a separate root process', () => {
 
   test('a volume mount before the network role: the user mounts it, with the kernel\'s read-ahead', () => {
     earlyMount = mountEcho('volumes-1');
-    assert.equal(readAhead(earlyMount), '128', 'a daemon that is not root cannot raise it');
+    assert.equal(workstationReadAheadKb(earlyMount), '128', 'a daemon that is not root cannot raise it');
   });
 
   test('started as root without a kubeconfig, it routes and resolves for the running daemon', async () => {
@@ -171,12 +165,12 @@ describe('the network role as a separate root process', () => {
 
   test("the user's volume mounts get 1 MiB of read-ahead from the network role: one made before it came, and one made after", async () => {
     // Made before the role started (test 'a volume mount before the network role …'): raised when it attached.
-    await until('the earlier mount to be raised', 15_000, () => readAhead(earlyMount) === String(READ_AHEAD_KB), () => `read_ahead_kb ${readAhead(earlyMount)}`);
+    await until('the earlier mount to be raised', 15_000, () => workstationReadAheadKb(earlyMount) === String(READ_AHEAD_KB), () => `read_ahead_kb ${workstationReadAheadKb(earlyMount)}`);
     assert.equal(asUser(['leave', 'echo']).code, 0);
     // Made while the role serves the daemon: raised at once.
     const later = mountEcho('volumes-2');
     try {
-      assert.equal(readAhead(later), String(READ_AHEAD_KB));
+      assert.equal(workstationReadAheadKb(later), String(READ_AHEAD_KB));
     } finally {
       assert.equal(asUser(['leave', 'echo']).code, 0);
     }

@@ -7,8 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, pidsWhere, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
-import { parseMountinfo } from '../../daemon/src/intercept/readAhead.js';
+import { buildBundles, ensureCluster, pidsWhere, repoRoot, stateDir, until, workstationMount, workstationReadAheadKb, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-volumes';
@@ -29,13 +28,8 @@ function podRead(pod: string, file: string): RunResult {
   return ws(['kubectl', 'exec', '-n', 'samples', pod, '-c', 'app', '--', 'node', '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(file)}))`]);
 }
 
-/** The mount at mountPoint as the workstation's namespace sees it, if any. */
-function mountInWs(): { device: string; mountPoint: string } | undefined {
-  return parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mountPoint);
-}
-
 function mounted(): boolean {
-  return mountInWs() !== undefined;
+  return workstationMount(mountPoint) !== undefined;
 }
 
 /** How often the agent container of the mounted pod has restarted ("0", "1", …). */
@@ -98,9 +92,7 @@ describe('volumes', () => {
     assert.equal(local.code, 0, local.stderr);
     assert.equal(local.stdout.split(' ')[0], make.stdout);
     // The kernel's default for a FUSE mount is 128 KiB; the daemon (root here) raises it.
-    const device = mountInWs()?.device;
-    assert.ok(device, 'the mount is listed');
-    assert.equal(ws(['cat', `/sys/class/bdi/${device}/read_ahead_kb`]).stdout.trim(), '1024');
+    assert.equal(workstationReadAheadKb(mountPoint), '1024');
   });
 
   test('a 64 MB file copied into the emptyDir arrives intact, and the agent is not restarted', () => {

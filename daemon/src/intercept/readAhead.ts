@@ -41,10 +41,10 @@ export function parseMountinfo(text: string): MountinfoEntry[] {
 }
 
 /** The mount at `dir` (not one below or above it; the last one when mounts are stacked), or undefined. */
-export function mountAt(dir: string, mountinfo = '/proc/self/mountinfo'): MountinfoEntry | undefined {
+export function mountAt(dir: string): MountinfoEntry | undefined {
   try {
     const wanted = path.resolve(dir);
-    return parseMountinfo(fs.readFileSync(mountinfo, 'utf8')).filter((m) => m.mountPoint === wanted).pop();
+    return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint === wanted).pop();
   } catch {
     return undefined;
   }
@@ -63,7 +63,7 @@ export function readAheadRefusal(entry: MountinfoEntry | undefined, dir: string,
   return undefined;
 }
 
-/** Sets the read-ahead of the mount at `dir` to READ_AHEAD_KB; returns the sysfs file written. Throws why not. */
+/** Sets the read-ahead of the mount `entry` to READ_AHEAD_KB; returns the sysfs file written. Throws why not. */
 export function setReadAhead(entry: MountinfoEntry, sysfs = '/sys/class/bdi'): string {
   const file = path.join(sysfs, entry.device, 'read_ahead_kb');
   fs.writeFileSync(file, `${READ_AHEAD_KB}\n`);
