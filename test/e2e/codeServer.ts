@@ -173,7 +173,8 @@ export async function stopProcessesIn(dir: string): Promise<void> {
  * lives under root's home (0700) by default, so it is bound onto DIR/code-server in a mount
  * namespace of its own: the user reads it there, nothing changes outside, and the mount goes away
  * with the last process in that namespace (the daemon the extension starts is one of them).
- * `env` comes after the switch, so it wins over what test/cluster/ws sets (KUBECONFIG).
+ * `env` comes after the switch, so it wins over what test/cluster/ws sets (KUBECONFIG), and over
+ * the SHELL given here.
  */
 function asUser(user: { uid: number; gid: number }, dir: string, argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
   const bin = argv[0]!;
@@ -185,7 +186,10 @@ function asUser(user: { uid: number; gid: number }, dir: string, argv: string[],
   mkdirSync(home);
   const r = spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`chown -R ${user.uid}:${user.gid} ${dir} failed: ${r.stderr}`);
-  const vars = Object.entries({ HOME: home, ...env }).map(([k, v]) => `${k}=${v ?? ''}`);
+  // A desktop user has a login shell; nobody's is /usr/sbin/nologin. VS Code's terminals and its
+  // shell-environment probe use $SHELL, then the passwd entry: an interactive root shell passes
+  // its SHELL down, but CI starts the tests without one, and the terminal then failed to launch.
+  const vars = Object.entries({ HOME: home, SHELL: '/bin/bash', ...env }).map(([k, v]) => `${k}=${v ?? ''}`);
   return [
     'unshare', '--mount', '--propagation', 'private', '--',
     'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', install, mounted,
