@@ -225,8 +225,11 @@ describe('outbound access from VS Code running as a user', () => {
         seen = await page.locator('.terminal-wrapper.active .xterm-rows').first().innerText({ timeout: 1_000 }).catch(() => '');
         return squeeze(seen).endsWith(squeeze(command));
       },
-      () => `the terminal shows: ${JSON.stringify(seen)}`,
+      () => `the terminal shows: ${JSON.stringify(seen)}\n${logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'])}`,
     );
+    // Typed once bash had drawn its prompt: text sent before that was echoed ahead of the prompt and
+    // the line redrawn garbled (a CI run started without SHELL or LANG showed it every time).
+    assert.match(logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'], 20), /typed the command into the terminal "Telepath \(root\)" at its prompt/);
     const shells = processesWorkingIn(userDir);
     assert.ok(shells.length > 0 && shells.every((p) => uidOf(p) === UID), `the terminal's shell runs as the user: ${shells.join(' ')}`);
     await wb!.screenshot('outbound-3-terminal');

@@ -4,7 +4,7 @@
  */
 
 /** The test files, in the order they run: they share one window, one daemon, one connection. */
-export const SUITE_FILES = ['activation', 'connection', 'clusterTree', 'debugging', 'daemonRestart', 'disconnect'];
+export const SUITE_FILES = ['activation', 'connection', 'clusterTree', 'debugging', 'daemonRestart', 'disconnect', 'terminal'];
 
 /** Each result is logged to the console as one line: this prefix, then an ExthostEvent as JSON. */
 export const EVENT_PREFIX = 'telepath-exthost ';

@@ -7,6 +7,7 @@ import type { ClusterNode } from '../tree/clusterNode.js';
 import { reportingErrors } from './errors.js';
 import type { Operations } from './operations.js';
 import { pickNamespace } from './pickers.js';
+import { SHELL_REPORT_WAIT_MS, whenShellReady } from './shellReady.js';
 import type { UiContext } from './uiContext.js';
 
 export function registerConnectionCommands(ui: UiContext, ops: Operations, refreshTree: () => void): vscode.Disposable[] {
@@ -110,16 +111,32 @@ async function startNetworkRole(ui: UiContext): Promise<void> {
     terminal,
     copy,
   );
-  if (choice === copy) {
+  const copyCommand = async (): Promise<void> => {
     await vscode.env.clipboard.writeText(command);
     void vscode.window.setStatusBarMessage('Copied the command', 5000);
     ui.log.info(`network role: copied the command: ${command}`);
+  };
+  if (choice === copy) {
+    await copyCommand();
   } else if (choice === terminal) {
     const t = vscode.window.createTerminal({ name: 'Telepath (root)' });
     t.show();
+    const shell = await whenShellReady(t);
+    if (shell.state === 'closed') {
+      const code = shell.exitCode === undefined ? '' : ` with exit code ${shell.exitCode}`;
+      ui.log.warn(`network role: the terminal "Telepath (root)" closed${code} before its shell was ready; the command was not typed`);
+      const again = await vscode.window.showErrorMessage(
+        `Telepath: the terminal closed${code} before its shell started, so the network-role command was not typed. ` +
+          'Check the terminal profile (terminal.integrated.defaultProfile.linux), or copy the command and run it in a terminal of your own.',
+        copy,
+      );
+      if (again === copy) await copyCommand();
+      return;
+    }
     // Not executed: the user reads it and presses Enter (sudo asks for a password).
     t.sendText(command, false);
-    ui.log.info(`network role: typed the command into the terminal "Telepath (root)": ${command}`);
+    const when = shell.state === 'ready' ? 'at its prompt' : `without word from the shell in ${SHELL_REPORT_WAIT_MS / 1000} s (no shell integration)`;
+    ui.log.info(`network role: typed the command into the terminal "Telepath (root)" ${when}: ${command}`);
   } else {
     ui.log.info('network role: the command was shown, and dismissed');
   }
