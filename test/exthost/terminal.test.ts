@@ -5,13 +5,13 @@ import * as vscode from 'vscode';
 import { whenShellReady } from '../../extension/src/ui/shellReady.js';
 
 describe('a terminal to type a command into', () => {
-  it('is ready once bash reports its prompt through shell integration', async function () {
+  it('is ready once bash reports, through shell integration, that it is about to draw its prompt', async function () {
     this.timeout(60_000);
     const t = vscode.window.createTerminal({ name: 'telepath-test bash', shellPath: '/bin/bash' });
     try {
       t.show(true);
       assert.deepEqual(await whenShellReady(t, 45_000), { state: 'ready' });
-      assert.ok(t.shellIntegration, 'the terminal has shell integration');
+      assert.ok(t.shellIntegration?.cwd, 'the shell reported its working directory, as it does before a prompt');
     } finally {
       t.dispose();
     }

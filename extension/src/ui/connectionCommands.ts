@@ -135,7 +135,7 @@ async function startNetworkRole(ui: UiContext): Promise<void> {
     }
     // Not executed: the user reads it and presses Enter (sudo asks for a password).
     t.sendText(command, false);
-    const when = shell.state === 'ready' ? 'at its prompt' : `without word from the shell in ${SHELL_REPORT_WAIT_MS / 1000} s (no shell integration)`;
+    const when = shell.state === 'ready' ? 'at its prompt' : `with no word of a prompt from the shell in ${SHELL_REPORT_WAIT_MS / 1000} s (no shell integration)`;
     ui.log.info(`network role: typed the command into the terminal "Telepath (root)" ${when}: ${command}`);
   } else {
     ui.log.info('network role: the command was shown, and dismissed');
