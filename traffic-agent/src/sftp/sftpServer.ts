@@ -19,7 +19,7 @@ import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey
 import type { Logger } from '../../../traffic-manager/src/logger.js';
 import { coalesceWrites } from './coalescedWrites.js';
 import { serveSftp } from './sftpSession.js';
-import { WriteBacklog } from './writeBacklog.js';
+import { pauseWhileStopped, WriteBacklog } from './writeBacklog.js';
 import { generateEd25519KeyPair, parseSshKey } from './sshKeys.js';
 
 export interface SftpServerOptions {
@@ -118,6 +118,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   const listener = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    pauseWhileStopped(socket, writeBacklog);
     coalesceWrites(socket);
     server.injectSocket(socket);
   });

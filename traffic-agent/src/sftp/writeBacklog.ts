@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * The bytes of WRITE requests the agent holds: received, not yet on disk. sshfs sends writes
  * without a limit of its own and ssh2 opens the SSH window again as soon as data arrives, so a
@@ -8,7 +10,7 @@
  */
 export class WriteBacklog {
   private held = 0;
-  private stopped = false;
+  private reading = true;
   /** The most bytes held at once (for tests and the log). */
   peak = 0;
 
@@ -19,20 +21,37 @@ export class WriteBacklog {
     private readonly stopReading: (stop: boolean) => void,
   ) {}
 
+  /** False from the moment reading stops until it starts again. */
+  get readingAllowed(): boolean {
+    return this.reading;
+  }
+
   take(bytes: number): void {
     this.held += bytes;
     this.peak = Math.max(this.peak, this.held);
-    if (!this.stopped && this.held > this.high) {
-      this.stopped = true;
+    if (this.reading && this.held > this.high) {
+      this.reading = false;
       this.stopReading(true);
     }
   }
 
   give(bytes: number): void {
     this.held -= bytes;
-    if (this.stopped && this.held <= this.low) {
-      this.stopped = false;
+    if (!this.reading && this.held <= this.low) {
+      this.reading = true;
       this.stopReading(false);
     }
   }
+}
+
+/**
+ * Keeps `socket` from reading while `backlog` says not to, whoever resumes it: the server pauses
+ * the sockets open when reading stops, but ssh2 resumes a socket it is handed once its handshake
+ * is set up, so a connection accepted meanwhile would be read from until the next stop.
+ */
+export function pauseWhileStopped(socket: Readable, backlog: WriteBacklog): void {
+  // 'resume' comes on the tick after resume(), before any data flows; pausing then keeps it.
+  socket.on('resume', () => {
+    if (!backlog.readingAllowed) socket.pause();
+  });
 }
