@@ -227,8 +227,8 @@ describe('outbound access from VS Code running as a user', () => {
       },
       () => `the terminal shows: ${JSON.stringify(seen)}\n${logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'])}`,
     );
-    // Typed once bash had drawn its prompt: text sent before that was echoed ahead of the prompt and
-    // the line redrawn garbled (a CI run started without SHELL or LANG showed it every time).
+    // Typed once bash was about to draw its prompt: text sent before that was echoed ahead of the
+    // prompt and the line redrawn garbled (seen in runs started with an empty environment).
     assert.match(logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'], 20), /typed the command into the terminal "Telepath \(root\)" at its prompt/);
     const shells = processesWorkingIn(userDir);
     assert.ok(shells.length > 0 && shells.every((p) => uidOf(p) === UID), `the terminal's shell runs as the user: ${shells.join(' ')}`);

@@ -1,4 +1,4 @@
-/** The terminal the network-role command is typed into: typed once its shell has drawn a prompt. */
+/** The terminal the network-role command is typed into: typed once its shell is about to draw a prompt. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import * as vscode from 'vscode';

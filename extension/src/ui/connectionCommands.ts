@@ -124,10 +124,11 @@ async function startNetworkRole(ui: UiContext): Promise<void> {
     const shell = await whenShellReady(t);
     if (shell.state === 'closed') {
       const code = shell.exitCode === undefined ? '' : ` with exit code ${shell.exitCode}`;
-      ui.log.warn(`network role: the terminal "Telepath (root)" closed${code} before its shell was ready; the command was not typed`);
+      ui.log.warn(`network role: the terminal "Telepath (root)" closed${code} before its shell showed a prompt; the command was not typed`);
+      const profile = `terminal.integrated.defaultProfile.${process.platform === 'darwin' ? 'osx' : process.platform === 'win32' ? 'windows' : 'linux'}`;
       const again = await vscode.window.showErrorMessage(
-        `Telepath: the terminal closed${code} before its shell started, so the network-role command was not typed. ` +
-          'Check the terminal profile (terminal.integrated.defaultProfile.linux), or copy the command and run it in a terminal of your own.',
+        `Telepath: the terminal closed${code} before its shell showed a prompt, so the network-role command was not typed. ` +
+          `Check the terminal profile (${profile}) and your shell, or copy the command and run it in a terminal of your own.`,
         copy,
       );
       if (again === copy) await copyCommand();
