@@ -70,6 +70,8 @@ const routes = () => ws(['ip', 'route', 'show']).stdout;
 describe('outbound access from VS Code running as a user', () => {
   let userDir: string;
   let server: CodeServer | undefined;
+  /** VS Code's logs folder of this window (the extension's, the pty host's, the remote agent's). */
+  const vsLogs = (): string => path.join(server!.userDataDir, 'logs');
   let wb: Workbench | undefined;
   let routesBefore = '';
   let resolvBefore = '';
@@ -209,7 +211,7 @@ describe('outbound access from VS Code running as a user', () => {
       throw new Error(
         `no "Telepath (root)" terminal tab: ${String(e)}\n  panel: ${JSON.stringify(panel)}\n  notifications: ${JSON.stringify(await wb!.notifications())}` +
           `\n  processes working in the workspace: ${JSON.stringify(shells)}\n  screenshot: ${shot}` +
-          `\n${logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log', 'ptyhost.log', 'remoteagent.log'])}`,
+          `\n${logTails(vsLogs(), ['Telepath.log', 'ptyhost.log', 'remoteagent.log'])}`,
       );
     });
     // Read from the terminal's rows, not through Select All and a copy: those need the terminal to
@@ -225,11 +227,11 @@ describe('outbound access from VS Code running as a user', () => {
         seen = await page.locator('.terminal-wrapper.active .xterm-rows').first().innerText({ timeout: 1_000 }).catch(() => '');
         return squeeze(seen).endsWith(squeeze(command));
       },
-      () => `the terminal shows: ${JSON.stringify(seen)}\n${logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'])}`,
+      () => `the terminal shows: ${JSON.stringify(seen)}\n${logTails(vsLogs(), ['Telepath.log'])}`,
     );
     // Typed once bash was about to draw its prompt: text sent before that was echoed ahead of the
     // prompt and the line redrawn garbled (seen in runs started with an empty environment).
-    assert.match(logTails(path.join(server!.userDataDir, 'logs'), ['Telepath.log'], 20), /typed the command into the terminal "Telepath \(root\)" at its prompt/);
+    assert.match(logTails(vsLogs(), ['Telepath.log'], 20), /typed the command into the terminal "Telepath \(root\)" at its prompt/);
     const shells = processesWorkingIn(userDir);
     assert.ok(shells.length > 0 && shells.every((p) => uidOf(p) === UID), `the terminal's shell runs as the user: ${shells.join(' ')}`);
     await wb!.screenshot('outbound-3-terminal');
