@@ -36,6 +36,22 @@ COREDNS_BIN=$CACHE/coredns-$COREDNS_VERSION/bin
 log() { printf '%s cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Every command that ends a script through `set -e` says so on stderr: the step it was in (step
+# NAME), the command, its exit status, and the script and line. The callers hide stdout (demo, CI's
+# prepare), and a silent exit 1 told a user on a fresh machine nothing (issue 12). -E carries the
+# trap into functions; only the script's own process reports (a failure inside $(...) or ( ... )
+# is reported once, as the command that contains it).
+CURRENT_STEP=""
+step() { CURRENT_STEP=$*; log "$*"; }
+on_error() { # status line command
+  [ "$BASHPID" = "$$" ] || return "$1"
+  trap - ERR
+  log "error: ${CURRENT_STEP:+while $CURRENT_STEP: }'$3' exited $1 (${BASH_SOURCE[1]#"$REPO"/}:$2)"
+  exit "$1"
+}
+set -E
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+
 need_root() { [ "$(id -u)" = 0 ] || die "the local cluster needs root (network namespaces, containerd, kubelet); run as root"; }
 
 # Runs a command inside the node (its network and mount namespaces).
