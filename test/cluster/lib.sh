@@ -13,6 +13,8 @@ REPO=$(cd "$CLUSTER_DIR/../.." && pwd)
 
 STATE=$REPO/.cluster                 # kubeconfig, kubectl, pki, logs, data (git-ignored)
 RUN=/run/telepath-cluster            # sockets, pid files, namespace handles
+# A service manager or `env -i` may start us without HOME; the caches, Go and npm all need it.
+[ -n "${HOME:-}" ] || { HOME=$(getent passwd "$(id -u)" | cut -d: -f6); export HOME; }
 CACHE=${TELEPATH_CACHE:-$HOME/.cache/telepath}
 NODE_NS=tp-node
 WS_NS=tp-ws
