@@ -21,8 +21,8 @@ export default tseslint.config(
   },
   {
     // Library code logs through an injected logger; only entry points print.
-    files: ['protocol/**/*.ts', 'daemon/src/**/*.ts', 'traffic-manager/**/*.ts', 'traffic-agent/**/*.ts', 'extension/**/*.ts'],
-    ignores: ['**/*.test.ts', '**/main.ts', '**/cli.ts', '**/bin.ts'],
+    files: ['protocol/**/*.ts', 'common/**/*.ts', 'daemon/src/**/*.ts', 'traffic-manager/**/*.ts', 'traffic-agent/**/*.ts', 'extension/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/main.ts', '**/cli.ts', '**/bin.ts', '**/*Bin.ts'],
     rules: { 'no-console': 'error' },
   },
 );

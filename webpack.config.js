@@ -31,13 +31,22 @@ function bundle(name, entry, extra = {}) {
   };
 }
 
+/** `#!/usr/bin/env -S node --`: each program runs as an executable too. */
+function shebang() {
+  return new webpack.BannerPlugin({ banner: '#!/usr/bin/env -S node --', raw: true, entryOnly: true });
+}
+
 module.exports = [
   bundle('extension', './extension/src/extension.ts', { externals: { vscode: 'commonjs vscode' } }),
-  bundle('telepath', './daemon/src/bin.ts', {
+  // The workstation's three programs (daemon/src/network/programs.ts): the CLI, which must start
+  // fast and loads no daemon code; the daemon; and the root process of the network role.
+  bundle('telepath', './daemon/src/user/cli/bin.ts', { plugins: [shebang()] }),
+  bundle('telepathd', './daemon/src/user/daemonBin.ts', {
     // ws loads these native speed-ups only when present; it works without them.
     externals: { bufferutil: 'commonjs bufferutil', 'utf-8-validate': 'commonjs utf-8-validate' },
-    plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env -S node --', raw: true, entryOnly: true })],
+    plugins: [shebang()],
   }),
+  bundle('telepath-network', './daemon/src/network/networkBin.ts', { plugins: [shebang()] }),
   bundle('traffic-manager', './traffic-manager/src/main.ts'),
   bundle('traffic-agent', './traffic-agent/src/main.ts', {
     // ssh2 loads its optional native speed-ups (sshcrypto.node, cpu-features) in try/catch and

@@ -3,14 +3,14 @@
 # `npm run build` made (it does not build them). What goes in is listed in .vscodeignore: the four
 # bundles, the TUN addon and the manifest; no node_modules (--no-dependencies), no sources, no maps.
 #   scripts/package.sh          prints the .vsix path on stdout, vsce's output on stderr
-# The daemon (dist/telepath.js) finds the addon next to itself as dist/native/tun.node (see
-# daemon/src/tun/tunAddon.ts), so it is copied there from daemon/native/build/Release.
+# The daemon (dist/telepathd.js) and the network role (dist/telepath-network.js) find the addon next to itself as dist/native/tun.node (see
+# daemon/src/network/tun/tunAddon.ts), so it is copied there from daemon/native/build/Release.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 die() { echo "package: $*" >&2; exit 1; }
 
-for f in extension telepath traffic-manager traffic-agent; do
+for f in extension telepath telepathd telepath-network traffic-manager traffic-agent; do
   [ -f "dist/$f.js" ] || die "dist/$f.js is missing: run npm run build first"
 done
 addon=daemon/native/build/Release/tun.node

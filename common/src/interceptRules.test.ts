@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { InterceptSpec } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { describeMatch, interceptConflict, specProblem } from './interceptRules.js';
 
 const base: InterceptSpec = {

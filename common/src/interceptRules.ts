@@ -3,7 +3,7 @@
  * excludes any other; personal intercepts coexist as long as they do not match the same requests.
  * Pure, so the messages a refused user reads are tested as text.
  */
-import type { InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { InterceptSpec } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 
 export interface HeldIntercept {
   spec: InterceptSpec;

@@ -1,5 +1,5 @@
 /*
- * tun.node — a Linux TUN device for Node (N-API 8, libuv). See daemon/src/tun/tun.linux.ts.
+ * tun.node — a Linux TUN device for Node (N-API 8, libuv). See daemon/src/network/tun/tun.linux.ts.
  *
  * Why it reads the way it does (numbers in /work/shared/notes/tun.md): blocking reads on libuv's
  * threadpool starve fs/dns and hang process.exit(), so the fd is non-blocking and watched by a

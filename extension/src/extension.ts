@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { daemonPaths } from '../../daemon/src/paths.js';
+import { daemonPaths } from '../../common/src/daemonPaths.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { DEFAULT_SETTINGS, resolveKubeconfig, type TelepathSettings } from './config/settings.js';
 import { launchDaemon } from './daemon/daemonLauncher.js';
@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): TelepathTestApi {
   const paths = daemonPaths();
   // The CLI and daemon bundle ships in the same dist/ as this one.
   const cliPath = path.join(__dirname, 'telepath.js');
+  const daemonPath = path.join(__dirname, 'telepathd.js');
   const link = new DaemonLink({
     socketPath: paths.socket,
     clientName: 'vscode',
@@ -39,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): TelepathTestApi {
     log,
     launch: (token) =>
       launchDaemon(
-        { execPath: process.execPath, cliPath, socketPath: paths.socket, logFile: paths.logFile, env: process.env, cwd: os.homedir() },
+        { execPath: process.execPath, daemonPath, socketPath: paths.socket, logFile: paths.logFile, env: process.env, cwd: os.homedir() },
         log,
         token,
       ),

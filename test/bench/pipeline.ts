@@ -47,7 +47,7 @@ const THREADS = process.argv.includes('--threads');
 const PIN = process.argv.includes('--pin');
 const WINDOW = Number(arg('window') ?? 0);
 /** Stderr of daemon and manager is shown, so e.g. "--trace-gc" output appears. Both run with the
- * flag they have in production (daemon/src/cli.ts, traffic-manager/src/manifests.ts) unless the
+ * flag they have in production (daemon/src/user/cli/cli.ts, common/src/install/managerManifests.ts) unless the
  * extra flags set it: without it, a process falls into back-to-back major GCs for a whole run
  * about every other run, which doubles its CPU per MB. */
 const EXTRA_FLAGS = (arg('node-flags') ?? '').split(' ').filter(Boolean);

@@ -1,7 +1,7 @@
 /**
  * The processes of the pipeline benchmark (test/bench/pipeline.ts), one role each, run inside a
  * network namespace by it: `pipelineRoles.ts <role> [args]`. Each takes one JSON command per stdin
- * line and answers one JSON line on stdout, like daemon/src/tun/tunTestChild.ts:
+ * line and answers one JSON line on stdout, like daemon/src/network/tun/tunTestChild.ts:
  *   manager [WINDOW]           the real ManagerServerHost (test harness) on a unix socket
  *   sink HOST PORT             a TCP server the manager dials: swallows uploads, serves downloads
  *   daemon ADDRESS SESSION MTU ROUTE CIDR [WINDOW]
@@ -19,9 +19,9 @@ import v8 from 'node:v8';
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { TunnelMessage } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
-import { createLogger } from '../../daemon/src/log/logger.js';
-import type { NetStack } from '../../daemon/src/net/stack.js';
-import { Vif } from '../../daemon/src/vif/vif.js';
+import { createLogger } from '../../common/src/log/fileLogger.js';
+import type { NetStack } from '../../daemon/src/network/net/stack.js';
+import { Vif } from '../../daemon/src/network/vif/vif.js';
 import { writeBytes } from './writeBytes.js';
 
 type Handler = (cmd: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -171,7 +171,7 @@ interface TunnelCounters {
   bytesIn: number;
 }
 
-/** The daemon's ManagerClient, with the channel options of daemon/src/session/managerConnection.ts,
+/** The daemon's ManagerClient, with the channel options of daemon/src/user/session/managerConnection.ts,
  * and its Tunnel calls counted. */
 function countingClient(address: string, counters: TunnelCounters, window: number): ManagerClient {
   const client = new ManagerClient(address, credentials.createInsecure(), {

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { PortForwardListener, type PortForwardTransport } from '../../daemon/src/kube/portForward.js';
+import { PortForwardListener, type PortForwardTransport } from '../../daemon/src/user/kube/portForward.js';
 import { kubectlJson, kubectlPortForward, ws, wsSpawn } from '../cluster/harness.js';
 
 interface Result {

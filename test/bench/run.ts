@@ -6,12 +6,14 @@
  *   - directly from the node's namespace to the pod IP (the physical limit of this machine).
  * Also the time of `telepath connect` with the manager already installed, and the daemon's
  * memory. Prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
- * Then the intercept numbers (interceptBench.ts) and the volumes' (volumesBench.ts).
- *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes]
+ * Then the intercept numbers (interceptBench.ts), the volumes' (volumesBench.ts) and the CLI's
+ * start-up (cliStartBench.ts; --only cli needs no cluster).
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { cliStartBench } from './cliStartBench.js';
 import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
 import { volumesBench } from './volumesBench.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
@@ -54,9 +56,13 @@ function best(results: Result[]): Result {
 }
 
 async function main(): Promise<void> {
+  const only = values.only;
+  if (only === 'cli') {
+    buildBundles('telepath');
+    return printCliStart(await cliStartBench(20));
+  }
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
-  const only = values.only;
   if (!only || only === 'connect') await connectBench();
   if (!only || only === 'intercept') printIntercept(await interceptBench(Number(requests), rounds));
   if (!only || only === 'volumes') {
@@ -67,6 +73,14 @@ async function main(): Promise<void> {
     console.log(`| through the sshfs mount (TELEPATH_ROOT) | ${v.mountMBs.toFixed(1)} |`);
     console.log(`| kubectl exec, streaming the file to stdout (what kubectl cp does, without tar) | ${v.kubectlMBs.toFixed(1)} |`);
   }
+  if (!only) printCliStart(await cliStartBench(20));
+}
+
+function printCliStart(rows: Awaited<ReturnType<typeof cliStartBench>>): void {
+  console.log('\nCLI start-up: each command 20 times in a row, wall time and peak RSS (GNU time)\n');
+  console.log('| command | p50 ms | p90 ms | peak RSS MiB (median) |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.p50ms.toFixed(0)} | ${r.p90ms.toFixed(0)} | ${r.rssMiB.toFixed(0)} |`);
 }
 
 function printIntercept(r: InterceptBenchResult): void {

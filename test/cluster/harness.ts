@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseMountinfo, type MountinfoEntry } from '../../daemon/src/intercept/readAhead.js';
+import { parseMountinfo, type MountinfoEntry } from '../../daemon/src/network/readAhead.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const clusterDir = path.join(repoRoot, 'test/cluster');
@@ -163,6 +163,8 @@ export function workstationReadAheadKb(mountPoint: string): string {
 /** Builds the named webpack bundles into dist/ (e.g. 'telepath', 'traffic-manager'). */
 export function buildBundles(...names: string[]): void {
   const args = ['--mode', 'production', '--config', path.join(repoRoot, 'webpack.config.js')];
-  for (const n of names) args.push('--config-name', n);
+  // "telepath" stands for the workstation's three programs: the CLI, the daemon and the network role.
+  const expanded = names.flatMap((n) => (n === 'telepath' ? ['telepath', 'telepathd', 'telepath-network'] : [n]));
+  for (const n of expanded) args.push('--config-name', n);
   runOk(path.join(repoRoot, 'node_modules/.bin/webpack'), args, { timeoutMs: 300_000 });
 }

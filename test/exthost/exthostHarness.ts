@@ -32,7 +32,7 @@ export async function telepath(): Promise<TelepathTestApi> {
 
 /** The processes of daemons started from this extension's own bundle (not from elsewhere on the machine). */
 export function daemonPids(): number[] {
-  const bundle = `${extension().extensionPath}/dist/telepath.js`;
+  const bundle = `${extension().extensionPath}/dist/telepathd.js`;
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -30,10 +30,10 @@ const repoRoot = path.resolve(import.meta.dirname, '../..');
 async function runChild(mode: string): Promise<void> {
   const { default: dnsPacket } = await import('dns-packet');
   const { ipToBytes } = await import('../../protocol/src/ipAddress.js');
-  const { DnsServer } = await import('../../daemon/src/dns/dnsServer.js');
-  const { Forwarder } = await import('../../daemon/src/dns/forwarder.js');
-  const { createResolverConfigurator, recoverResolverConfig } = await import('../../daemon/src/dns/resolverConfig.js');
-  const { FakeNameserver } = await import('../../daemon/src/dns/testing/fakeNameserver.js');
+  const { DnsServer } = await import('../../daemon/src/network/dns/dnsServer.js');
+  const { Forwarder } = await import('../../daemon/src/network/dns/forwarder.js');
+  const { createResolverConfigurator, recoverResolverConfig } = await import('../../daemon/src/network/dns/resolverConfig.js');
+  const { FakeNameserver } = await import('../../daemon/src/network/dns/testing/fakeNameserver.js');
   type DNSRecord = import('../../protocol/src/gen/telepath/manager/v1/manager.js').DNSRecord;
 
   const emit = (event: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(event) + '\n');

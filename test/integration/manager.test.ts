@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseServiceRangeError } from '../../traffic-manager/src/clusterInfo.js';
-import { clusterRoleName, managerManifests } from '../../traffic-manager/src/manifests.js';
+import { clusterRoleName, managerManifests } from '../../common/src/install/managerManifests.js';
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { buildBundles, ensureCluster, kubectl, kubectlJson, kubectlPortForward, repoRoot, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { READ_AHEAD_KB } from '../../daemon/src/intercept/readAhead.js';
+import { READ_AHEAD_KB } from '../../daemon/src/network/readAhead.js';
 import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, workstationMount, workstationReadAheadKb, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');

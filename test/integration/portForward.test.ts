@@ -1,5 +1,5 @@
 /**
- * The daemon's own port-forward (daemon/src/kube/portForward.ts) through the local cluster's API
+ * The daemon's own port-forward (daemon/src/user/kube/portForward.ts) through the local cluster's API
  * server, from the workstation namespace: the path every Telepath tunnel takes.
  */
 import { before, test } from 'node:test';

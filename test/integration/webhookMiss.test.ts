@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildBundles, clusterDir, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
-import { webhookConfigName } from '../../traffic-manager/src/manifests.js';
+import { webhookConfigName } from '../../common/src/install/managerManifests.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-webhook';

@@ -14,11 +14,11 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { silentLogger } from '../../../traffic-manager/src/logger.js';
-import { type SftpServer, startSftpServer } from './sftpServer.js';
-import { sshfsArgs } from '../../../daemon/src/intercept/sshfsArgs.js';
-import { generateEd25519KeyPair } from './sshKeys.js';
-import { APP_YAML, CONFIG_TXT, makeVolumeTree, OUTSIDE_SECRET, type VolumeTree } from './testing/volumeTree.js';
+import { silentLogger } from '../../common/src/log/jsonLogger.js';
+import { type SftpServer, startSftpServer } from '../../traffic-agent/src/sftp/sftpServer.js';
+import { sshfsArgs } from '../../daemon/src/user/intercept/sshfsArgs.js';
+import { generateEd25519KeyPair } from '../../traffic-agent/src/sftp/sshKeys.js';
+import { APP_YAML, CONFIG_TXT, makeVolumeTree, OUTSIDE_SECRET, type VolumeTree } from '../../traffic-agent/src/sftp/testing/volumeTree.js';
 
 const run = promisify(execFile);
 

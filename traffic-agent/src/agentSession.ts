@@ -14,7 +14,7 @@ import { DialOutcome, Protocol } from '../../protocol/src/gen/telepath/tunnel/v1
 import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
 import { firstMessage, TunnelDuplex } from '../../protocol/src/tunnel/tunnelDuplex.js';
-import type { Logger } from '../../traffic-manager/src/logger.js';
+import type { Logger } from '../../common/src/log/jsonLogger.js';
 
 export interface AgentSessionOptions {
   /** host:port of the manager's gRPC service. */

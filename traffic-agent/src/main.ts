@@ -20,7 +20,7 @@ import {
 import type { AgentInfo, InterceptInfo } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { jsonLogger, type Logger, parseLogLevel } from '../../traffic-manager/src/logger.js';
+import { jsonLogger, type Logger, parseLogLevel } from '../../common/src/log/jsonLogger.js';
 import { appEnvironment } from './agentEnv.js';
 import { AgentSession } from './agentSession.js';
 import { toRule } from './interceptRules.js';

@@ -9,7 +9,7 @@ import type { ClusterNetworks } from './clusterInfo.js';
 import { KubeClusterInfoSource, NODES_PATH, SERVICE_CIDRS_PATH } from './clusterInfoSource.js';
 import type { KubeApi } from './kube/collectionWatch.js';
 import { KubeApiError, type RequestOptions, type WatchEventType } from './kube/kubeClient.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../../common/src/log/jsonLogger.js';
 
 type Handler = (type: WatchEventType, object: object) => void;
 

@@ -15,7 +15,7 @@ import {
 } from './clusterInfo.js';
 import { abortableSleep, errorText, type KubeApi, type KubeObject, watchCollection } from './kube/collectionWatch.js';
 import { KubeApiError } from './kube/kubeClient.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../common/src/log/jsonLogger.js';
 
 export interface ClusterInfoSource {
   /** The latest snapshot; undefined until the first discovery has finished. */

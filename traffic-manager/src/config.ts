@@ -3,7 +3,7 @@
  * Unset or unparsable values fall back to the defaults, and what was wrong is reported so the
  * entry point can log it.
  */
-import { type LogLevel, parseLogLevel } from './logger.js';
+import { type LogLevel, parseLogLevel } from '../../common/src/log/jsonLogger.js';
 
 export interface ManagerConfig {
   /** Namespace the manager runs in; '' means "read the service account's". */

@@ -12,7 +12,7 @@ import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunn
 import { ipFromBytes, subnetToCidr } from '../../protocol/src/ipAddress.js';
 import type { ClusterNetworks } from './clusterInfo.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../../common/src/log/jsonLogger.js';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './managerServer.js';
 import { startTestManager, tcpOpen, type TestManager, TunnelClient, unary } from './testing/managerHarness.js';
 import { ECHO, ECHO_IP, SAMPLE_ZONE } from './testing/sampleZone.js';

@@ -21,7 +21,7 @@ import { DnsWireError, encodeName } from './dns/dnsWire.js';
 import { qualifyName, renameOwners } from './dns/shortNames.js';
 import { InterceptError, type InterceptRegistry } from './intercepts/interceptRegistry.js';
 import type { InterceptRelay } from './intercepts/interceptRelay.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../common/src/log/jsonLogger.js';
 import { type ClientSession, type SessionRegistry, sessionEndReason } from './sessions.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 

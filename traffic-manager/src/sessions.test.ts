@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../../common/src/log/jsonLogger.js';
 import { type ClientDescription, type Clock, SessionRegistry, sessionEndReason } from './sessions.js';
 
 class FakeClock implements Clock {

@@ -4,7 +4,7 @@
  * tunnels and watches opened under it. Time comes from an injected clock so tests can move it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../common/src/log/jsonLogger.js';
 
 export interface Clock {
   /** Milliseconds, monotonic enough for TTLs. */

@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { ConfigMap } from 'kubernetes-types/core/v1';
-import { AGENT_BUNDLE_CONFIGMAP, AGENT_BUNDLE_KEY, AGENT_LOADER_KEY } from '../../protocol/src/agent/agentConfig.js';
-import { BUNDLE_HASH_ANNOTATION, bundleLoaderSource, CONFIGMAP_MAX_BYTES, configMapSize } from '../../traffic-manager/src/manifests.js';
+import { AGENT_BUNDLE_CONFIGMAP, AGENT_BUNDLE_KEY, AGENT_LOADER_KEY } from '../../../protocol/src/agent/agentConfig.js';
+import { BUNDLE_HASH_ANNOTATION, bundleLoaderSource, CONFIGMAP_MAX_BYTES, configMapSize } from './managerManifests.js';
 
 export function agentBundleConfigMap(namespace: string, bundle: Buffer, version: string): ConfigMap {
   const cm: ConfigMap = {

@@ -9,7 +9,7 @@ import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionreg
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import type { ConfigMap, Service } from 'kubernetes-types/core/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import {
   BUNDLE_HASH_ANNOTATION,
   BUNDLE_KEY,
@@ -23,9 +23,9 @@ import {
   WEBHOOK_PORT,
   WEBHOOK_TLS_SECRET,
   webhookConfigName,
-} from './manifests.js';
+} from './managerManifests.js';
 
-const builtBundle = path.resolve(import.meta.dirname, '../../dist/traffic-manager.js');
+const builtBundle = path.resolve(import.meta.dirname, '../../../dist/traffic-manager.js');
 
 function byKind<T extends ManagerObject>(objects: ManagerObject[], kind: T['kind']): T {
   const found = objects.filter((o) => o.kind === kind);

@@ -13,7 +13,7 @@ import type { MutatingWebhookConfiguration, RuleWithOperations } from 'kubernete
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
 import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
-import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../protocol/src/agent/agentConfig.js';
+import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
 
 export const DEFAULT_NAMESPACE = 'telepath';
 export const DEFAULT_IMAGE = 'docker.io/library/node:20-alpine';

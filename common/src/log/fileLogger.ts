@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LOG_LEVELS, type LogLevel } from '../../../protocol/src/daemon/index.js';
+import { LOG_LEVELS, type LogLevel } from '../../../protocol/src/daemon';
 
 export type { LogLevel };
 

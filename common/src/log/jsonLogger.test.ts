@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonLogger, parseLogLevel } from './logger.js';
+import { jsonLogger, parseLogLevel } from './jsonLogger.js';
 
 test('JSON lines with time, level, nested tags and fields; below the level nothing', () => {
   const lines: string[] = [];

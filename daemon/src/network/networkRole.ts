@@ -6,19 +6,19 @@
  * the resolver the workstation had.
  */
 import path from 'node:path';
-import type { DnsStatus, UnroutedSubnet } from '../../../protocol/src/daemon/index.js';
+import type { DnsStatus, UnroutedSubnet } from '../../../protocol/src/daemon';
 import { subnetFromCidr } from '../../../protocol/src/ipAddress.js';
 import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
-import { DnsQueryHandler, type LookupCluster } from '../dns/dnsQueryHandler.js';
-import type { DnsLogger } from '../dns/dnsLogger.js';
-import { DnsRouter, type DnsRoutingConfig } from '../dns/dnsRouter.js';
-import { Forwarder } from '../dns/forwarder.js';
-import { createResolverConfigurator, recoverResolverConfig } from '../dns/resolverConfig.js';
-import { startResolverGuard, type ResolverGuard } from '../dns/resolverGuard.js';
-import type { ResolverConfigurator, ResolverSettings } from '../dns/resolverTypes.js';
-import type { Logger } from '../log/logger.js';
-import type { ClusterNetworks } from '../session/clusterSession.js';
-import { Vif } from './vif.js';
+import { DnsQueryHandler, type LookupCluster } from './dns/dnsQueryHandler.js';
+import type { DnsLogger } from './dns/dnsLogger.js';
+import { DnsRouter, type DnsRoutingConfig } from './dns/dnsRouter.js';
+import { Forwarder } from './dns/forwarder.js';
+import { createResolverConfigurator, recoverResolverConfig } from './dns/resolverConfig.js';
+import { startResolverGuard, type ResolverGuard } from './dns/resolverGuard.js';
+import type { ResolverConfigurator, ResolverSettings } from './dns/resolverTypes.js';
+import type { Logger } from '../../../common/src/log/fileLogger.js';
+import type { ClusterNetworks } from './clusterNetworks.js';
+import { Vif } from './vif/vif.js';
 
 export interface NetworkRoleOptions {
   client: ManagerClient;

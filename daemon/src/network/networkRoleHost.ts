@@ -12,13 +12,13 @@ import { credentials } from '@grpc/grpc-js';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import type { Logger } from '../log/logger.js';
-import { listenOwnerOnly } from '../rpc/unixSocket.js';
-import type { ClusterNetworks } from '../session/clusterSession.js';
-import { lookupDns, managerChannelOptions } from '../session/managerConnection.js';
-import { NetworkRole } from '../vif/networkRole.js';
-import { mountAt, READ_AHEAD_KB, readAheadRefusal, setReadAhead } from '../intercept/readAhead.js';
-import { networkRoleRequests, type NetworkStartParams, type NetworkState, type NetworkUpdateParams } from './protocol.js';
+import type { Logger } from '../../../common/src/log/fileLogger.js';
+import { listenOwnerOnly } from './unixSocket.js';
+import type { ClusterNetworks } from './clusterNetworks.js';
+import { lookupDns, managerChannelOptions } from './managerChannel.js';
+import { NetworkRole } from './networkRole.js';
+import { mountAt, READ_AHEAD_KB, readAheadRefusal, setReadAhead } from './readAhead.js';
+import { networkRoleRequests, type NetworkStartParams, type NetworkState, type NetworkUpdateParams } from './networkRoleProtocol.js';
 
 export interface NetworkRoleHostOptions {
   socketPath: string;

@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import { createLogger, RotatingFileSink } from '../log/logger.js';
-import { ProcessLifetime } from '../processLifetime.js';
-import { NetworkRole } from '../vif/networkRole.js';
+import { createLogger, RotatingFileSink } from '../../../common/src/log/fileLogger.js';
+import { ProcessLifetime } from './processLifetime.js';
+import { NetworkRole } from './networkRole.js';
 import { NetworkRoleHost } from './networkRoleHost.js';
 import { networkRolePaths } from './networkRolePaths.js';
 

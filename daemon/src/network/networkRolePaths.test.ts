@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { daemonPaths } from '../paths.js';
+import { daemonPaths } from '../../../common/src/daemonPaths.js';
 import { networkRolePaths } from './networkRolePaths.js';
 
 test("the network role's places are root's, and its journal is not the root daemon's", () => {

@@ -4,8 +4,8 @@
  * this process never undo each other's journal.
  */
 import path from 'node:path';
-import { daemonPaths } from '../paths.js';
-import { networkRoleSocket } from './protocol.js';
+import { daemonPaths } from '../../../common/src/daemonPaths.js';
+import { networkRoleSocket } from './networkRoleProtocol.js';
 
 export interface NetworkRolePaths {
   socket: string;

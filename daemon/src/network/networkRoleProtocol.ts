@@ -7,8 +7,8 @@
  * daemon refuses a network role of another version.
  */
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
-import type { ClusterNetworks } from '../session/clusterSession.js';
-import type { NetworkState } from '../vif/networkRole.js';
+import type { ClusterNetworks } from './clusterNetworks.js';
+import type { NetworkState } from './networkRole.js';
 
 export type { NetworkState };
 

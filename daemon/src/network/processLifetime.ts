@@ -3,7 +3,7 @@
  * its socket, stop on a signal or a request, and a shutdown that must finish within a deadline.
  */
 import fs from 'node:fs';
-import type { Logger } from './log/logger.js';
+import type { Logger } from '../../../common/src/log/fileLogger.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 

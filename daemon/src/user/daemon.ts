@@ -23,17 +23,17 @@ import {
   type UninstallParams,
   type UninstallResult,
   type VersionResult,
-} from '../../protocol/src/daemon/index.js';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
-import { DEFAULT_NAMESPACE } from '../../traffic-manager/src/manifests.js';
+} from '../../../protocol/src/daemon';
+import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
+import { DEFAULT_NAMESPACE } from '../../../common/src/install/managerManifests.js';
 import { AgentInstaller } from './intercept/agentInstaller.js';
 import { InterceptService, uninstallAgents } from './intercept/interceptService.js';
 import { kubeContexts, loadKubeAccess, type KubeAccess } from './kube/kubeAccess.js';
-import type { Logger, LogSink } from './log/logger.js';
+import type { Logger, LogSink } from '../../../common/src/log/fileLogger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
 import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
-import { NetworkRole } from './vif/networkRole.js';
-import type { NetworkRoleLink, RemoteNetwork } from './netrole/networkRoleLink.js';
+import { NetworkRole } from '../network/networkRole.js';
+import type { NetworkRoleLink, RemoteNetwork } from './networkRoleLink.js';
 import { uninstallManager } from './session/managerInstaller.js';
 
 export class Daemon implements DaemonApi {

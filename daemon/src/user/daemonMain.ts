@@ -3,16 +3,16 @@
  * quit or a signal, and on the way out disconnects cleanly within a deadline.
  */
 import path from 'node:path';
-import { daemonPaths } from './paths.js';
-import { createLogger, RotatingFileSink } from './log/logger.js';
+import { daemonPaths } from '../../../common/src/daemonPaths.js';
+import { createLogger, RotatingFileSink } from '../../../common/src/log/fileLogger.js';
 import { RpcServer } from './rpc/rpcServer.js';
 import { Daemon } from './daemon.js';
-import { NetworkRole } from './vif/networkRole.js';
+import { NetworkRole } from '../network/networkRole.js';
 import { mountJournal, VolumeMounts } from './intercept/volumeMounts.js';
-import { NetworkRoleLink } from './netrole/networkRoleLink.js';
-import { networkRoleSocket } from './netrole/protocol.js';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { ProcessLifetime } from './processLifetime.js';
+import { NetworkRoleLink } from './networkRoleLink.js';
+import { networkRoleSocket } from '../network/networkRoleProtocol.js';
+import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { ProcessLifetime } from '../network/processLifetime.js';
 
 export async function runDaemon(): Promise<number> {
   const paths = daemonPaths();

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import { silentLogger } from '../log/logger.js';
+import { silentLogger } from '../../../common/src/log/fileLogger.js';
 import { NetworkRoleLink } from './networkRoleLink.js';
-import { networkRoleRequests } from './protocol.js';
+import { networkRoleRequests } from '../network/networkRoleProtocol.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tp-netrole-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import type { Logger } from '../log/logger.js';
-import { within } from '../within.js';
-import type { ClusterNetworks } from '../session/clusterSession.js';
-import { networkRoleRequests, START_NETWORK_ROLE, type NetworkStartParams, type NetworkState } from './protocol.js';
+import type { Logger } from '../../../common/src/log/fileLogger.js';
+import { within } from './within.js';
+import type { ClusterNetworks } from './session/clusterSession.js';
+import { networkRoleRequests, START_NETWORK_ROLE, type NetworkStartParams, type NetworkState } from '../network/networkRoleProtocol.js';
 
 const POLL_MS = 1000;
 /** A mount is not held up longer than this by a network role that does not answer. */

@@ -19,7 +19,7 @@ import {
   type InitializeResult,
   type ProgressParams,
   type RequestDefinition,
-} from '../../../protocol/src/daemon/index.js';
+} from '../../../protocol/src/daemon';
 import { PROTOCOL_VERSION } from '../../../protocol/src/version.js';
 import { CancelledError } from '../util/cancellation.js';
 import type { Disposable } from '../util/disposables.js';

@@ -1,5 +1,5 @@
 /**
- * Starts the daemon when none runs: the `telepath` bundle that ships beside the extension, run by
+ * Starts the daemon when none runs: the `telepathd` bundle that ships beside the extension, run by
  * the Node that runs the extension host (VS Code's Electron as Node, or code-server's Node), so
  * users need no Node of their own. The daemon outlives the window, as it does for the CLI.
  */
@@ -14,8 +14,8 @@ import type { Logger } from './logger.js';
 export interface DaemonLaunch {
   /** The Node (or Electron) executable: process.execPath of the extension host. */
   execPath: string;
-  /** dist/telepath.js. */
-  cliPath: string;
+  /** dist/telepathd.js, the daemon's bundle. */
+  daemonPath: string;
   socketPath: string;
   /** Where the daemon's stdout and stderr go (its own log is beside it). */
   logFile: string;
@@ -26,7 +26,7 @@ export interface DaemonLaunch {
 }
 
 /** The command line that runs the daemon in the foreground; pure, so it is testable. */
-export function daemonCommand(launch: Pick<DaemonLaunch, 'execPath' | 'cliPath' | 'env'>): {
+export function daemonCommand(launch: Pick<DaemonLaunch, 'execPath' | 'daemonPath' | 'env'>): {
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
@@ -35,7 +35,7 @@ export function daemonCommand(launch: Pick<DaemonLaunch, 'execPath' | 'cliPath' 
   // ELECTRON_RUN_AS_NODE makes VS Code's Electron behave as plain Node; Node ignores it.
   return {
     command: launch.execPath,
-    args: ['--', launch.cliPath, 'daemon-foreground'],
+    args: ['--', launch.daemonPath, 'daemon-foreground'],
     env: { ...launch.env, ELECTRON_RUN_AS_NODE: '1' },
   };
 }
@@ -52,8 +52,8 @@ export class DaemonStartError extends Error {
  * race to start one; then ours exits and we connect to theirs.
  */
 export async function launchDaemon(launch: DaemonLaunch, log: Logger, token?: CancellationToken): Promise<DaemonConnection> {
-  if (!fs.existsSync(launch.cliPath)) {
-    throw new DaemonStartError(`the Telepath daemon is missing from the extension (${launch.cliPath}); reinstall the extension`);
+  if (!fs.existsSync(launch.daemonPath)) {
+    throw new DaemonStartError(`the Telepath daemon is missing from the extension (${launch.daemonPath}); reinstall the extension`);
   }
   fs.mkdirSync(path.dirname(launch.logFile), { recursive: true });
   const out = fs.openSync(launch.logFile, 'a', 0o600);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createMessageConnection, ResponseError, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { answerInitialize, daemonNotifications, daemonRequests, ErrorCode, toResponseError, type DaemonStatus } from '../../../protocol/src/daemon/index.js';
+import { answerInitialize, daemonNotifications, daemonRequests, ErrorCode, toResponseError, type DaemonStatus } from '../../../protocol/src/daemon';
 import { DaemonConnection } from './daemonConnection.js';
 import { DaemonLink, type LinkState } from './daemonLink.js';
 import { silentLogger } from './logger.js';

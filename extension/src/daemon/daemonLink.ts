@@ -12,7 +12,7 @@ import {
   type InitializeResult,
   type ProgressParams,
   type RequestDefinition,
-} from '../../../protocol/src/daemon/index.js';
+} from '../../../protocol/src/daemon';
 import { backoffDelays, CancelledError, delay } from '../util/cancellation.js';
 import { DisposableList, type Disposable } from '../util/disposables.js';
 import { Emitter, type Event } from '../util/emitter.js';

@@ -5,8 +5,8 @@ import { networkRoleCommand } from './networkRoleCommand.js';
 
 describe('commands that run the bundled CLI', () => {
   test('the daemon: the extension host\'s Node, "--" before the bundle, Electron as Node', () => {
-    const c = daemonCommand({ execPath: '/opt/code/code', cliPath: '/ext/dist/telepath.js', env: { HOME: '/home/a' } });
-    assert.deepEqual(c, { command: '/opt/code/code', args: ['--', '/ext/dist/telepath.js', 'daemon-foreground'], env: { HOME: '/home/a', ELECTRON_RUN_AS_NODE: '1' } });
+    const c = daemonCommand({ execPath: '/opt/code/code', daemonPath: '/ext/dist/telepathd.js', env: { HOME: '/home/a' } });
+    assert.deepEqual(c, { command: '/opt/code/code', args: ['--', '/ext/dist/telepathd.js', 'daemon-foreground'], env: { HOME: '/home/a', ELECTRON_RUN_AS_NODE: '1' } });
   });
 
   test('outbound access: sudo network-role, with env for Electron, quoted for a shell', () => {

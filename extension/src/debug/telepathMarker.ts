@@ -3,7 +3,7 @@
  * start before the debuggee runs. It is what the user may edit in launch.json, so it is checked
  * and explained, not trusted.
  */
-import type { HeaderMatch, InterceptParams } from '../../../protocol/src/daemon/index.js';
+import type { HeaderMatch, InterceptParams } from '../../../protocol/src/daemon';
 import { formatHeaderSetting, type InterceptMode } from '../intercept/interceptOptions.js';
 
 export interface TelepathMarker {

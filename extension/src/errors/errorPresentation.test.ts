@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { daemonError, ErrorCode } from '../../../protocol/src/daemon/index.js';
+import { daemonError, ErrorCode } from '../../../protocol/src/daemon';
 import { ResponseError } from 'vscode-jsonrpc';
 import { CancelledError, DeadlineError } from '../util/cancellation.js';
 import { presentError } from './errorPresentation.js';

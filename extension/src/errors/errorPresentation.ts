@@ -2,7 +2,7 @@
  * How the extension shows a failure: the daemon's message as it is (a user error already says
  * what to do), and for the internal category a pointer to the log. Pure, so the wording is tested.
  */
-import { categoryOf, ErrorCode, type ErrorCategory } from '../../../protocol/src/daemon/index.js';
+import { categoryOf, ErrorCode, type ErrorCategory } from '../../../protocol/src/daemon';
 import { CancelledError, DeadlineError } from '../util/cancellation.js';
 
 export interface ErrorPresentation {

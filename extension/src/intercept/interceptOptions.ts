@@ -2,7 +2,7 @@
  * From the user's choices and settings to the daemon's InterceptParams, and from its
  * InterceptResult to what the user is told. Pure: randomness comes in as a function.
  */
-import type { HeaderMatch, InterceptInfo, InterceptParams, InterceptResult } from '../../../protocol/src/daemon/index.js';
+import type { HeaderMatch, InterceptInfo, InterceptParams, InterceptResult } from '../../../protocol/src/daemon';
 import type { InterceptTarget } from './interceptTarget.js';
 
 /** personal: by header; preview: personal plus a preview link; global: all traffic. */

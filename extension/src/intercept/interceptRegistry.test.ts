@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon';
 import { InterceptRegistry } from './interceptRegistry.js';
 
 const info = (name: string): InterceptInfo => ({

@@ -3,7 +3,7 @@
  * the pod, which DaemonStatus does not repeat. Kept in memory only (it may hold secrets), and
  * pruned to what the daemon still holds.
  */
-import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon';
 
 export class InterceptRegistry {
   private readonly results = new Map<string, InterceptResult>();

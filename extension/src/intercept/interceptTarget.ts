@@ -2,7 +2,7 @@
  * One interceptable port of a workload, as the tree and the pickers hand it to the intercept
  * commands, and the Service-port choice the daemon needs to find it again unambiguously.
  */
-import type { WorkloadInfo, WorkloadPort } from '../../../protocol/src/daemon/index.js';
+import type { WorkloadInfo, WorkloadPort } from '../../../protocol/src/daemon';
 
 export interface InterceptTarget {
   namespace: string;

@@ -2,7 +2,7 @@
  * The connection state the status bar shows: the daemon's cluster state (the protocol's
  * ConnectionState enum), folded together with the state of the link to the daemon itself.
  */
-import type { ConnectionState, DaemonStatus, InterceptInfo } from '../../../protocol/src/daemon/index.js';
+import type { ConnectionState, DaemonStatus, InterceptInfo } from '../../../protocol/src/daemon';
 import type { LinkState } from '../daemon/daemonLink.js';
 
 export type { ConnectionState };

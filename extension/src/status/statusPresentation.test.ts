@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DaemonStatus, InterceptInfo } from '../../../protocol/src/daemon/index.js';
+import type { DaemonStatus, InterceptInfo } from '../../../protocol/src/daemon';
 import { connectionView, treeRelevantKey } from './connectionState.js';
 import { statusPresentation } from './statusPresentation.js';
 

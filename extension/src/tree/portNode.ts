@@ -2,7 +2,7 @@
  * A Service port that reaches a workload, with its intercept state: free, mine, someone's
  * personal intercept (another personal one may join), or someone's global one (nobody may join).
  */
-import type { InterceptInfo, WorkloadInfo, WorkloadPort } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, WorkloadInfo, WorkloadPort } from '../../../protocol/src/daemon';
 import { interceptTarget, isInterceptable, type InterceptTarget } from '../intercept/interceptTarget.js';
 import type { IconRef, Presentation } from './presentation.js';
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ContextsResult, InterceptInfo, ListResult, validate, type ContextsResult as Contexts, type InterceptInfo as Info, type ListResult as List } from '../../../protocol/src/daemon/index.js';
+import { ContextsResult, InterceptInfo, ListResult, validate, type ContextsResult as Contexts, type InterceptInfo as Info, type ListResult as List } from '../../../protocol/src/daemon';
 import { connectionView } from '../status/connectionState.js';
 import type { ContextNode, WorkloadNode } from './clusterNode.js';
 import { contextChildren, contextNodes, portNodes, workloadNodes } from './treeModel.js';

@@ -3,7 +3,7 @@
  * namespaces (`namespaces`), each namespace's workloads (`list`) and their ports. Pure: the tree
  * provider fetches, this decides what the user sees.
  */
-import type { ContextsResult, InterceptInfo, ListResult } from '../../../protocol/src/daemon/index.js';
+import type { ContextsResult, InterceptInfo, ListResult } from '../../../protocol/src/daemon';
 import type { ConnectionView } from '../status/connectionState.js';
 import type { ClusterNode } from './clusterNode.js';
 import { contextNode, type ContextNode } from './contextNode.js';

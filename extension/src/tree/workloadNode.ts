@@ -1,5 +1,5 @@
 /** A Deployment, StatefulSet or ReplicaSet, with the presence of its traffic-agent. */
-import type { InterceptInfo, WorkloadInfo } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, WorkloadInfo } from '../../../protocol/src/daemon';
 import type { IconRef, Presentation } from './presentation.js';
 
 export interface WorkloadNode extends Presentation {

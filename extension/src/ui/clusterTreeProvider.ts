@@ -5,7 +5,7 @@
  * without any polling.
  */
 import * as vscode from 'vscode';
-import type { ContextsResult } from '../../../protocol/src/daemon/index.js';
+import type { ContextsResult } from '../../../protocol/src/daemon';
 import { presentError } from '../errors/errorPresentation.js';
 import { treeRelevantKey } from '../status/connectionState.js';
 import type { ClusterNode } from '../tree/clusterNode.js';

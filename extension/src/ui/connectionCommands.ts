@@ -1,6 +1,6 @@
 /** Connect, Disconnect, Switch Namespace, the status bar menu, the log, outbound access, versions. */
 import * as vscode from 'vscode';
-import { daemonRequests } from '../../../protocol/src/daemon/index.js';
+import { daemonRequests } from '../../../protocol/src/daemon';
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
 import { networkRoleCommand } from '../daemon/networkRoleCommand.js';
 import type { ClusterNode } from '../tree/clusterNode.js';

@@ -4,7 +4,7 @@
  * intercepts to quick pick items.
  */
 import * as vscode from 'vscode';
-import type { InterceptInfo } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo } from '../../../protocol/src/daemon';
 import type { StatusPresentation } from '../status/statusPresentation.js';
 import type { ClusterNode } from '../tree/clusterNode.js';
 import type { IconRef } from '../tree/presentation.js';

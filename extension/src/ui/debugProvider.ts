@@ -5,7 +5,7 @@
  * telepath.leaveOnDebugEnd is false).
  */
 import * as vscode from 'vscode';
-import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon';
 import { mergeDebugEnv } from '../debug/envMerge.js';
 import { MARKER_PROPERTY, markerInterceptName, markerParams, parseMarker, workloadName, type TelepathMarker } from '../debug/telepathMarker.js';
 import { showError } from './errors.js';

@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon/index.js';
-import { formatEnv, type EnvSyntax } from '../../../daemon/src/intercept/envFile.js';
+import type { InterceptInfo, InterceptResult } from '../../../protocol/src/daemon';
+import { formatEnv, type EnvSyntax } from '../../../common/src/envFile.js';
 import {
   defaultPreviewBase,
   generatedHeaderValue,

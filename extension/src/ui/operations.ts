@@ -11,7 +11,7 @@ import {
   type InterceptParams,
   type InterceptResult,
   type ListResult,
-} from '../../../protocol/src/daemon/index.js';
+} from '../../../protocol/src/daemon';
 import { connectionView, type ConnectionView } from '../status/connectionState.js';
 import { DeadlineError, withDeadline } from '../util/cancellation.js';
 import type { UiContext } from './uiContext.js';

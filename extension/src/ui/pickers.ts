@@ -1,6 +1,6 @@
 /** The questions the intercept commands ask: which port, which local port, which mode, which intercept. */
 import * as vscode from 'vscode';
-import type { InterceptInfo, WorkloadInfo } from '../../../protocol/src/daemon/index.js';
+import type { InterceptInfo, WorkloadInfo } from '../../../protocol/src/daemon';
 import { checkLocalPort, type InterceptMode } from '../intercept/interceptOptions.js';
 import { interceptTarget, isInterceptable, type InterceptTarget } from '../intercept/interceptTarget.js';
 import type { ClusterNode } from '../tree/clusterNode.js';

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { PortForwardListener } from '../../../daemon/src/kube/portForward.js';
+import { PortForwardListener } from '../../../daemon/src/user/kube/portForward.js';
 
 async function main(): Promise<void> {
   const [mode, pod, size] = process.argv.slice(2);

@@ -13,7 +13,7 @@
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../../traffic-manager/src/logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { Http1Router } from './http1Router.js';
 import { Http2Router } from './http2Router.js';
 import { globalInterceptId, type InterceptRule } from './matchRule.js';

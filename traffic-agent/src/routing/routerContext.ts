@@ -3,7 +3,7 @@
  * moment, the dialers, the counters and the logger.
  */
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../../traffic-manager/src/logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import type { InterceptRule } from './matchRule.js';
 
 export type Destination = { kind: 'app' } | { kind: 'client'; interceptId: string };

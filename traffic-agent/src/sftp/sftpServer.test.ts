@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { silentLogger } from '../../../traffic-manager/src/logger.js';
+import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import { type SftpServer, startSftpServer } from './sftpServer.js';
 import { SftpStatus } from './sftpStatus.js';
 import { generateEd25519KeyPair } from './sshKeys.js';

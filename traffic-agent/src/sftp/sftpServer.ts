@@ -16,7 +16,7 @@ import { promises as fsp } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey, Server } from 'ssh2';
-import type { Logger } from '../../../traffic-manager/src/logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { coalesceWrites } from './coalescedWrites.js';
 import { serveSftp } from './sftpSession.js';
 import { pauseWhileStopped, WriteBacklog } from './writeBacklog.js';

@@ -11,7 +11,7 @@ import { constants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Attributes, SFTPWrapper } from 'ssh2';
-import type { Logger } from '../../../traffic-manager/src/logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { fsOpenFlags, opensForWriting } from './sftpOpenFlags.js';
 import { RequestOrder } from './sftpRequestOrder.js';
 import { clientPathOf, type LinkReader, resolveClientPath, touchesReadOnly } from './sftpPaths.js';

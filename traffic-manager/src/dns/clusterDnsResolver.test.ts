@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipFromBytes } from '../../../protocol/src/ipAddress.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import { ECHO, ECHO_IP, SAMPLE_ZONE } from '../testing/sampleZone.js';
 import { startTinyDnsServer, type TinyDnsServer } from '../testing/tinyDnsServer.js';
 import { ClusterDnsResolver, type DnsAnswer } from './clusterDnsResolver.js';

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { DNSRecord } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { answersQuestion, DnsWireError, type DnsResponse, encodeQuery, parseResponse, RCODE } from './dnsWire.js';
 
 export interface DnsAnswer {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import type { ClientSession } from '../sessions.js';
 import { InterceptRegistry } from './interceptRegistry.js';
 

@@ -8,9 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentInfo, InterceptInfo, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import type { ClientSession } from '../sessions.js';
-import { interceptConflict, specProblem, sameSpec } from './interceptRules.js';
+import { interceptConflict, specProblem, sameSpec } from '../../../common/src/interceptRules.js';
 
 export interface Intercept {
   readonly id: string;

@@ -15,7 +15,7 @@ import {
   type TunnelMessage,
   type TunnelOpen,
 } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import type { ClientSession } from '../sessions.js';
 import type { InterceptRegistry } from './interceptRegistry.js';
 

@@ -4,7 +4,7 @@
  * that the server closes (timeoutSeconds) resumes from the last resourceVersion; 410 Gone, or
  * any other failure after a backoff, lists again.
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { KubeApiError, type RequestOptions, type WatchEventType } from './kubeClient.js';
 
 /** The part of KubeClient that watching needs; tests pass a stub. */

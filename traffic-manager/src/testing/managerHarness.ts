@@ -16,7 +16,7 @@ import type { ClusterInfoSource } from '../clusterInfoSource.js';
 import type { DnsLookup } from '../dns/clusterDnsResolver.js';
 import { InterceptRegistry } from '../intercepts/interceptRegistry.js';
 import { InterceptRelay, type InterceptRelayOptions } from '../intercepts/interceptRelay.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import { ManagerServerHost } from '../managerServer.js';
 import { type Clock, SessionRegistry } from '../sessions.js';
 import { TunnelService, type TunnelServiceOptions } from '../tunnel/tunnelService.js';

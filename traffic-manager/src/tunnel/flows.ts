@@ -6,7 +6,7 @@
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { DisconnectReason, type TunnelMessage } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 
 export interface ClientSide {
   /** Sends one message to the client; false when the call's buffer is full (wait for drain). */

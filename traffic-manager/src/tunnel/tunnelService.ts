@@ -14,7 +14,7 @@ import {
   type TunnelMessage,
   type TunnelOpen,
 } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { type ClientSession, sessionEndReason } from '../sessions.js';
 import { DialError, dialTcp, dialUdp, hostPort } from './dial.js';
 import { type ClientSide, disconnectMessage, type Flow, TcpFlow, UdpFlow } from './flows.js';

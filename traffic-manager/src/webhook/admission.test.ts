@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from 'kubernetes-types/core/v1';
 import { AGENT_CONFIG_ANNOTATION, type AgentConfig } from '../../../protocol/src/agent/agentConfig.js';
-import type { LogFields, Logger } from '../logger.js';
+import type { LogFields, Logger } from '../../../common/src/log/jsonLogger.js';
 import { type AdmissionReview, BadAdmissionReview, review } from './admission.js';
 import { applyJsonPatch, type JsonPatchOp } from './jsonPatch.js';
 

@@ -5,7 +5,7 @@
  * same reason).
  */
 import type { Pod } from 'kubernetes-types/core/v1';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { mutatePod, type MutatePodOptions } from './mutatePod.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';

@@ -7,8 +7,8 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { abortableSleep, errorText } from '../kube/collectionWatch.js';
-import type { Logger } from '../logger.js';
-import { WEBHOOK_PATH } from '../manifests.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
+import { WEBHOOK_PATH } from '../../../common/src/install/managerManifests.js';
 import { BadAdmissionReview, review } from './admission.js';
 import { type KubeRequester, WebhookTls, type WebhookTlsMaterial } from './webhookTls.js';
 

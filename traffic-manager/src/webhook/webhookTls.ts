@@ -13,8 +13,8 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1';
 import type { Secret } from 'kubernetes-types/core/v1';
 import { KubeApiError, type RequestOptions } from '../kube/kubeClient.js';
-import type { Logger } from '../logger.js';
-import { MANAGER_NAME, WEBHOOK_TLS_SECRET } from '../manifests.js';
+import type { Logger } from '../../../common/src/log/jsonLogger.js';
+import { MANAGER_NAME, WEBHOOK_TLS_SECRET } from '../../../common/src/install/managerManifests.js';
 import { type JsonPatchOp, jsonPointer } from './jsonPatch.js';
 import { issueWebhookCertificates } from './x509.js';
 

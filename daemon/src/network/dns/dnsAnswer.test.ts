@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import type { DNSRecord } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import type { DNSRecord } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import {
   QTYPE,
   RCODE,

@@ -20,8 +20,8 @@
  */
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
-import type { DNSRecord, LookupDNSResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { ipFromBytes } from '../../../protocol/src/ipAddress.js';
+import type { DNSRecord, LookupDNSResponse } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipFromBytes } from '../../../../protocol/src/ipAddress.js';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export const QTYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DNAME: 39, OPT: 41, ANY: 255 } as const;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LookupDNSResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import type { LookupDNSResponse } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import { DnsCache } from './dnsCache.js';
 
 const A = 1;

@@ -5,7 +5,7 @@
  * capped at `maxTtlSeconds`; NXDOMAIN and no-data live `negativeTtlSeconds`. Failures (SERVFAIL,
  * timeouts) are never cached: the next query should try again. Pure: the clock is injected.
  */
-import type { LookupDNSResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { LookupDNSResponse } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { RCODE } from './dnsAnswer.js';
 
 export interface DnsCacheOptions {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import type { DNSRecord, LookupDNSResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import type { DNSRecord, LookupDNSResponse } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import { QTYPE } from './dnsAnswer.js';
 import { silentDnsLogger } from './dnsLogger.js';
 import { DnsQueryHandler, danglingTarget, type LookupCluster } from './dnsQueryHandler.js';

@@ -11,7 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Answer } from 'dns-packet';
-import type { LookupDNSResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { LookupDNSResponse } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import {
   CLASS_IN,
   QTYPE,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { subnetFromCidr } from '../../../protocol/src/ipAddress.js';
+import { subnetFromCidr } from '../../../../protocol/src/ipAddress.js';
 import { DnsRouter, ipFromReverseName, type DnsRoute } from './dnsRouter.js';
 
 const router = new DnsRouter({

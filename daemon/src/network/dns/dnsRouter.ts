@@ -31,7 +31,7 @@
  * NXDOMAIN. For all other namespaces the cluster is authoritative, so a missing cluster name fails fast (no round trip to a resolver that
  * may be slow or, on an offline workstation, absent).
  */
-import type { SubnetBytes } from '../../../protocol/src/ipAddress.js';
+import type { SubnetBytes } from '../../../../protocol/src/ipAddress.js';
 
 export interface DnsRoutingConfig {
   /** The cluster's DNS domain, e.g. `cluster.local`. */

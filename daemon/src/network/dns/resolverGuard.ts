@@ -12,6 +12,7 @@
  * (systemd-resolved needs no guard: its per-link settings go with the TUN device.)
  */
 import { spawn } from 'node:child_process';
+import { programCommand } from '../programs.js';
 import { readJournal } from './resolverJournal.js';
 import { recoverLinuxResolver } from './resolverConfig.linux.js';
 import type { DnsLogger } from './dnsLogger.js';
@@ -30,11 +31,11 @@ export interface ResolverGuard {
 
 /**
  * Starts the guard for `journalPath` (owned by this process). `program` runs this same bundle
- * (`[node, ...flags, telepath.js]`). The guard writes to this process's stdout and stderr: the
+ * (`[node, ...flags, telepath-network.js]`, whether the daemon or the network role runs it). The guard writes to this process's stdout and stderr: the
  * daemon's or the network role's log.
  */
 export function startResolverGuard(journalPath: string, opts: { program?: string[]; onError?: (e: Error) => void } = {}): ResolverGuard {
-  const program = opts.program ?? selfProgram();
+  const program = opts.program ?? programCommand('network');
   const child = spawn('/bin/sh', ['-c', SCRIPT, 'telepath-resolver-guard', ...program, RESOLVER_RESTORE, '--journal', journalPath, '--owner', String(process.pid)], {
     detached: true,
     stdio: ['pipe', 'inherit', 'inherit'],
@@ -65,10 +66,6 @@ export function startResolverGuard(journalPath: string, opts: { program?: string
   };
 }
 
-/** This program, as the daemon and the network role run it: node, its flags, the bundle. */
-function selfProgram(): string[] {
-  return [process.execPath, ...process.execArgv, process.argv[1]!];
-}
 
 /**
  * `telepath resolver-restore --journal PATH --owner PID` (run by the guard): undoes the journaled

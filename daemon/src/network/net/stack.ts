@@ -22,7 +22,7 @@
  * order, so the daemon may call back into the stack from any handler. Pure ACKs are deferred to the
  * end of a batch: one ACK answers a whole burst, and a reply written from `tcpData` carries it.
  */
-import { ipFromBytes, ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { ipFromBytes, ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import { pseudoHeaderSum, sumWords } from './checksum.js';
 import { buildDestinationUnreachable } from './icmp.js';
 import { isSpecialAddress, parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type IpPacket } from './ipPacket.js';

@@ -1,6 +1,6 @@
 /**
  * TUN micro benchmark (not a test). As root:
- *   node --import tsx daemon/src/tun/bench.ts [--seconds 3] [--drain 20000] [--rounds 5]
+ *   node --import tsx daemon/src/network/tun/bench.ts [--seconds 3] [--drain 20000] [--rounds 5]
  * In a network namespace of its own (tp-tunbench-<pid>, deleted at the end) it measures, with
  * 1500-byte IPv4/UDP packets:
  *   read, live   a kernel UDP sender (another node process) → device → JS, packets/s;

@@ -25,7 +25,7 @@ const NS = `tp-tuntest-${process.pid}`;
 const DEV = 'tptest0';
 const LOCAL = '10.99.0.1';
 const PEER = '10.99.0.2';
-const REPO = path.resolve(__dirname, '..', '..', '..');
+const REPO = path.resolve(__dirname, '..', '..', '..', '..');
 const CHILD = path.join(__dirname, 'tunTestChild.ts');
 
 function whySkip(): string | false {

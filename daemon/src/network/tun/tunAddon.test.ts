@@ -8,7 +8,7 @@ test('an explicit path wins, then TELEPATH_TUN_ADDON, then the addon directory',
   assert.deepEqual(tunAddonCandidates(undefined, { [TUN_ADDON_ENV]: '/env/tun.node' }), ['/env/tun.node']);
   // From the sources, the build output is found relative to this directory.
   const fromSources = tunAddonCandidates(undefined, {});
-  assert.ok(fromSources.includes(path.resolve(__dirname, '../../native/build/Release/tun.node')), fromSources.join());
+  assert.ok(fromSources.includes(path.resolve(__dirname, '../../../native/build/Release/tun.node')), fromSources.join());
 });
 
 test('from a bundle in dist/, the addon is looked for next to it and in the checkout', () => {
@@ -17,7 +17,7 @@ test('from a bundle in dist/, the addon is looked for next to it and in the chec
     assert.deepEqual(tunAddonCandidates(undefined, {}), [
       '/srv/telepath/dist/tun.node',
       '/srv/telepath/dist/native/tun.node',
-      '/srv/native/build/Release/tun.node',
+      '/native/build/Release/tun.node', // the sources' candidate (daemon/src/network/tun -> daemon/native), meaningless here
       '/srv/telepath/daemon/native/build/Release/tun.node',
     ]);
   } finally {

@@ -7,7 +7,7 @@
  *   1. an explicit path (`TunOptions.addonPath`);
  *   2. `$TELEPATH_TUN_ADDON`;
  *   3. relative to the addon directory — by default the directory of the running code (`__dirname`:
- *      `daemon/src/tun` from sources, `dist` in a bundle; webpack keeps `__dirname` a runtime value),
+ *      `daemon/src/network/tun` from sources, `dist` in a bundle; webpack keeps `__dirname` a runtime value),
  *      or whatever `setTunAddonDirectory()` set — `tun.node`, `native/tun.node`, then the build
  *      output `daemon/native/build/Release/tun.node` seen from the sources and from `dist/`.
  */
@@ -64,7 +64,7 @@ export function tunAddonCandidates(explicit?: string, env: NodeJS.ProcessEnv = p
   return [
     path.join(dir, 'tun.node'),
     path.join(dir, 'native', 'tun.node'),
-    path.resolve(dir, '..', '..', 'native', 'build', 'Release', 'tun.node'),
+    path.resolve(dir, '..', '..', '..', 'native', 'build', 'Release', 'tun.node'),
     path.resolve(dir, '..', 'daemon', 'native', 'build', 'Release', 'tun.node'),
   ];
 }

@@ -4,7 +4,7 @@
  * partly overlaps a local route is a conflict: routing it would break part of the local network,
  * so it is reported and not routed. Default routes do not count: they reach everything.
  */
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 
 export interface ExistingRoute {
   /** "10.0.0.0/8", or "default". */

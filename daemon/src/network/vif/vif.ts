@@ -11,16 +11,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import {
   DialOutcome,
   DisconnectReason,
   Protocol,
   type TunnelMessage,
-} from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+} from '../../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
+import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
 import type { DnsQueryHandler } from '../dns/dnsQueryHandler.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import { NetStack } from '../net/stack.js';
 import type { Endpoint, FlowId } from '../net/types.js';
 import { openTun } from '../tun/openTun.js';

@@ -8,15 +8,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { constants as osConstants } from 'node:os';
-import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type InterceptInfo } from '../../protocol/src/daemon/index.js';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../protocol/src/version.js';
-import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from './intercept/envFile.js';
-import { parsePortSpec } from './intercept/portChoice.js';
-import { daemonPaths, type DaemonPaths } from './paths.js';
-import { DaemonClient } from './rpc/daemonClient.js';
-import { answers } from './rpc/unixSocket.js';
-import { networkRolePaths } from './netrole/networkRolePaths.js';
-import { START_NETWORK_ROLE } from './netrole/protocol.js';
+import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type InterceptInfo } from '../../../../protocol/src/daemon';
+import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
+import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from '../../../../common/src/envFile.js';
+import { parsePortSpec } from '../intercept/portChoice.js';
+import { daemonPaths, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
+import { DaemonClient } from '../rpc/daemonClient.js';
+import { answers } from '../../network/unixSocket.js';
+import { networkRolePaths } from '../../network/networkRolePaths.js';
+import { programCommand, type ProgramName } from '../../network/programs.js';
+import { START_NETWORK_ROLE } from '../../network/networkRoleProtocol.js';
 
 const HELP = `telepath — develop one Kubernetes service on your workstation
 
@@ -483,7 +484,7 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
 async function ensureDaemon(paths: DaemonPaths, io: Io): Promise<DaemonClient> {
   const running = await DaemonClient.connect(paths.socket).catch(() => undefined);
   if (running) return running;
-  const child = spawnSelf('daemon-foreground', [], paths.logFile);
+  const child = spawnProgram('daemon', 'daemon-foreground', [], paths.logFile);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const c = await DaemonClient.connect(paths.socket).catch(() => undefined);
@@ -496,15 +497,16 @@ async function ensureDaemon(paths: DaemonPaths, io: Io): Promise<DaemonClient> {
 }
 
 /**
- * Starts this same program in another mode, detached, its output appended to `logFile`: the
- * bundle (dist/telepath.js) or, from sources, bin.ts under the same loader flags (tsx).
+ * Starts the daemon or the network role (network/programs.ts), detached, its output appended to
+ * `logFile`.
  */
-function spawnSelf(mode: string, args: string[], logFile: string): { exited: number | null } {
+function spawnProgram(name: ProgramName, mode: string, args: string[], logFile: string): { exited: number | null } {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.openSync(logFile, 'a', 0o600);
-  // --initial-old-space-size: see traffic-manager/src/manifests.ts (the same GC trap under bulk transfers).
+  // --initial-old-space-size: see common/src/install/managerManifests.ts (the same GC trap under bulk transfers).
   const v8 = process.execArgv.some((a) => a.startsWith('--initial-old-space-size')) ? [] : ['--initial-old-space-size=64'];
-  const child = spawn(process.execPath, [...v8, ...process.execArgv, process.argv[1]!, mode, ...args], {
+  const [node, ...program] = programCommand(name, [...v8, ...process.execArgv]);
+  const child = spawn(node!, [...program, mode, ...args], {
     detached: true,
     stdio: ['ignore', log, log],
     env: process.env,
@@ -545,7 +547,7 @@ async function networkRole(args: string[], io: Io): Promise<number> {
     report(readPid(), true);
     return EXIT.ok;
   }
-  const child = spawnSelf('network-role-foreground', ['--owner', String(owner)], paths.logFile);
+  const child = spawnProgram('network', 'network-role-foreground', ['--owner', String(owner)], paths.logFile);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (await answers(paths.socket)) {

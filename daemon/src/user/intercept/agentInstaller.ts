@@ -23,12 +23,12 @@ import {
   AGENT_INJECT_LABEL,
   AGENT_INJECT_VALUE,
   type WorkloadKind,
-} from '../../../protocol/src/agent/agentConfig.js';
-import { daemonError, ErrorCode } from '../../../protocol/src/daemon/index.js';
-import { agentBundleConfigMap } from '../../../traffic-agent/src/bundleConfigMap.js';
-import { webhookConfigName } from '../../../traffic-manager/src/manifests.js';
+} from '../../../../protocol/src/agent/agentConfig.js';
+import { daemonError, ErrorCode } from '../../../../protocol/src/daemon';
+import { agentBundleConfigMap } from '../../../../common/src/install/agentBundleConfigMap.js';
+import { webhookConfigName } from '../../../../common/src/install/managerManifests.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import {
   isAgentCurrent,

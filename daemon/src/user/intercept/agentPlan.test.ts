@@ -9,7 +9,7 @@ import {
   ORIGINAL_TARGET_PORTS_ANNOTATION,
   parseAgentConfig,
   type AgentConfig,
-} from '../../../protocol/src/agent/agentConfig.js';
+} from '../../../../protocol/src/agent/agentConfig.js';
 import {
   agentConfigJson,
   InterceptPlanError,

@@ -23,7 +23,7 @@ import {
   type AgentPort,
   type ServicePortRef,
   type WorkloadKind,
-} from '../../../protocol/src/agent/agentConfig.js';
+} from '../../../../protocol/src/agent/agentConfig.js';
 import { InterceptPlanError } from './interceptPlanError.js';
 import { sortedJson, type ServicePatch, type TargetPortRepoint } from './servicePatches.js';
 import {

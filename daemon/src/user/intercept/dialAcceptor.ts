@@ -6,11 +6,11 @@
  */
 import net from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
-import type { DialRequest } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { DialOutcome } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
-import { firstMessage, TunnelDuplex } from '../../../protocol/src/tunnel/tunnelDuplex.js';
-import type { Logger } from '../log/logger.js';
+import type { DialRequest } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { DialOutcome } from '../../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
+import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
+import { firstMessage, TunnelDuplex } from '../../../../protocol/src/tunnel/tunnelDuplex.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 
 export interface AcceptTarget {
   host: string;

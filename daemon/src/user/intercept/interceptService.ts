@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
+import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../../protocol/src/agent/agentConfig.js';
 import {
   daemonError,
   ErrorCode,
@@ -16,11 +16,11 @@ import {
   type InterceptResult,
   type ListResult,
   type WorkloadInfo,
-} from '../../../protocol/src/daemon/index.js';
-import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import { describeMatch, interceptConflict } from '../../../traffic-manager/src/intercepts/interceptRules.js';
-import type { Logger } from '../log/logger.js';
+} from '../../../../protocol/src/daemon';
+import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { describeMatch, interceptConflict } from '../../../../common/src/interceptRules.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import type { ClusterSession } from '../session/clusterSession.js';
 import { findBundle } from '../session/managerInstaller.js';

@@ -6,9 +6,9 @@
  * holder watches) and takes each announced connection to the intercept's local port.
  */
 import { Metadata, type ClientReadableStream, type ServiceError, status as GrpcStatus } from '@grpc/grpc-js';
-import type { DialRequest, InterceptInfo, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
-import type { Logger } from '../log/logger.js';
+import type { DialRequest, InterceptInfo, InterceptSpec } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import { acceptDial, type AcceptTarget, type DialStats } from './dialAcceptor.js';
 
 export interface HeldIntercept {

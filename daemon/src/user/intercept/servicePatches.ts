@@ -8,7 +8,7 @@
  * dropping someone else's edit of another port. On a conflict: read the Service again, recompute.
  */
 import type { ServicePort } from 'kubernetes-types/core/v1';
-import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../protocol/src/agent/agentConfig.js';
+import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../../protocol/src/agent/agentConfig.js';
 import { compareStrings, originalTargetPorts, servicePortKey, type ServiceObject } from './workloadPorts.js';
 
 /** One Service port whose targetPort goes from the app's number to the agent's port name. */

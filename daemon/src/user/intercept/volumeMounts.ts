@@ -15,9 +15,9 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PortForwardListener } from '../kube/portForward.js';
 import { sshfsArgs } from './sshfsArgs.js';
-import { mountAt, READ_AHEAD_KB, setReadAhead } from './readAhead.js';
+import { mountAt, READ_AHEAD_KB, setReadAhead } from '../../network/readAhead.js';
 import { within } from '../within.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 
 export interface MountRequest {
   /** The intercept's name: one mount per intercept. */

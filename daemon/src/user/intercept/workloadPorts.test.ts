@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { Service } from 'kubernetes-types/core/v1';
-import { AGENT_CONFIG_ANNOTATION, ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../protocol/src/agent/agentConfig.js';
+import { AGENT_CONFIG_ANNOTATION, ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../../protocol/src/agent/agentConfig.js';
 import {
   appContainer,
   allServices,

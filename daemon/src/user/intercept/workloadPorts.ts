@@ -17,7 +17,7 @@ import {
   ORIGINAL_TARGET_PORTS_ANNOTATION,
   parseAgentConfig,
   type AgentConfig,
-} from '../../../protocol/src/agent/agentConfig.js';
+} from '../../../../protocol/src/agent/agentConfig.js';
 
 export type ContainerObject = Pick<Container, 'name' | 'ports'>;
 

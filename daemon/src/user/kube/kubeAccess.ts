@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import type { ResponseError } from 'vscode-jsonrpc';
-import { daemonError, ErrorCode, type DaemonErrorData } from '../../../protocol/src/daemon/index.js';
+import { daemonError, ErrorCode, type DaemonErrorData } from '../../../../protocol/src/daemon';
 
 export interface KubeAccess {
   kc: KubeConfig;

@@ -16,8 +16,8 @@ import {
   type InitializeResult,
   type ProgressParams,
   type RequestDefinition,
-} from '../../../protocol/src/daemon/index.js';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
+} from '../../../../protocol/src/daemon';
+import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
 
 export class DaemonClient {
   private constructor(

@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { categoryOf, daemonRequests, ErrorCode } from '../../../protocol/src/daemon/index.js';
-import { PROTOCOL_VERSION } from '../../../protocol/src/version.js';
-import { main } from '../cli.js';
+import { categoryOf, daemonRequests, ErrorCode } from '../../../../protocol/src/daemon';
+import { PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
+import { main } from '../cli/cli.js';
 import { Daemon } from '../daemon.js';
-import { createLogger, type LogSink } from '../log/logger.js';
+import { createLogger, type LogSink } from '../../../../common/src/log/fileLogger.js';
 import { DaemonClient } from './daemonClient.js';
 import { RpcServer } from './rpcServer.js';
 

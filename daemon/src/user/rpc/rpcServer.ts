@@ -37,9 +37,9 @@ import {
   type UninstallParams,
   type UninstallResult,
   type VersionResult,
-} from '../../../protocol/src/daemon/index.js';
-import type { Logger } from '../log/logger.js';
-import { listenOwnerOnly } from './unixSocket.js';
+} from '../../../../protocol/src/daemon';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
+import { listenOwnerOnly } from '../../network/unixSocket.js';
 
 export type Progress = (kind: ProgressParams['kind'], message: string) => void;
 

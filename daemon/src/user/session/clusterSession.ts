@@ -6,25 +6,22 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { ServiceError } from '@grpc/grpc-js';
-import { daemonError, ErrorCode, type DaemonStatus } from '../../../protocol/src/daemon/index.js';
-import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
-import { ipFromBytes, subnetToCidr } from '../../../protocol/src/ipAddress.js';
-import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { daemonError, ErrorCode, type DaemonStatus } from '../../../../protocol/src/daemon';
+import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
+import { ipFromBytes, subnetToCidr } from '../../../../protocol/src/ipAddress.js';
+import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import { ManagerConnection, isSessionLost } from './managerConnection.js';
+import type { ClusterNetworks } from '../../network/clusterNetworks.js';
+
+export type { ClusterNetworks };
 import { ensureManager, findManagerBundle } from './managerInstaller.js';
 
 export type SessionState = 'connecting' | 'connected' | 'reconnecting';
 
-export interface ClusterNetworks {
-  serviceSubnets: string[];
-  podSubnets: string[];
-  dnsIp: string;
-  clusterDomain: string;
-}
 
 export interface SessionEvents {
   onState(state: SessionState, error?: DaemonStatus['error']): void;

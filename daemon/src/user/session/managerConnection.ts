@@ -9,15 +9,16 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { credentials, Metadata, type ChannelOptions, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { ErrorCode, daemonError } from '../../../protocol/src/daemon/index.js';
-import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
-import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
-import { GRPC_PORT, selectorLabels } from '../../../traffic-manager/src/manifests.js';
+import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { ErrorCode, daemonError } from '../../../../protocol/src/daemon';
+import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
+import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { GRPC_PORT, selectorLabels } from '../../../../common/src/install/managerManifests.js';
 import { kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import { PortForwardListener, type PodPort } from '../kube/portForward.js';
-import type { Logger } from '../log/logger.js';
+import { lookupDns, managerChannelOptions } from '../../network/managerChannel.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 
 export class ManagerConnection {
   private constructor(
@@ -157,35 +158,6 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
-}
-
-/**
- * The gRPC channel options of every channel to the manager through a port-forward (the daemon's,
- * and the separate network role's, which dials the daemon's forwarded port).
- */
-export function managerChannelOptions(): ChannelOptions {
-  return {
-    // Notice a dead port-forward within seconds, not at the next TCP timeout.
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 2_000,
-    // HTTP/2 receive windows of 64 KiB (the default) cap each tunnel stream at one window per
-    // round trip through the port-forward; 8 MiB lets a bulk download keep the path full.
-    'grpc-node.flow_control_window': 8 * 1024 * 1024,
-    'grpc-node.max_session_memory': 64,
-  };
-}
-
-/** Asks the manager to resolve a cluster name (5 s deadline; `signal` cancels). */
-export function lookupDns(client: ManagerClient, session: SessionInfo, name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
-  return new Promise((resolve, reject) => {
-    const call = client.lookupDns({ session, name, qtype }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) =>
-      err ? reject(err) : resolve(res!),
-    );
-    signal.addEventListener('abort', () => call.cancel(), { once: true });
-  });
 }
 
 export function isSessionLost(err: unknown): boolean {

@@ -1,6 +1,6 @@
 /**
  * Installs, upgrades and removes the traffic-manager with the user's own credentials, so the API
- * server decides who may. The objects come from traffic-manager/src/manifests.ts; an install is
+ * server decides who may. The objects come from common/src/install/managerManifests.ts; an install is
  * current when the Deployment carries this client's bundle hash, so a client never talks to a
  * manager built from other code.
  */
@@ -8,15 +8,15 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppsV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
-import { ErrorCode } from '../../../protocol/src/daemon/index.js';
+import { ErrorCode } from '../../../../protocol/src/daemon';
 import {
   BUNDLE_HASH_ANNOTATION,
   DEFAULT_IMAGE,
   MANAGER_NAME,
   managerManifests,
-} from '../../../traffic-manager/src/manifests.js';
+} from '../../../../common/src/install/managerManifests.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 
 const FIELD_MANAGER = 'telepath';
@@ -36,7 +36,7 @@ export function findManagerBundle(env: NodeJS.ProcessEnv = process.env): Buffer 
 
 /** A bundle of dist/ (`fileName`): `override` when set, else beside this program, else in the repository's dist/. */
 export function findBundle(fileName: string, override?: string): Buffer {
-  const candidates = [override, path.join(__dirname, fileName), path.resolve(__dirname, '../../../dist', fileName)].filter(
+  const candidates = [override, path.join(__dirname, fileName), path.resolve(__dirname, '../../../../dist', fileName)].filter(
     (p): p is string => !!p,
   );
   for (const c of candidates) if (fs.existsSync(c)) return fs.readFileSync(c);

@@ -9,7 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { silentLogger } from '../../../../traffic-manager/src/logger.js';
+import { silentLogger } from '../../../../common/src/log/jsonLogger.js';
 import { type InterceptRule, PortRouter, type PortRouterOptions, type SourceAddress } from '../portRouter.js';
 
 export interface SeenRequest {

@@ -5,10 +5,10 @@
  * Then it waits: "release" on stdin releases the guard and exits; otherwise the test kills it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { startResolverGuard } from '../resolverGuard.js';
 import { writeJournal } from '../resolverJournal.js';
+import { programFile } from '../../programs.js';
 
 async function main(): Promise<void> {
   const [file, journal, ownerArg] = process.argv.slice(2) as [string, string, string | undefined];
@@ -23,8 +23,7 @@ async function main(): Promise<void> {
     owner: ownerArg ? Number(ownerArg) : process.pid,
   });
   writeFileSync(file, written);
-  const bin = path.resolve(import.meta.dirname, '../../bin.ts');
-  const guard = startResolverGuard(journal, { program: [process.execPath, '--import', 'tsx', bin] });
+  const guard = startResolverGuard(journal, { program: [process.execPath, '--import', 'tsx', programFile('network')] });
   process.stdout.write(`guard ${guard.pid}\n`);
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'release') void guard.release().then(() => process.exit(0));

@@ -2,7 +2,7 @@
  * In-memory throughput of the stack: a local program (stack b, dialling) uploads to the daemon's
  * stack (a) through SimNet, both stacks doing everything they do on the packet path (parse,
  * verify checksums, reassemble, ACK, build and checksum every segment). Wall-clock time, so it
- * measures CPU cost per byte. Run: node --import tsx daemon/src/net/testing/bench.ts [MB] [MTU]
+ * measures CPU cost per byte. Run: node --import tsx daemon/src/network/net/testing/bench.ts [MB] [MTU]
  */
 import { LOCAL4, SERVICE4, SimNet } from './simNet.js';
 
