@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { clusterDown, ensureCluster, pidsWhere, run, runDir, stateDir } from '../cluster/harness.js';
+import { clusterDir, clusterDown, ensureCluster, pidsWhere, run, runDir, stateDir } from '../cluster/harness.js';
 
 function pidsInCgroups(): number[] {
   const pids = new Set<number>();
@@ -48,11 +48,12 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-/** The host namespace's rules, as up recorded them: no comments, no counters. */
-const hostIptables = () =>
-  (run('iptables-save', []).stdout + run('iptables-legacy-save', []).stdout)
-    .replace(/^#.*\n/gm, '')
-    .replace(/ \[\d+:\d+\]$/gm, '');
+/** The host namespace's rules, by the script up recorded them with: no comments, no counters. */
+const hostIptables = () => {
+  const r = run('bash', [path.join(clusterDir, 'host-iptables')]);
+  assert.equal(r.code, 0, `host-iptables failed: ${r.stderr}`);
+  return r.stdout;
+};
 
 test('cluster:down leaves no process, namespace, veth, mount, cgroup or iptables rule behind', () => {
   ensureCluster();
