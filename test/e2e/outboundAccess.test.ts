@@ -188,7 +188,8 @@ describe('outbound access from VS Code running as a user', () => {
     assert.ok(m, `the command's shape: ${command}`);
     assert.equal(m[2], cli);
     assert.equal(realpathSync(m[1]!), realpathSync(`/proc/${daemonPid}/exe`), 'the Node the daemon (and the extension host) runs on');
-    assert.ok(cmdline(daemonPid).includes(cli), 'the bundle the daemon runs');
+    // The daemon is its own bundle beside the CLI (daemon/src/network/programs.ts).
+    assert.ok(cmdline(daemonPid).includes(path.join(path.dirname(cli), 'telepathd.js')), `the bundle the daemon runs: ${cmdline(daemonPid).join(' ')}`);
 
     await dialog.locator('.monaco-button', { hasText: 'Copy Command' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: 15_000 });
