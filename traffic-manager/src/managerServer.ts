@@ -12,9 +12,9 @@ import type {
   WatchClusterInfoRequest,
 } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import { ipToBytes, subnetFromCidr, type SubnetBytes } from '../../protocol/src/ipAddress.js';
+import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { type ManagerServer, managerService } from '../../protocol/src/manager/managerService.js';
-import type { ClusterNetworks } from './clusterInfo.js';
+import { type ClusterNetworks, subnetsOf } from './clusterInfo.js';
 import type { ClusterInfoSource } from './clusterInfoSource.js';
 import type { DnsLookup } from './dns/clusterDnsResolver.js';
 import { DnsWireError, encodeName } from './dns/dnsWire.js';
@@ -308,24 +308,12 @@ export class ManagerServerHost {
 
 export function toClusterInfo(n: ClusterNetworks, managerNamespace: string): ClusterInfo {
   return {
-    serviceSubnets: subnets(n.serviceCidrs),
-    podSubnets: subnets(n.podCidrs),
+    serviceSubnets: subnetsOf(n.serviceCidrs),
+    podSubnets: subnetsOf(n.podCidrs),
     dnsIp: n.dnsServer ? ipToBytes(n.dnsServer) : new Uint8Array(0),
     clusterDomain: n.clusterDomain,
     managerNamespace,
   };
-}
-
-function subnets(cidrs: string[]): SubnetBytes[] {
-  const out: SubnetBytes[] = [];
-  for (const c of cidrs) {
-    try {
-      out.push(subnetFromCidr(c));
-    } catch {
-      // A CIDR with host bits set cannot be routed as given; the parsers already dropped garbage.
-    }
-  }
-  return out;
 }
 
 function endWatch(call: WatchCall, code: status, details: string): void {
