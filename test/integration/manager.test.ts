@@ -8,40 +8,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseServiceRangeError } from '../../traffic-manager/src/clusterInfo.js';
-import { clusterRoleName, managerManifests } from '../../common/src/install/managerManifests.js';
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { buildBundles, ensureCluster, kubectl, kubectlJson, kubectlPortForward, repoRoot, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';
+import { deleteManagerInstall, installManager, MANAGER_NS as NS, managerPods, type Pod, probeManager } from './managerInstall.js';
 
-const NS = 'telepath';
 const SA = `system:serviceaccount:${NS}:traffic-manager`;
-const bundlePath = path.join(repoRoot, 'dist/traffic-manager.js');
 
 interface Service {
   spec: { clusterIP: string };
-}
-interface Pod {
-  metadata: { name: string };
-  status: { podIP?: string; phase: string; containerStatuses?: { ready: boolean; restartCount: number }[] };
 }
 
 let portForward: KubectlPortForward | undefined;
 let localPort = 0;
 
-function deleteInstall(wait: boolean): void {
-  ws(['kubectl', 'delete', 'namespace', NS, '--ignore-not-found', `--wait=${wait}`, '--timeout=120s'], { timeoutMs: 150_000 });
-  ws(['kubectl', 'delete', 'clusterrolebinding,clusterrole', clusterRoleName(NS), '--ignore-not-found']);
-}
-
 function probe(plan: ProbePlan): ProbeReport {
-  const r = ws(['node', '--import', 'tsx', path.join(repoRoot, 'traffic-manager/tools/managerProbe.ts'), `127.0.0.1:${localPort}`, JSON.stringify(plan)], {
-    timeoutMs: 60_000,
-  });
-  assert.equal(r.code, 0, `the probe failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as ProbeReport;
+  return probeManager(localPort, plan);
 }
 
 function clusterIP(name: string): string {
@@ -51,33 +34,18 @@ function clusterIP(name: string): string {
 before(async () => {
   ensureCluster();
   buildBundles('traffic-manager');
-  // A run that died half-way may have left an install behind.
-  deleteInstall(true);
-  const objects = managerManifests({ version: PRODUCT_VERSION, bundle: readFileSync(bundlePath) });
-  // Server-side apply, as the daemon must: client-side apply copies each object into an
-  // annotation, and annotations hold at most 256 KiB, less than the gzipped bundle.
-  const applied = ws(['kubectl', 'apply', '--server-side', '--field-manager=telepath', '--force-conflicts', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-  });
-  assert.equal(applied.code, 0, `kubectl apply failed: ${applied.stderr}`);
-  const rolled = ws(['kubectl', '-n', NS, 'rollout', 'status', 'deployment/traffic-manager', '--timeout=120s'], { timeoutMs: 150_000 });
-  if (rolled.code !== 0) {
-    const logs = ws(['kubectl', '-n', NS, 'logs', 'deployment/traffic-manager', '--tail=50']);
-    const events = ws(['kubectl', '-n', NS, 'get', 'events']);
-    assert.fail(`the traffic-manager did not become Ready: ${rolled.stderr}\n${logs.stdout}${logs.stderr}\n${events.stdout}`);
-  }
-  portForward = await kubectlPortForward(NS, 'svc/traffic-manager', 8081);
+  portForward = await installManager();
   localPort = portForward.port;
 });
 
 after(() => {
   portForward?.stop();
-  deleteInstall(true);
+  deleteManagerInstall(true);
 });
 
 describe('traffic-manager install', () => {
   test('the pod is Ready on the stock Node image, as the node user, without restarts', () => {
-    const pods = kubectlJson<{ items: Pod[] }>('-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=traffic-manager').items;
+    const pods = managerPods();
     assert.equal(pods.length, 1);
     assert.equal(pods[0]?.status.phase, 'Running');
     assert.deepEqual(pods[0]?.status.containerStatuses?.map((c) => [c.ready, c.restartCount]), [[true, 0]]);
@@ -211,7 +179,7 @@ describe('a client through the port-forward', () => {
 
 describe('shutdown', () => {
   test('SIGTERM drains and stops the manager within its grace period', async () => {
-    const pod = kubectlJson<{ items: Pod[] }>('-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=traffic-manager').items[0]!;
+    const pod = managerPods()[0]!;
     // Follow the log while the pod terminates: the stream ends with the container.
     const follow = wsSpawn(['kubectl', '-n', NS, 'logs', '-f', pod.metadata.name]);
     let logs = '';

@@ -5,6 +5,7 @@
  * IPs is …"); pod CIDRs from the nodes' spec.podCIDRs; DNS from the manager pod's resolv.conf,
  * which the kubelet writes with the cluster DNS Service and the cluster domain.
  */
+import { subnetFromCidr, type SubnetBytes } from '../../protocol/src/ipAddress.js';
 
 export interface ClusterNetworks {
   serviceCidrs: string[];
@@ -68,6 +69,19 @@ export function isCidr(s: string): boolean {
   if (m[1]!.includes(':')) return bits <= 128;
   const parts = m[1]!.split('.');
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255) && bits <= 32;
+}
+
+/** The CIDRs as subnets, in order; one with host bits set is left out. */
+export function subnetsOf(cidrs: readonly string[]): SubnetBytes[] {
+  const out: SubnetBytes[] = [];
+  for (const c of cidrs) {
+    try {
+      out.push(subnetFromCidr(c));
+    } catch {
+      // A CIDR with host bits set cannot be routed as given; the parsers already dropped garbage.
+    }
+  }
+  return out;
 }
 
 function unique<T>(xs: T[]): T[] {

@@ -23,3 +23,22 @@ test('bad values are reported and replaced by the defaults', () => {
   assert.match(problems.join('\n'), /TELEPATH_GRPC_PORT="70000"/);
   assert.match(problems.join('\n'), /TELEPATH_LOG_LEVEL="loud"/);
 });
+
+test('TELEPATH_TUNNEL_ALLOW: CIDRs in canonical form; a bad one is a problem that names it, and is left out', () => {
+  const { config, problems } = readConfig({ TELEPATH_TUNNEL_ALLOW: ' 10.20.0.0/16, 2001:DB8::/32,203.0.113.7,10.0.0.1/8, nonsense,,10.20.0.0/16' });
+  assert.deepEqual(config.tunnelAllow, ['10.20.0.0/16', '2001:db8::/32', '203.0.113.7/32']);
+  assert.deepEqual(problems, [
+    'TELEPATH_TUNNEL_ALLOW: "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?); ignored',
+    'TELEPATH_TUNNEL_ALLOW: "nonsense" is not a CIDR (like 10.20.0.0/16) or an IP address; ignored',
+  ]);
+});
+
+test("POD_IPS and POD_IP from the downward API are the pod's own addresses", () => {
+  assert.deepEqual(readConfig({ POD_IPS: '10.244.0.5,fd00:10:244::5', POD_IP: '10.244.0.5' }), {
+    config: { ...DEFAULT_CONFIG, podIps: ['10.244.0.5', 'fd00:10:244::5'] },
+    problems: [],
+  });
+  const { config, problems } = readConfig({ POD_IPS: '10.244.0.5,pending' });
+  assert.deepEqual(config.podIps, ['10.244.0.5']);
+  assert.deepEqual(problems, ['POD_IPS: "pending" is not an IP address; ignored']);
+});

@@ -3,7 +3,10 @@
  * Unset or unparsable values fall back to the defaults, and what was wrong is reported so the
  * entry point can log it.
  */
+import { isIP } from 'node:net';
+import { subnetToCidr } from '../../protocol/src/ipAddress.js';
 import { type LogLevel, parseLogLevel } from '../../common/src/log/jsonLogger.js';
+import { parseAllowedCidr } from './tunnel/destinationPolicy.js';
 
 export interface ManagerConfig {
   /** Namespace the manager runs in; '' means "read the service account's". */
@@ -18,6 +21,13 @@ export interface ManagerConfig {
   webhookPort: number;
   /** The image the webhook gives the traffic-agent. */
   agentImage: string;
+  /**
+   * TELEPATH_TUNNEL_ALLOW: CIDRs tunnels may reach beyond the cluster's subnets and DNS answers
+   * (destinationPolicy.ts), each in its canonical form.
+   */
+  tunnelAllow: string[];
+  /** The pod's addresses from the downward API (POD_IPS, POD_IP); tunnels never reach them. */
+  podIps: string[];
 }
 
 export const DEFAULT_CONFIG: ManagerConfig = {
@@ -29,6 +39,8 @@ export const DEFAULT_CONFIG: ManagerConfig = {
   drainMs: 5_000,
   webhookPort: 8443,
   agentImage: 'docker.io/library/node:20-alpine',
+  tunnelAllow: [],
+  podIps: [],
 };
 
 export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; problems: string[] } {
@@ -56,7 +68,40 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; pro
       drainMs: int('TELEPATH_DRAIN_MS', DEFAULT_CONFIG.drainMs, 0, 600_000),
       webhookPort: int('TELEPATH_WEBHOOK_PORT', DEFAULT_CONFIG.webhookPort, 0, 65535),
       agentImage: env.TELEPATH_AGENT_IMAGE?.trim() || DEFAULT_CONFIG.agentImage,
+      tunnelAllow: tunnelAllowOf(env.TELEPATH_TUNNEL_ALLOW, problems),
+      podIps: podIpsOf(env, problems),
     },
     problems,
   };
+}
+
+/** A bad entry is reported and left out; the others still apply. */
+function tunnelAllowOf(text: string | undefined, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const entry of commaList(text)) {
+    try {
+      out.push(subnetToCidr(parseAllowedCidr(entry)));
+    } catch (e) {
+      problems.push(`TELEPATH_TUNNEL_ALLOW: ${e instanceof Error ? e.message : String(e)}; ignored`);
+    }
+  }
+  return [...new Set(out)];
+}
+
+function podIpsOf(env: NodeJS.ProcessEnv, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const key of ['POD_IPS', 'POD_IP']) {
+    for (const ip of commaList(env[key])) {
+      if (isIP(ip)) out.push(ip);
+      else problems.push(`${key}: ${JSON.stringify(ip)} is not an IP address; ignored`);
+    }
+  }
+  return [...new Set(out)];
+}
+
+function commaList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

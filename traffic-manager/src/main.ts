@@ -4,6 +4,7 @@
  * (8081), probes on TELEPATH_HEALTH_PORT (8082), JSON log lines on stderr.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { dnsOfResolvConf, KubeClusterInfoSource } from './clusterInfoSource.js';
 import { readConfig } from './config.js';
@@ -17,6 +18,8 @@ import { ManagerServerHost, PROGRAM_NAME } from './managerServer.js';
 import { MANAGER_NAME, webhookConfigName } from '../../common/src/install/managerManifests.js';
 import { startWebhook } from './webhook/webhookServer.js';
 import { SessionRegistry } from './sessions.js';
+import { DestinationGuard, interfaceAddresses } from './tunnel/destinationGuard.js';
+import { DnsAnswerMemory } from './tunnel/dnsAnswerMemory.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 
 async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
@@ -34,9 +37,24 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const stopSweeping = sessions.startSweeping();
   const intercepts = new InterceptRegistry(logger.child('intercept'));
   const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: logger.child('relay') });
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: logger.child('tunnel'), intercepts: relay });
+  const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? clusterDomain });
+  const managerIps = [...new Set([...config.podIps, ...interfaceAddresses(os.networkInterfaces())])];
+  logger.info('tunnel destinations', { tunnelAllow: config.tunnelAllow, managerIps });
+  const destinations = new DestinationGuard({ clusterInfo, dnsAnswers, tunnelAllow: config.tunnelAllow, managerIps });
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), destinations, logger: logger.child('tunnel'), intercepts: relay });
   const dns = new ClusterDnsResolver({ server: dnsServer, logger: logger.child('dns') });
-  const host = new ManagerServerHost({ version: PRODUCT_VERSION, namespace, sessions, clusterInfo, dns, tunnels, intercepts, relay, logger });
+  const host = new ManagerServerHost({
+    version: PRODUCT_VERSION,
+    namespace,
+    sessions,
+    clusterInfo,
+    dns,
+    dnsAnswers,
+    tunnels,
+    intercepts,
+    relay,
+    logger,
+  });
 
   let discovered = false;
   let webhook: { close(): Promise<void> } | undefined;

@@ -12,9 +12,9 @@ import type {
   WatchClusterInfoRequest,
 } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
-import { ipToBytes, subnetFromCidr, type SubnetBytes } from '../../protocol/src/ipAddress.js';
+import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { type ManagerServer, managerService } from '../../protocol/src/manager/managerService.js';
-import type { ClusterNetworks } from './clusterInfo.js';
+import { type ClusterNetworks, subnetsOf } from './clusterInfo.js';
 import type { ClusterInfoSource } from './clusterInfoSource.js';
 import type { DnsLookup } from './dns/clusterDnsResolver.js';
 import { DnsWireError, encodeName } from './dns/dnsWire.js';
@@ -23,6 +23,7 @@ import { InterceptError, type InterceptRegistry } from './intercepts/interceptRe
 import type { InterceptRelay } from './intercepts/interceptRelay.js';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
 import { type ClientSession, type SessionRegistry, sessionEndReason } from './sessions.js';
+import type { DnsAnswerMemory } from './tunnel/dnsAnswerMemory.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 
 export const PROGRAM_NAME = 'traffic-manager';
@@ -34,6 +35,8 @@ export interface ManagerServerOptions {
   sessions: SessionRegistry;
   clusterInfo: ClusterInfoSource;
   dns: DnsLookup;
+  /** Where LookupDNS answers go, so that tunnels may reach them (tunnel/destinationPolicy.ts). */
+  dnsAnswers: Pick<DnsAnswerMemory, 'remember'>;
   tunnels: TunnelService;
   intercepts: InterceptRegistry;
   relay: InterceptRelay;
@@ -141,7 +144,7 @@ export class ManagerServerHost {
   }
 
   private implementation(): ManagerServer {
-    const { version, sessions, dns, tunnels, intercepts, relay, logger } = this.options;
+    const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, logger } = this.options;
     const rpcLog = logger.child('rpc');
     return {
       version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
@@ -184,6 +187,7 @@ export class ManagerServerHost {
         dns.lookup(asked, qtype, session.signal).then(
           (r) => {
             rpcLog.debug('dns', { name, asked, qtype, rcode: r.rcode, answers: r.answers.length });
+            dnsAnswers.remember(session, asked, r.answers);
             callback(null, { rcode: r.rcode, answers: renameOwners(r.answers, asked, name.replace(/\.$/, '')) });
           },
           (e: unknown) => {
@@ -308,24 +312,12 @@ export class ManagerServerHost {
 
 export function toClusterInfo(n: ClusterNetworks, managerNamespace: string): ClusterInfo {
   return {
-    serviceSubnets: subnets(n.serviceCidrs),
-    podSubnets: subnets(n.podCidrs),
+    serviceSubnets: subnetsOf(n.serviceCidrs),
+    podSubnets: subnetsOf(n.podCidrs),
     dnsIp: n.dnsServer ? ipToBytes(n.dnsServer) : new Uint8Array(0),
     clusterDomain: n.clusterDomain,
     managerNamespace,
   };
-}
-
-function subnets(cidrs: string[]): SubnetBytes[] {
-  const out: SubnetBytes[] = [];
-  for (const c of cidrs) {
-    try {
-      out.push(subnetFromCidr(c));
-    } catch {
-      // A CIDR with host bits set cannot be routed as given; the parsers already dropped garbage.
-    }
-  }
-  return out;
 }
 
 function endWatch(call: WatchCall, code: status, details: string): void {

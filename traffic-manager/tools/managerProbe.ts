@@ -46,6 +46,8 @@ export interface TunnelReport {
   peerClosedSend: boolean;
   disconnect?: string;
   status: string;
+  /** From the Open to the end of the call. */
+  ms: number;
 }
 
 export interface ProbeReport {
@@ -146,7 +148,8 @@ function firstClusterInfo(client: ManagerClient, sessionId: string): Promise<Clu
 function runTunnel(client: ManagerClient, sessionId: string, plan: TunnelPlan): Promise<TunnelReport> {
   return new Promise((resolve, reject) => {
     const call = client.tunnel();
-    const report: TunnelReport = { outcome: '', message: '', received: [], peerClosedSend: false, status: '' };
+    const started = performance.now();
+    const report: TunnelReport = { outcome: '', message: '', received: [], peerClosedSend: false, status: '', ms: 0 };
     const timer = setTimeout(() => {
       call.cancel();
       reject(new Error(`tunnel to ${plan.ip}:${plan.port} did not finish in time: ${JSON.stringify(report)}`));
@@ -188,6 +191,7 @@ function runTunnel(client: ManagerClient, sessionId: string, plan: TunnelPlan): 
       clearTimeout(timer);
       if (tcpText) report.received.push(tcpText);
       report.status = status[s.code] ?? String(s.code);
+      report.ms = Math.round(performance.now() - started);
       call.end();
       resolve(report);
     });

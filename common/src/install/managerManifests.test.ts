@@ -139,6 +139,17 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
   assert.equal(custom.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'TELEPATH_AGENT_IMAGE')?.value, 'registry.example/node:20');
 });
 
+test("the manager learns its pod's addresses from the downward API, and TELEPATH_TUNNEL_ALLOW only when the install sets it", () => {
+  const envOf = (d: Deployment) => d.spec?.template.spec?.containers[0].env ?? [];
+  const plain = envOf(byKind<Deployment>(managerManifests({ version: '1', bundle }), 'Deployment'));
+  assert.deepEqual(plain.find((e) => e.name === 'POD_IPS')?.valueFrom, { fieldRef: { fieldPath: 'status.podIPs' } });
+  // Absent rather than empty: a value set by hand (kubectl set env) is then not reset by the next apply.
+  assert.equal(plain.find((e) => e.name === 'TELEPATH_TUNNEL_ALLOW'), undefined);
+  assert.equal(envOf(byKind<Deployment>(managerManifests({ version: '1', bundle, tunnelAllow: [] }), 'Deployment')).find((e) => e.name === 'TELEPATH_TUNNEL_ALLOW'), undefined);
+  const allowing = envOf(byKind<Deployment>(managerManifests({ version: '1', bundle, tunnelAllow: ['10.20.0.0/16', '169.254.169.254/32'] }), 'Deployment'));
+  assert.deepEqual(allowing.find((e) => e.name === 'TELEPATH_TUNNEL_ALLOW'), { name: 'TELEPATH_TUNNEL_ALLOW', value: '10.20.0.0/16,169.254.169.254/32' });
+});
+
 test('the webhook sends only marked pod creations outside system namespaces to the manager, and never blocks them', () => {
   const objects = managerManifests({ version: '1.2.3', bundle, namespace: 'tp-x' });
   const cfg = byKind<MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration');

@@ -48,6 +48,13 @@ export interface ManagerInstallOptions {
   bundle: Buffer;
   namespace?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * CIDRs (or addresses) that tunnels may reach besides the cluster's subnets and what cluster DNS
+   * answered (docs/security.md); the manager checks them and warns about a bad one. Unset, the
+   * Deployment has no TELEPATH_TUNNEL_ALLOW, so one an admin set with `kubectl set env` survives
+   * the next install.
+   */
+  tunnelAllow?: string[];
 }
 
 export type ManagerObject =
@@ -202,12 +209,15 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
               command: ['node', '--initial-old-space-size=64', `${BUNDLE_DIR}/${LOADER_KEY}`],
               env: [
                 { name: 'TELEPATH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // The pod's own addresses, which tunnels never reach (comma-separated, both families).
+                { name: 'POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } },
                 { name: 'TELEPATH_GRPC_PORT', value: String(GRPC_PORT) },
                 { name: 'TELEPATH_HEALTH_PORT', value: String(HEALTH_PORT) },
                 { name: 'TELEPATH_LOG_LEVEL', value: options.logLevel ?? 'info' },
                 { name: 'TELEPATH_WEBHOOK_PORT', value: String(WEBHOOK_PORT) },
                 // The injected agent runs on the manager's own image.
                 { name: 'TELEPATH_AGENT_IMAGE', value: image },
+                ...(options.tunnelAllow?.length ? [{ name: 'TELEPATH_TUNNEL_ALLOW', value: options.tunnelAllow.join(',') }] : []),
               ],
               ports: [
                 { name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' },

@@ -19,6 +19,8 @@ import { InterceptRelay, type InterceptRelayOptions } from '../intercepts/interc
 import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import { ManagerServerHost } from '../managerServer.js';
 import { type Clock, SessionRegistry } from '../sessions.js';
+import { DestinationGuard } from '../tunnel/destinationGuard.js';
+import { DnsAnswerMemory } from '../tunnel/dnsAnswerMemory.js';
 import { TunnelService, type TunnelServiceOptions } from '../tunnel/tunnelService.js';
 
 /** A cluster-info source whose snapshots the test sets. */
@@ -64,6 +66,7 @@ export interface TestManager {
   host: ManagerServerHost;
   sessions: SessionRegistry;
   tunnels: TunnelService;
+  dnsAnswers: DnsAnswerMemory;
   intercepts: InterceptRegistry;
   clusterInfo: SettableClusterInfo;
   clock: ManualClock;
@@ -77,6 +80,13 @@ export interface TestManagerOptions {
   dns?: DnsLookup;
   clusterInfo?: ClusterNetworks;
   ttlMs?: number;
+  /**
+   * The destination policy's TELEPATH_TUNNEL_ALLOW. The default opens loopback, where the tests'
+   * destinations listen; [] leaves the policy as a real install has it.
+   */
+  tunnelAllow?: string[];
+  /** The policy's "manager pod's own addresses". */
+  managerIps?: string[];
   tunnel?: Partial<TunnelServiceOptions>;
   relay?: Partial<InterceptRelayOptions>;
 }
@@ -90,14 +100,22 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
   const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
   const intercepts = new InterceptRegistry(silentLogger);
   const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: silentLogger, ...options.relay });
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), logger: silentLogger, intercepts: relay, ...options.tunnel });
   const clusterInfo = new SettableClusterInfo(options.clusterInfo);
+  const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? 'cluster.local', clock });
+  const destinations = new DestinationGuard({
+    clusterInfo,
+    dnsAnswers,
+    tunnelAllow: options.tunnelAllow ?? ['127.0.0.0/8', '::1/128'],
+    managerIps: options.managerIps ?? [],
+  });
+  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), destinations, logger: silentLogger, intercepts: relay, ...options.tunnel });
   const host = new ManagerServerHost({
     version: '9.8.7',
     namespace: 'telepath',
     sessions,
     clusterInfo,
     dns: options.dns ?? NO_DNS,
+    dnsAnswers,
     tunnels,
     intercepts,
     relay,
@@ -111,6 +129,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     host,
     sessions,
     tunnels,
+    dnsAnswers,
     intercepts,
     clusterInfo,
     clock,

@@ -2,7 +2,9 @@
  * Manager.Tunnel: one gRPC bidi stream per TCP connection or UDP flow from the workstation. The
  * sequence is the one at the top of tunnel.proto: Open → DialResult → Data / CloseSend both ways
  * → the call ends with status OK; Disconnect aborts. Faults of the stream itself (no Open first,
- * a bad address, an unknown session) end the call with a gRPC status instead.
+ * a bad address, an unknown session) end the call with a gRPC status instead. A destination the
+ * policy refuses (destinationPolicy.ts) is never dialed: it gets DialResult FAILED with the reason,
+ * which the client answers as it would a failed dial.
  */
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
 import { ipFromBytes } from '../../../protocol/src/ipAddress.js';
@@ -17,12 +19,15 @@ import {
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { type ClientSession, sessionEndReason } from '../sessions.js';
 import { DialError, dialTcp, dialUdp, hostPort } from './dial.js';
+import type { DestinationVerdict } from './destinationPolicy.js';
 import { type ClientSide, disconnectMessage, type Flow, TcpFlow, UdpFlow } from './flows.js';
 
 export type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
 
 export interface TunnelServiceOptions {
   lookupSession(id: string): ClientSession | undefined;
+  /** Where a session may dial (DestinationGuard); a refusal is answered like a failed dial. */
+  destinations: { judge(sessionId: string, ip: Uint8Array, port: number): DestinationVerdict };
   logger: Logger;
   /** When the client's Open asks for 0. */
   defaultDialTimeoutMs?: number;
@@ -184,10 +189,15 @@ class TunnelStream {
     this.session = session;
     session.signal.addEventListener('abort', this.onSessionEnd, { once: true });
 
-    const host = ipFromBytes(open.destinationIp);
     const port = open.destinationPort;
     const tcp = open.protocol === Protocol.TCP;
+    const verdict = this.options.destinations.judge(session.id, open.destinationIp, port);
+    const host = verdict.allowed ? verdict.ip : ipFromBytes(open.destinationIp);
     this.logger = this.options.logger.child(`${tcp ? 'tcp' : 'udp'} ${hostPort(host, port)}`);
+    if (!verdict.allowed) {
+      this.logger.info('destination refused', { session: session.id, client: session.client.name, reason: verdict.reason });
+      return this.dialFailed(DialOutcome.FAILED, verdict.reason);
+    }
     this.state = 'dialing';
     const timeoutMs = Math.min(open.dialTimeoutMs || this.settings.defaultDialTimeoutMs, this.settings.maxDialTimeoutMs);
     try {
@@ -206,13 +216,17 @@ class TunnelStream {
       const outcome = e instanceof DialError ? e.outcome : DialOutcome.FAILED;
       const message = e instanceof Error ? e.message : String(e);
       this.logger.debug('dial failed', { outcome: DialOutcome[outcome], error: message, session: session.id });
-      this.write({ $case: 'dialResult', value: { outcome, message } });
-      this.finish();
-      return;
+      return this.dialFailed(outcome, message);
     }
     this.state = 'open';
-    this.logger.debug('dialed', { session: session.id, source: sourceOf(open) });
+    this.logger.debug('dialed', { session: session.id, source: sourceOf(open), allowed: verdict.why });
     this.write({ $case: 'dialResult', value: { outcome: DialOutcome.OK, message: '' } });
+  }
+
+  /** The client turns a DialResult that is not OK into a TCP RST or an ICMP unreachable; the call then ends with OK. */
+  private dialFailed(outcome: DialOutcome, message: string): void {
+    this.write({ $case: 'dialResult', value: { outcome, message } });
+    this.finish();
   }
 
   private clientSide(): ClientSide {

@@ -69,7 +69,10 @@ export enum DialOutcome {
   UNREACHABLE = 3,
   /** TIMEOUT - Nothing answered within the dial timeout: the client drops the SYN or sends ICMP unreachable. */
   TIMEOUT = 4,
-  /** FAILED - Any other dial error (EADDRNOTAVAIL, too many connections, ...): treated like REFUSED. */
+  /**
+   * FAILED - Any other dial error (EADDRNOTAVAIL, too many connections, ...), and a destination the peer's
+   * policy does not let this session reach (the message says which rule): treated like REFUSED.
+   */
   FAILED = 5,
   UNRECOGNIZED = -1,
 }
