@@ -113,9 +113,10 @@ async function managerRole(window: number): Promise<void> {
     // An experiment: the manager's HTTP/2 stream window other than its 8 MiB (set before binding).
     const { ManagerServerHost, setInitialWindow } = await import('../../traffic-manager/src/managerServer.js');
     const listen = ManagerServerHost.prototype.listen;
-    ManagerServerHost.prototype.listen = function (this: InstanceType<typeof ManagerServerHost>, address: string) {
-      setInitialWindow((this as unknown as { server: Parameters<typeof setInitialWindow>[0] }).server, window);
-      return listen.call(this, address);
+    ManagerServerHost.prototype.listen = function (this: InstanceType<typeof ManagerServerHost>, listener, address) {
+      const servers = (this as unknown as { servers: Record<typeof listener, Parameters<typeof setInitialWindow>[0]> }).servers;
+      setInitialWindow(servers[listener], window);
+      return listen.call(this, listener, address);
     };
   }
   const m = await startTestManager();

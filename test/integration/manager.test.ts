@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { parseServiceRangeError } from '../../traffic-manager/src/clusterInfo.js';
+
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { buildBundles, ensureCluster, kubectl, kubectlJson, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';
@@ -56,7 +57,7 @@ describe('traffic-manager install', () => {
     assert.ok(ready, `a "ready" log line in:\n${logs}`);
   });
 
-  test('its service account may list nodes and ServiceCIDRs, dry-run Services and keep its webhook TLS, and nothing else', () => {
+  test('its service account may list nodes and ServiceCIDRs, dry-run Services, keep its webhook TLS and check agents, and nothing else', () => {
     const can = (...args: string[]): string => ws(['kubectl', 'auth', 'can-i', ...args, `--as=${SA}`]).stdout.trim();
     assert.equal(can('list', 'nodes'), 'yes');
     assert.equal(can('watch', 'nodes'), 'yes');
@@ -67,6 +68,12 @@ describe('traffic-manager install', () => {
     assert.equal(can('delete', 'services', '-n', NS), 'no');
     assert.equal(can('patch', 'nodes'), 'no');
     assert.equal(can('list', 'pods', '-n', 'samples'), 'no');
+    // An arriving agent: whose its token is, and the pod it is bound to; nothing else of pods.
+    assert.equal(can('create', 'tokenreviews.authentication.k8s.io'), 'yes');
+    assert.equal(can('get', 'pods', '-n', 'samples'), 'yes');
+    assert.equal(can('watch', 'pods', '-n', 'samples'), 'no');
+    assert.equal(can('create', 'pods/exec', '-n', 'samples'), 'no');
+    assert.equal(can('create', 'serviceaccounts/token', '-n', 'samples'), 'no');
     // The webhook: its own TLS Secret and its own configuration's caBundle, nothing more.
     assert.equal(can('get', 'secrets/traffic-manager-webhook-tls', '-n', NS), 'yes');
     assert.equal(can('get', 'secrets/other', '-n', NS), 'no');

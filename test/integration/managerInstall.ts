@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { clusterRoleName, managerManifests } from '../../common/src/install/managerManifests.js';
+import { clusterRoleName, GRPC_PORT, managerManifests } from '../../common/src/install/managerManifests.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
 import { kubectlJson, kubectlPortForward, repoRoot, ws, type KubectlPortForward } from '../cluster/harness.js';
@@ -45,7 +45,8 @@ export async function installManager(): Promise<KubectlPortForward> {
     const events = ws(['kubectl', '-n', MANAGER_NS, 'get', 'events']);
     assert.fail(`the traffic-manager did not become Ready: ${rolled.stderr}\n${logs.stdout}${logs.stderr}\n${events.stdout}`);
   }
-  return kubectlPortForward(MANAGER_NS, 'svc/traffic-manager', 8081);
+  // To the pod, as the daemon does: the daemons' port is on the pod's loopback, not on the Service.
+  return kubectlPortForward(MANAGER_NS, 'deployment/traffic-manager', GRPC_PORT);
 }
 
 /** The manager's pods (one, once the rollout is done). */

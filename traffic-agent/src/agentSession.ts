@@ -1,13 +1,15 @@
 /**
  * The agent's link to the traffic-manager: an agent session (ArriveAsAgent, kept with Remain), the
  * intercepts of its workload (WatchAgentIntercepts), and one Tunnel per intercepted connection.
+ * It talks to the manager's agent port, and proves which pod it runs in with its pod's token for
+ * the manager, read afresh at each arrival (the kubelet renews it).
  *
  * Whenever the link is down the agent routes everything to the app: `onIntercepts([])` is called
  * at once, so a vanished manager never leaves the workload's traffic hanging. It then arrives again
  * with a bounded backoff; a restarted manager learns the agent's intercepts from the daemons,
  * which re-create them, and tells the agent through the new watch.
  */
-import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientReadableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
 import type { AgentInfo, AgentIntercepts, InterceptInfo } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DialOutcome, Protocol } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
@@ -17,9 +19,11 @@ import { firstMessage, TunnelDuplex } from '../../protocol/src/tunnel/tunnelDupl
 import type { Logger } from '../../common/src/log/jsonLogger.js';
 
 export interface AgentSessionOptions {
-  /** host:port of the manager's gRPC service. */
+  /** host:port of the manager's agent port. */
   address: string;
   info: AgentInfo;
+  /** The pod's token for the manager (AGENT_TOKEN_DIR); throws when it cannot be read. */
+  readToken(): string;
   logger: Logger;
   /** The active intercepts of this workload; [] whenever the manager is out of reach. */
   onIntercepts(intercepts: InterceptInfo[]): void;
@@ -104,9 +108,15 @@ export class AgentSession {
 
   private async connect(): Promise<void> {
     const { logger } = this.options;
+    const metadata = new Metadata();
+    try {
+      metadata.set('authorization', `Bearer ${this.options.readToken()}`);
+    } catch (e) {
+      return this.lost(`cannot read this pod's token for the traffic-manager: ${(e as Error).message}`, true);
+    }
     try {
       const res = await new Promise<{ sessionId: string; ttlMs: number }>((resolve, reject) =>
-        this.client.arriveAsAgent({ agent: this.options.info }, new Metadata(), { deadline: Date.now() + 10_000 }, (err, r) =>
+        this.client.arriveAsAgent({ agent: this.options.info }, metadata, { deadline: Date.now() + 10_000 }, (err, r) =>
           err || !r?.session ? reject(err ?? new Error('no session')) : resolve({ sessionId: r.session.sessionId, ttlMs: r.ttlMs }),
         ),
       );
@@ -117,7 +127,14 @@ export class AgentSession {
       this.remainTimer.unref();
       this.watchIntercepts();
     } catch (e) {
-      this.lost(`cannot reach the traffic-manager at ${this.options.address}: ${(e as Error).message}`);
+      const code = (e as Partial<ServiceError>).code;
+      const refused = code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED;
+      this.lost(
+        refused
+          ? `the traffic-manager refused this agent: ${(e as ServiceError).details}`
+          : `cannot reach the traffic-manager at ${this.options.address}: ${(e as Error).message}`,
+        refused,
+      );
     }
   }
 
@@ -144,16 +161,19 @@ export class AgentSession {
     });
   }
 
-  /** Back to "everything to the app", then arrive again after a backoff. */
-  private lost(why: string): void {
+  /**
+   * Back to "everything to the app", then arrive again after a backoff. Logged as a warning when
+   * a session was lost or `refused` (something to fix), else as info (the manager is starting).
+   */
+  private lost(why: string, refused = false): void {
     if (this.stopped) return;
-    const hadSession = !!this.sessionId;
+    const warn = !!this.sessionId || refused;
     this.sessionId = '';
     this.watch?.cancel();
     this.watch = undefined;
     clearInterval(this.remainTimer);
     this.options.onIntercepts([]);
-    (hadSession ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, `${why}; retrying`, { inMs: this.backoffMs });
+    (warn ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, `${why}; retrying`, { inMs: this.backoffMs });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
     this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);

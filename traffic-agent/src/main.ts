@@ -14,6 +14,8 @@ import {
   AGENT_NAMESPACE_ENV,
   AGENT_POD_IP_ENV,
   AGENT_POD_NAME_ENV,
+  AGENT_TOKEN_DIR,
+  AGENT_TOKEN_FILE,
   type AgentConfig,
   parseAgentConfig,
 } from '../../protocol/src/agent/agentConfig.js';
@@ -111,7 +113,13 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     logger.info('intercepts', { count: intercepts.length, names: intercepts.map((i) => `${i.spec?.name ?? '?'} (${i.clientName})`) });
   };
   if (managerAddress) {
-    session = new AgentSession({ address: managerAddress, info, logger: logger.child('manager'), onIntercepts: apply });
+    session = new AgentSession({
+      address: managerAddress,
+      info,
+      readToken: () => readFileSync(`${AGENT_TOKEN_DIR}/${AGENT_TOKEN_FILE}`, 'utf8').trim(),
+      logger: logger.child('manager'),
+      onIntercepts: apply,
+    });
     session.start();
   } else {
     logger.warn(`${AGENT_MANAGER_ADDRESS_ENV} is not set; forwarding everything to the app`);

@@ -7,11 +7,12 @@ test('the environment sets the manager, defaults fill the rest', () => {
   const { config, problems } = readConfig({
     TELEPATH_NAMESPACE: 'tp',
     TELEPATH_GRPC_PORT: '9000',
+    TELEPATH_AGENT_PORT: '9003',
     TELEPATH_LOG_LEVEL: 'DEBUG',
     TELEPATH_SESSION_TTL_MS: '5000',
   });
   assert.deepEqual(problems, []);
-  assert.deepEqual(config, { ...DEFAULT_CONFIG, namespace: 'tp', grpcPort: 9000, logLevel: 'debug', sessionTtlMs: 5000 });
+  assert.deepEqual(config, { ...DEFAULT_CONFIG, namespace: 'tp', grpcPort: 9000, agentPort: 9003, logLevel: 'debug', sessionTtlMs: 5000 });
 });
 
 test('bad values are reported and replaced by the defaults', () => {

@@ -11,7 +11,10 @@ import { parseAllowedCidr } from './tunnel/destinationPolicy.js';
 export interface ManagerConfig {
   /** Namespace the manager runs in; '' means "read the service account's". */
   namespace: string;
+  /** The daemons' gRPC port, on the pod's loopback only (they come through a port-forward). */
   grpcPort: number;
+  /** The agents' gRPC port, on every address (the Service's `agent` port). */
+  agentPort: number;
   healthPort: number;
   logLevel: LogLevel;
   sessionTtlMs: number;
@@ -33,6 +36,7 @@ export interface ManagerConfig {
 export const DEFAULT_CONFIG: ManagerConfig = {
   namespace: '',
   grpcPort: 8081,
+  agentPort: 8083,
   healthPort: 8082,
   logLevel: 'info',
   sessionTtlMs: 60_000,
@@ -62,6 +66,7 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; pro
     config: {
       namespace: env.TELEPATH_NAMESPACE?.trim() ?? '',
       grpcPort: int('TELEPATH_GRPC_PORT', DEFAULT_CONFIG.grpcPort, 1, 65535),
+      agentPort: int('TELEPATH_AGENT_PORT', DEFAULT_CONFIG.agentPort, 1, 65535),
       healthPort: int('TELEPATH_HEALTH_PORT', DEFAULT_CONFIG.healthPort, 1, 65535),
       logLevel,
       sessionTtlMs: int('TELEPATH_SESSION_TTL_MS', DEFAULT_CONFIG.sessionTtlMs, 1000, 24 * 3600_000),

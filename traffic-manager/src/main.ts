@@ -1,12 +1,14 @@
 /**
  * The traffic-manager's entry point. It runs in the cluster on the stock Node image, its bundle
- * delivered in a ConfigMap (see manifests.ts): the gRPC Manager service on TELEPATH_GRPC_PORT
- * (8081), probes on TELEPATH_HEALTH_PORT (8082), JSON log lines on stderr.
+ * delivered in a ConfigMap (see common/src/install/managerManifests.ts): the gRPC Manager service
+ * for daemons on the pod's loopback at TELEPATH_GRPC_PORT (8081), for agents on every address at
+ * TELEPATH_AGENT_PORT (8083), probes on TELEPATH_HEALTH_PORT (8082), JSON log lines on stderr.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { dnsOfResolvConf, KubeClusterInfoSource } from './clusterInfoSource.js';
+import { AgentVerifier } from './auth/agentVerifier.js';
 import { readConfig } from './config.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { healthServer } from './healthServer.js';
@@ -14,6 +16,7 @@ import { KubeClient } from './kube/kubeClient.js';
 import { InterceptRegistry } from './intercepts/interceptRegistry.js';
 import { InterceptRelay } from './intercepts/interceptRelay.js';
 import { jsonLogger, type Logger } from '../../common/src/log/jsonLogger.js';
+import { listenDualStack, listenLoopback } from './listeners.js';
 import { ManagerServerHost, PROGRAM_NAME } from './managerServer.js';
 import { MANAGER_NAME, webhookConfigName } from '../../common/src/install/managerManifests.js';
 import { startWebhook } from './webhook/webhookServer.js';
@@ -26,7 +29,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const { config, problems } = readConfig(env);
   for (const p of problems) logger.warn(p);
   const namespace = config.namespace || KubeClient.podNamespace();
-  logger.info('starting', { version: PRODUCT_VERSION, namespace, grpcPort: config.grpcPort, sessionTtlMs: config.sessionTtlMs });
+  logger.info('starting', { version: PRODUCT_VERSION, namespace, grpcPort: config.grpcPort, agentPort: config.agentPort, sessionTtlMs: config.sessionTtlMs });
 
   const kube = KubeClient.inCluster(env);
   const { dnsServer, clusterDomain } = dnsOfResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
@@ -36,13 +39,15 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const sessions = new SessionRegistry({ ttlMs: config.sessionTtlMs, logger: logger.child('session') });
   const stopSweeping = sessions.startSweeping();
   const intercepts = new InterceptRegistry(logger.child('intercept'));
-  const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: logger.child('relay') });
+  const lookupSession = sessions.get.bind(sessions);
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: logger.child('relay') });
   const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? clusterDomain });
   const managerIps = [...new Set([...config.podIps, ...interfaceAddresses(os.networkInterfaces())])];
   logger.info('tunnel destinations', { tunnelAllow: config.tunnelAllow, managerIps });
   const destinations = new DestinationGuard({ clusterInfo, dnsAnswers, tunnelAllow: config.tunnelAllow, managerIps });
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), destinations, logger: logger.child('tunnel'), intercepts: relay });
+  const tunnels = new TunnelService({ lookupSession, destinations, logger: logger.child('tunnel'), intercepts: relay });
   const dns = new ClusterDnsResolver({ server: dnsServer, logger: logger.child('dns') });
+  const agentArrivals = new AgentVerifier({ api: kube });
   const host = new ManagerServerHost({
     version: PRODUCT_VERSION,
     namespace,
@@ -53,6 +58,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     tunnels,
     intercepts,
     relay,
+    agentArrivals,
     logger,
   });
 
@@ -76,7 +82,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   };
   for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, (sig) => void shutdown(sig));
 
-  const grpcPort = await listenDualStack(host, config.grpcPort, logger);
+  const grpcPort = await listenLoopback(host, 'client', config.grpcPort, logger);
+  const agentPort = await listenDualStack(host, 'agent', config.agentPort, logger);
   await health.listen(config.healthPort);
   if (config.webhookPort > 0) {
     try {
@@ -87,7 +94,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
         webhookConfigName: webhookConfigName(namespace),
         port: config.webhookPort,
         image: config.agentImage,
-        managerAddress: `${MANAGER_NAME}.${namespace}:${config.grpcPort}`,
+        managerAddress: `${MANAGER_NAME}.${namespace}:${config.agentPort}`,
         clusterDomain,
         logger: logger.child('webhook'),
         signal: stop.signal,
@@ -101,17 +108,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   }
   await clusterInfo.start(stop.signal);
   discovered = true;
-  logger.info('ready', { grpcPort, healthPort: config.healthPort });
-}
-
-/** All addresses, IPv6 and IPv4 alike where the pod has IPv6, else IPv4 only. */
-async function listenDualStack(host: ManagerServerHost, port: number, logger: Logger): Promise<number> {
-  try {
-    return await host.listen(`[::]:${port}`);
-  } catch (e) {
-    logger.info('IPv6 unavailable; listening on IPv4 only', { error: e instanceof Error ? e.message : String(e) });
-    return host.listen(`0.0.0.0:${port}`);
-  }
+  logger.info('ready', { grpcPort, agentPort, healthPort: config.healthPort });
 }
 
 if (process.argv.includes('--version')) {

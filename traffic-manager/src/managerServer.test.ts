@@ -1,20 +1,38 @@
 /**
- * The Manager service over real grpc-js (unix socket): sessions, cluster info, DNS through a real
- * DNS server on 127.0.0.1, and shutdown.
+ * The Manager service over real grpc-js (unix sockets): the two listeners and what each refuses,
+ * agent arrivals, sessions, cluster info, DNS through a real DNS server on 127.0.0.1, and
+ * shutdown.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { type ClientReadableStream, status } from '@grpc/grpc-js';
-import type { ClusterInfo, LookupDNSResponse, VersionResponse } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { type ClientReadableStream, Metadata, status } from '@grpc/grpc-js';
+import type {
+  AgentIntercepts,
+  ArriveAsAgentResponse,
+  ClusterInfo,
+  LookupDNSResponse,
+  VersionResponse,
+} from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipFromBytes, subnetToCidr } from '../../protocol/src/ipAddress.js';
 import type { ClusterNetworks } from './clusterInfo.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { silentLogger } from '../../common/src/log/jsonLogger.js';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './managerServer.js';
-import { startTestManager, tcpOpen, type TestManager, TunnelClient, unary } from './testing/managerHarness.js';
+import type { AgentArrivalCheck, ArrivalVerdict } from './auth/agentVerifier.js';
+import {
+  bearer,
+  echoAgent,
+  startTestManager,
+  tcpOpen,
+  TEST_AGENT_TOKEN,
+  TestAgentCheck,
+  type TestManager,
+  TunnelClient,
+  unary,
+} from './testing/managerHarness.js';
 import { ECHO, ECHO_IP, SAMPLE_ZONE } from './testing/sampleZone.js';
 import { startTinyDnsServer, type TinyDnsServer } from './testing/tinyDnsServer.js';
 
@@ -52,6 +70,11 @@ class StreamReader<T> {
     this.items.push(item);
     this.waiter?.();
   }
+}
+
+/** A tunnel's end, without the details: its status and how many messages came before it. */
+function pick(r: { messages: unknown[]; code: status }): { code: status; messages: number } {
+  return { code: r.code, messages: r.messages.length };
 }
 
 function cidrsOf(info: ClusterInfo): unknown {
@@ -99,6 +122,162 @@ describe('sessions and version', () => {
 
   test('ArriveAsClient without a client name is INVALID_ARGUMENT', async () => {
     await assert.rejects(unary((cb) => m.client.arriveAsClient({}, cb)), { code: status.INVALID_ARGUMENT });
+  });
+});
+
+describe('two listeners: each refuses the other side\'s methods', () => {
+  let m: TestManager;
+  let check: TestAgentCheck;
+  before(async () => {
+    check = new TestAgentCheck();
+    m = await startTestManager({ clusterInfo: NETWORKS, agentCheck: check });
+  });
+  after(() => m.close());
+
+  const denied = { code: status.PERMISSION_DENIED };
+
+  test('Version answers on both', async () => {
+    assert.equal((await unary<VersionResponse>((cb) => m.client.version({}, cb))).name, 'traffic-manager');
+    assert.equal((await unary<VersionResponse>((cb) => m.agentClient.version({}, cb))).name, 'traffic-manager');
+  });
+
+  test("every client method is PERMISSION_DENIED on the agent listener, even with a client's session id", async () => {
+    const session = { sessionId: await m.arrive() };
+    const a = m.agentClient;
+    await assert.rejects(
+      unary((cb) => a.arriveAsClient({ client: { name: 'mallory', installId: 'x', namespace: 'samples', version: '1' } }, cb)),
+      { ...denied, details: /ArriveAsClient is served to workstations only, through a port-forward/ },
+    );
+    await assert.rejects(unary((cb) => a.lookupDns({ session, name: ECHO, qtype: 1 }, cb)), denied);
+    await assert.rejects(unary((cb) => a.createIntercept({ session, spec: undefined }, cb)), denied);
+    await assert.rejects(unary((cb) => a.removeIntercept({ session, name: 'echo' }, cb)), denied);
+    await assert.rejects(unary((cb) => a.listIntercepts({ session, namespace: '' }, cb)), denied);
+    await assert.rejects(unary((cb) => a.listAgents({ session, namespace: '', workloadName: '' }, cb)), denied);
+    for (const call of [a.watchClusterInfo({ session }), a.watchDials({ session })]) {
+      const end = await new StreamReader<unknown>(call).next();
+      assert.ok('code' in end);
+      assert.equal(end.code, status.PERMISSION_DENIED);
+    }
+    // A tunnel into the cluster, and taking an intercepted connection, are a client's.
+    const dial = new TunnelClient(a);
+    dial.send(tcpOpen(session.sessionId, '127.0.0.1', 1).message!);
+    assert.deepEqual(pick(await dial.rest()), { code: status.PERMISSION_DENIED, messages: 0 });
+    const accept = new TunnelClient(a);
+    accept.send({ $case: 'accept', value: { sessionId: session.sessionId, dialId: 'd' } });
+    assert.deepEqual(pick(await accept.rest()), { code: status.PERMISSION_DENIED, messages: 0 });
+    // Its session is the client listener's: there it is still good.
+    await unary((cb) => m.client.remain({ session }, cb));
+  });
+
+  test('the agent methods are PERMISSION_DENIED on the client listener, before any token is looked at', async () => {
+    const asked = check.asked.length;
+    await assert.rejects(
+      unary((cb) => m.client.arriveAsAgent({ agent: echoAgent('echo-x') }, bearer(TEST_AGENT_TOKEN), cb)),
+      { ...denied, details: /ArriveAsAgent is served to agents only, on the agent port/ },
+    );
+    assert.equal(check.asked.length, asked, 'the token was not even checked');
+    assert.equal(m.intercepts.listAgents('', '').length, 0);
+    const agent = await m.arriveAgent('echo-w');
+    const end = await new StreamReader<AgentIntercepts>(m.client.watchAgentIntercepts({ session: { sessionId: agent } })).next();
+    assert.ok('code' in end);
+    assert.equal(end.code, status.PERMISSION_DENIED);
+    // An agent's intercepted connection is handed over on the agent port only.
+    const handOver = new TunnelClient(m.client);
+    handOver.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId: 'i' }).message!);
+    assert.deepEqual(pick(await handOver.rest()), { code: status.PERMISSION_DENIED, messages: 0 });
+    await unary((cb) => m.agentClient.depart({ session: { sessionId: agent } }, cb));
+  });
+
+  test("an agent's session id is unknown on the client listener, and a client's on the agent listener", async () => {
+    const agent = { sessionId: await m.arriveAgent('echo-s') };
+    const client = { sessionId: await m.arrive() };
+    const notFound = { code: status.NOT_FOUND };
+    // The agent's id opens nothing of a client's: no tunnel into the cluster, no Remain there.
+    await assert.rejects(unary((cb) => m.client.remain({ session: agent }, cb)), notFound);
+    await assert.rejects(unary((cb) => m.client.depart({ session: agent }, cb)), notFound);
+    const dial = new TunnelClient(m.client);
+    dial.send(tcpOpen(agent.sessionId, '127.0.0.1', 1).message!);
+    assert.equal((await dial.rest()).code, status.NOT_FOUND);
+    // The client's id is no agent's.
+    await assert.rejects(unary((cb) => m.agentClient.remain({ session: client }, cb)), notFound);
+    await assert.rejects(unary((cb) => m.agentClient.depart({ session: client }, cb)), notFound);
+    const watch = await new StreamReader<AgentIntercepts>(m.agentClient.watchAgentIntercepts({ session: client })).next();
+    assert.ok('code' in watch);
+    assert.equal(watch.code, status.NOT_FOUND);
+    const handOver = new TunnelClient(m.agentClient);
+    handOver.send(tcpOpen(client.sessionId, '10.244.0.9', 8080, { interceptId: 'i' }).message!);
+    assert.equal((await handOver.rest()).code, status.NOT_FOUND);
+    // Both sessions are still there, each on its own listener.
+    await unary((cb) => m.agentClient.remain({ session: agent }, cb));
+    await unary((cb) => m.client.remain({ session: client }, cb));
+    await unary((cb) => m.agentClient.depart({ session: agent }, cb));
+  });
+});
+
+describe('ArriveAsAgent', () => {
+  test('without a token, or with one the check refuses, it is UNAUTHENTICATED and the real agent keeps its session', async () => {
+    const check = new TestAgentCheck();
+    const m = await startTestManager({ agentCheck: check });
+    try {
+      const real = await m.arriveAgent('echo-1');
+      const watch = new StreamReader<AgentIntercepts>(m.agentClient.watchAgentIntercepts({ session: { sessionId: real } }));
+      assert.ok('value' in (await watch.next()));
+      const unauthenticated = { code: status.UNAUTHENTICATED, details: 'not the test token' };
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: echoAgent('echo-1') }, cb)), unauthenticated);
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: echoAgent('echo-1') }, bearer('forged'), cb)), unauthenticated);
+      const basic = new Metadata();
+      basic.set('authorization', `Basic ${TEST_AGENT_TOKEN}`);
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: echoAgent('echo-1') }, basic, cb)), unauthenticated);
+      assert.deepEqual(check.asked.slice(1).map((a) => a.token), [undefined, 'forged', undefined]);
+      // Not replaced: its session lives, its watch is open, and it is the one agent listed.
+      await unary((cb) => m.agentClient.remain({ session: { sessionId: real } }, cb));
+      const client = await m.arrive();
+      const agents = await unary<{ agents: { podName: string }[] }>((cb) => m.client.listAgents({ session: { sessionId: client }, namespace: 'samples', workloadName: '' }, cb));
+      assert.deepEqual(agents.agents.map((a) => a.podName), ['echo-1']);
+      assert.equal(m.intercepts.agent(real)?.info.podName, 'echo-1');
+      watch.call.cancel();
+    } finally {
+      await m.close();
+    }
+  });
+
+  test("the check's verdict becomes the status: PERMISSION_DENIED and UNAVAILABLE with its reason; the token is what the agent sent", async () => {
+    const seen: (string | undefined)[] = [];
+    const verdicts: ArrivalVerdict[] = [
+      { ok: false, code: 'permissionDenied', reason: 'the token is pod samples/client-1\'s, but the agent claims pod echo-1' },
+      { ok: false, code: 'unavailable', reason: 'cannot check the agent\'s token with the API server: ECONNREFUSED' },
+    ];
+    const check: AgentArrivalCheck = {
+      verify: (token) => {
+        seen.push(token);
+        return Promise.resolve(verdicts.shift()!);
+      },
+    };
+    const m = await startTestManager({ agentCheck: check });
+    try {
+      const arrive = (): Promise<ArriveAsAgentResponse> =>
+        unary<ArriveAsAgentResponse>((cb) => m.agentClient.arriveAsAgent({ agent: echoAgent('echo-1') }, bearer('eyJ.some.jwt'), cb));
+      await assert.rejects(arrive(), { code: status.PERMISSION_DENIED, details: /claims pod echo-1/ });
+      await assert.rejects(arrive(), { code: status.UNAVAILABLE, details: /ECONNREFUSED/ });
+      assert.deepEqual(seen, ['eyJ.some.jwt', 'eyJ.some.jwt']);
+      assert.equal(m.sessions.size, 0, 'no session was opened');
+      assert.equal(m.intercepts.listAgents('', '').length, 0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('an accepted agent arriving again replaces its own earlier session', async () => {
+    const m = await startTestManager();
+    try {
+      const first = await m.arriveAgent('echo-1');
+      const second = await m.arriveAgent('echo-1');
+      assert.notEqual(first, second);
+      await assert.rejects(unary((cb) => m.agentClient.remain({ session: { sessionId: first } }, cb)), { code: status.NOT_FOUND });
+      assert.deepEqual(m.intercepts.listAgents('samples', '').map((a) => a.podName), ['echo-1']);
+    } finally {
+      await m.close();
+    }
   });
 });
 
@@ -227,19 +406,21 @@ describe('shutdown', () => {
   });
 });
 
-test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, so tunnel streams can fill the path', async () => {
+test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, on both listeners, so tunnel streams can fill the path', async () => {
   const m = await startTestManager();
   try {
     const http2 = await import('node:http2');
-    const socketPath = m.address.replace(/^unix:/, '');
-    const session = http2.connect('http://manager', { createConnection: () => net.connect(socketPath) });
-    await once(session, 'remoteSettings');
-    assert.equal(session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES);
-    // The connection window is no setting: the server's WINDOW_UPDATE goes out with its
-    // SETTINGS, before it answers a ping.
-    await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
-    assert.equal(session.state.remoteWindowSize, CONNECTION_WINDOW_BYTES);
-    session.close();
+    for (const address of [m.address, m.agentAddress]) {
+      const socketPath = address.replace(/^unix:/, '');
+      const session = http2.connect('http://manager', { createConnection: () => net.connect(socketPath) });
+      await once(session, 'remoteSettings');
+      assert.equal(session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES, address);
+      // The connection window is no setting: the server's WINDOW_UPDATE goes out with its
+      // SETTINGS, before it answers a ping.
+      await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+      assert.equal(session.state.remoteWindowSize, CONNECTION_WINDOW_BYTES, address);
+      session.close();
+    }
   } finally {
     await m.close();
   }

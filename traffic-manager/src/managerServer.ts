@@ -1,10 +1,19 @@
 /**
- * The telepath.manager.v1.Manager service: sessions, cluster info, DNS and tunnels behind one
- * grpc-js server, with a shutdown that drains before it forces.
+ * The telepath.manager.v1.Manager service: sessions, cluster info, DNS and tunnels, with a
+ * shutdown that drains before it forces.
+ *
+ * Two listeners, one grpc-js server each, over the same registries. The client listener, bound to
+ * the pod's loopback only, serves what a workstation's daemon calls; a daemon reaches it through a
+ * Kubernetes port-forward, so the API server has checked that its user may port-forward to the
+ * manager pod. The agent listener, on every address and behind the manager's Service, serves what
+ * agents call, and an agent arrives only with a token of its pod that the API server vouches for
+ * (auth/). On each listener the other's methods answer PERMISSION_DENIED, and sessions are found
+ * only on the listener they were opened on.
  */
 import type http2 from 'node:http2';
-import { Server, ServerCredentials, type ServerWritableStream, type ServiceError, status } from '@grpc/grpc-js';
+import { type Metadata, Server, ServerCredentials, type ServerWritableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type {
+  AgentInfo,
   AgentIntercepts,
   ClusterInfo,
   SessionInfo,
@@ -14,6 +23,7 @@ import type {
 import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { type ManagerServer, managerService } from '../../protocol/src/manager/managerService.js';
+import type { AgentArrivalCheck } from './auth/agentVerifier.js';
 import { type ClusterNetworks, subnetsOf } from './clusterInfo.js';
 import type { ClusterInfoSource } from './clusterInfoSource.js';
 import type { DnsLookup } from './dns/clusterDnsResolver.js';
@@ -22,11 +32,34 @@ import { qualifyName, renameOwners } from './dns/shortNames.js';
 import { InterceptError, type InterceptRegistry } from './intercepts/interceptRegistry.js';
 import type { InterceptRelay } from './intercepts/interceptRelay.js';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
-import { type ClientSession, type SessionRegistry, sessionEndReason } from './sessions.js';
+import { type ClientSession, type SessionKind, type SessionRegistry, sessionEndReason } from './sessions.js';
 import type { DnsAnswerMemory } from './tunnel/dnsAnswerMemory.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 
 export const PROGRAM_NAME = 'traffic-manager';
+
+/** Which of the two listeners: the daemons' (loopback, via port-forward) or the agents'. */
+export type Listener = SessionKind;
+
+type MethodName = keyof typeof managerService;
+/** What only a workstation's daemon calls. */
+const CLIENT_METHODS = [
+  'arriveAsClient',
+  'watchClusterInfo',
+  'lookupDns',
+  'createIntercept',
+  'removeIntercept',
+  'listIntercepts',
+  'listAgents',
+  'watchDials',
+] as const satisfies readonly MethodName[];
+/** What only agents call. */
+const AGENT_METHODS = ['arriveAsAgent', 'watchAgentIntercepts'] as const satisfies readonly MethodName[];
+/** Both: sessions are kept and ended on the listener that opened them; Tunnel checks its first message. */
+type SharedMethod = 'version' | 'remain' | 'depart' | 'tunnel';
+// A method added to the service does not compile until it is given to a listener above.
+const everyMethodHasAListener: Record<Exclude<MethodName, (typeof CLIENT_METHODS | typeof AGENT_METHODS)[number] | SharedMethod>, never> = {};
+void everyMethodHasAListener;
 
 export interface ManagerServerOptions {
   version: string;
@@ -40,6 +73,8 @@ export interface ManagerServerOptions {
   tunnels: TunnelService;
   intercepts: InterceptRegistry;
   relay: InterceptRelay;
+  /** Decides whether an ArriveAsAgent comes from the pod it claims. */
+  agentArrivals: AgentArrivalCheck;
   logger: Logger;
 }
 
@@ -83,37 +118,39 @@ export function setConnectionWindow(server: Server, bytes: number): boolean {
 }
 
 export class ManagerServerHost {
-  private readonly server = new Server({
-    // Dead port-forwards must not keep sessions' streams around forever.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-  });
   // Upload throughput of a tunnel stream is one HTTP/2 receive window per round trip through the
   // port-forward, for the stream and for the connection that carries all of them; grpc-js's server
   // offers no option for either (its client has grpc-node.flow_control_window; grpc-node#3058
   // would add it). Its http2 server options are a plain field read at bind time, and it keeps its
   // http2 servers in a map: the stream window is set in the one, the connection window on each
-  // session of the other (checked by managerServer.test.ts).
+  // session of the other (checked by managerServer.test.ts). Agents' relayed connections cross
+  // the same kind of path, so both servers get both.
+  private readonly servers: Record<Listener, Server> = { client: newServer(), agent: newServer() };
   private readonly watches = new Set<WatchCall>();
   private readonly logger: Logger;
   private shuttingDown = false;
 
   constructor(private readonly options: ManagerServerOptions) {
     this.logger = options.logger;
-    if (!setInitialWindow(this.server, STREAM_WINDOW_BYTES)) {
-      this.logger.warn('cannot raise the HTTP/2 stream window (grpc-js changed); uploads through tunnels will be slower');
+    for (const listener of ['client', 'agent'] as const) {
+      const server = this.servers[listener];
+      if (!setInitialWindow(server, STREAM_WINDOW_BYTES)) {
+        this.logger.warn('cannot raise the HTTP/2 stream window (grpc-js changed); uploads through tunnels will be slower');
+      }
+      server.addService(managerService, this.implementation(listener));
     }
-    this.server.addService(managerService, this.implementation());
   }
 
-  /** Binds `address` ("0.0.0.0:8081", "unix:/path"); resolves with the port. */
-  listen(address: string): Promise<number> {
+  /**
+   * Binds `address` ("127.0.0.1:8081", "[::]:8083", "unix:/path") for `listener`; resolves with
+   * the port. A listener may be bound to several addresses.
+   */
+  listen(listener: Listener, address: string): Promise<number> {
+    const server = this.servers[listener];
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (e, port) => {
+      server.bindAsync(address, ServerCredentials.createInsecure(), (e, port) => {
         if (e) return reject(e);
-        if (!setConnectionWindow(this.server, CONNECTION_WINDOW_BYTES)) {
+        if (!setConnectionWindow(server, CONNECTION_WINDOW_BYTES)) {
           this.logger.warn('cannot raise the HTTP/2 connection window (grpc-js changed); uploads through tunnels will be slower');
         }
         resolve(port);
@@ -123,7 +160,7 @@ export class ManagerServerHost {
 
   /**
    * Stops taking calls and ends the cluster-info watches at once (clients reconnect to the next
-   * manager); gives tunnels `drainMs` to finish, then disconnects the rest and forces the server
+   * manager); gives tunnels `drainMs` to finish, then disconnects the rest and forces both servers
    * closed `forceMs` later.
    */
   async shutdown(drainMs: number, forceMs = 1000): Promise<void> {
@@ -133,38 +170,55 @@ export class ManagerServerHost {
     this.logger.info('shutting down', { tunnels: tunnels.activeCount, drainMs });
     for (const w of [...this.watches]) endWatch(w, status.UNAVAILABLE, 'the traffic-manager is shutting down');
     this.options.relay.disconnectAll('the traffic-manager is shutting down');
-    const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    const servers = Object.values(this.servers);
+    const drained = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.tryShutdown(() => resolve())))).then(() => undefined);
     if (!(await settlesWithin(drained, drainMs))) {
       this.logger.info('drain deadline passed; disconnecting tunnels', { tunnels: tunnels.activeCount });
       tunnels.disconnectAll(DisconnectReason.SHUTDOWN, 'the traffic-manager is shutting down');
-      if (!(await settlesWithin(drained, forceMs))) this.server.forceShutdown();
+      if (!(await settlesWithin(drained, forceMs))) for (const s of servers) s.forceShutdown();
     }
     sessions.endAll('shutdown');
     this.logger.info('shut down');
   }
 
-  private implementation(): ManagerServer {
+  /** The service as `listener` serves it: the other listener's methods are refused. */
+  private implementation(listener: Listener): ManagerServer {
+    const all = this.methods(listener);
+    const refused = listener === 'client' ? AGENT_METHODS : CLIENT_METHODS;
+    const why = listener === 'client' ? 'served to agents only, on the agent port' : 'served to workstations only, through a port-forward to the manager pod';
+    const served: Record<string, unknown> = { ...all };
+    for (const name of refused) {
+      const error = serviceError(status.PERMISSION_DENIED, `${managerService[name].path} is ${why}`);
+      served[name] = managerService[name].responseStream
+        ? (call: { emit(event: 'error', e: unknown): void }) => void call.emit('error', error)
+        : (_call: unknown, callback: (e: Partial<ServiceError>) => void) => callback(error);
+    }
+    return served as ManagerServer;
+  }
+
+  private methods(listener: Listener): ManagerServer {
     const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, logger } = this.options;
     const rpcLog = logger.child('rpc');
+    const clientSession = (info: SessionInfo | undefined): ClientSession | undefined => sessions.get(info?.sessionId ?? '', 'client');
     return {
       version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
 
       arriveAsClient: (call, callback) => {
         const c = call.request.client;
         if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
-        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version });
+        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version }, 'client');
         callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
       },
 
       remain: (call, callback) => {
         const id = call.request.session?.sessionId ?? '';
-        if (!sessions.remain(id)) return callback(unknownSession(call.request.session));
+        if (!sessions.remain(id, listener)) return callback(unknownSession(call.request.session));
         callback(null, {});
       },
 
       depart: (call, callback) => {
         const id = call.request.session?.sessionId ?? '';
-        if (!sessions.depart(id)) return callback(unknownSession(call.request.session));
+        if (!sessions.depart(id, listener)) return callback(unknownSession(call.request.session));
         callback(null, {});
       },
 
@@ -172,7 +226,7 @@ export class ManagerServerHost {
 
       lookupDns: (call, callback) => {
         const { name, qtype } = call.request;
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
         const domain = this.options.clusterInfo.current()?.clusterDomain ?? 'cluster.local';
         const asked = qualifyName(name, session.client.namespace, domain);
@@ -199,11 +253,11 @@ export class ManagerServerHost {
 
       tunnel: (call) => {
         if (this.shuttingDown) return void call.emit('error', serviceError(status.UNAVAILABLE, 'the traffic-manager is shutting down'));
-        tunnels.handle(call);
+        tunnels.handle(call, listener);
       },
 
       createIntercept: (call, callback) => {
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
         if (!call.request.spec) return callback(serviceError(status.INVALID_ARGUMENT, 'spec is required'));
         try {
@@ -215,7 +269,7 @@ export class ManagerServerHost {
       },
 
       removeIntercept: (call, callback) => {
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
         try {
           intercepts.remove(session, call.request.name);
@@ -226,19 +280,19 @@ export class ManagerServerHost {
       },
 
       listIntercepts: (call, callback) => {
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
         callback(null, { intercepts: intercepts.list(call.request.namespace, session.id) });
       },
 
       listAgents: (call, callback) => {
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
         callback(null, { agents: intercepts.listAgents(call.request.namespace, call.request.workloadName) });
       },
 
       watchDials: (call) => {
-        const session = sessions.get(call.request.session?.sessionId ?? '');
+        const session = clientSession(call.request.session);
         if (!session) return void call.emit('error', unknownSession(call.request.session));
         relay.watchDials(call, session);
       },
@@ -248,24 +302,42 @@ export class ManagerServerHost {
         if (!a?.namespace || !a.workloadName || !a.podName) {
           return callback(serviceError(status.INVALID_ARGUMENT, 'agent.namespace, workload_name and pod_name are required'));
         }
-        const session = sessions.arrive({
-          name: `agent ${a.namespace}/${a.podName}`,
-          installId: `agent/${a.namespace}/${a.podName}`,
-          namespace: a.namespace,
-          version: a.version,
-        });
-        intercepts.addAgent(session, a);
-        callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
+        this.arriveAsAgent(a, call.metadata, call.getPeer()).then(
+          (sessionId) => callback(null, { session: { sessionId }, ttlMs: sessions.ttlMs }),
+          (e: Partial<ServiceError>) => callback(e),
+        );
       },
 
       watchAgentIntercepts: (call) => this.watchAgentIntercepts(call),
     };
   }
 
+  /**
+   * Opens an agent session once the API server has vouched for the caller's token and pod. Until
+   * then nothing changes: a refused caller cannot replace the session of the agent it names.
+   * Rejects with the gRPC error to answer.
+   */
+  private async arriveAsAgent(a: AgentInfo, metadata: Metadata, peer: string): Promise<string> {
+    const { sessions, intercepts, agentArrivals, logger } = this.options;
+    const verdict = await agentArrivals.verify(bearerToken(metadata), a);
+    if (!verdict.ok) {
+      logger.warn('agent refused', { namespace: a.namespace, workload: `${a.workloadKind}/${a.workloadName}`, pod: a.podName, peer, why: verdict.reason });
+      const code = verdict.code === 'unauthenticated' ? status.UNAUTHENTICATED : verdict.code === 'permissionDenied' ? status.PERMISSION_DENIED : status.UNAVAILABLE;
+      throw serviceError(code, verdict.reason);
+    }
+    if (this.shuttingDown) throw serviceError(status.UNAVAILABLE, 'the traffic-manager is shutting down');
+    const session = sessions.arrive(
+      { name: `agent ${a.namespace}/${a.podName}`, installId: `agent/${a.namespace}/${a.podName}`, namespace: a.namespace, version: a.version },
+      'agent',
+    );
+    intercepts.addAgent(session, a);
+    return session.id;
+  }
+
   private watchAgentIntercepts(call: AgentWatchCall): void {
     const { sessions, intercepts } = this.options;
     const id = call.request.session?.sessionId ?? '';
-    const session = sessions.get(id);
+    const session = sessions.get(id, 'agent');
     const agent = intercepts.agent(id);
     if (!session || !agent) return void call.emit('error', unknownSession(call.request.session));
     if (this.shuttingDown) return endAgentWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
@@ -287,7 +359,7 @@ export class ManagerServerHost {
 
   private watchClusterInfo(call: WatchCall): void {
     const { sessions, clusterInfo, namespace } = this.options;
-    const session = sessions.get(call.request.session?.sessionId ?? '');
+    const session = sessions.get(call.request.session?.sessionId ?? '', 'client');
     if (!session) return void call.emit('error', unknownSession(call.request.session));
     if (this.shuttingDown) return endWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
     const send = (n: ClusterNetworks): void => {
@@ -346,6 +418,23 @@ function unknownSession(session: SessionInfo | undefined): Partial<ServiceError>
 
 function sessionEnded(session: ClientSession): Partial<ServiceError> {
   return serviceError(status.NOT_FOUND, `session ${session.id} ${sessionEndReason(session.signal) ?? 'ended'}`);
+}
+
+/** The token of an `authorization: Bearer <token>` metadata entry. */
+export function bearerToken(metadata: Metadata): string | undefined {
+  const value = metadata.get('authorization')[0];
+  const m = typeof value === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(value) : null;
+  return m?.[1];
+}
+
+function newServer(): Server {
+  return new Server({
+    // Dead port-forwards must not keep sessions' streams around forever.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
 }
 
 function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {

@@ -25,12 +25,12 @@ test('a session lives for the TTL after arrival and after each Remain', () => {
   assert.equal(s.id, 's-1');
   assert.deepEqual(s.client, alice);
   clock.t = 9_999;
-  assert.equal(reg.remain(s.id), true);
+  assert.equal(reg.remain(s.id, 'client'), true);
   clock.t = 19_998;
-  assert.equal(reg.get(s.id)?.id, 's-1', 'Remain extends the session by a full TTL');
+  assert.equal(reg.get(s.id, 'client')?.id, 's-1', 'Remain extends the session by a full TTL');
   clock.t = 19_999;
-  assert.equal(reg.get(s.id), undefined, 'a session not kept expires at arrival/remain + TTL');
-  assert.equal(reg.remain(s.id), false);
+  assert.equal(reg.get(s.id, 'client'), undefined, 'a session not kept expires at arrival/remain + TTL');
+  assert.equal(reg.remain(s.id, 'client'), false);
   assert.equal(sessionEndReason(s.signal), 'expired');
 });
 
@@ -53,11 +53,11 @@ test('sweep ends the expired sessions only, and aborts their signals', () => {
 test('depart ends a session at once; a second depart, or one of an unknown id, is refused', () => {
   const { reg } = registry();
   const s = reg.arrive(alice);
-  assert.equal(reg.depart(s.id), true);
+  assert.equal(reg.depart(s.id, 'client'), true);
   assert.equal(sessionEndReason(s.signal), 'departed');
-  assert.equal(reg.get(s.id), undefined);
-  assert.equal(reg.depart(s.id), false);
-  assert.equal(reg.depart('nope'), false);
+  assert.equal(reg.get(s.id, 'client'), undefined);
+  assert.equal(reg.depart(s.id, 'client'), false);
+  assert.equal(reg.depart('nope', 'client'), false);
 });
 
 test('arriving again with the same install id replaces the earlier session', () => {
@@ -67,9 +67,9 @@ test('arriving again with the same install id replaces the earlier session', () 
   const second = reg.arrive({ ...alice, name: 'alice@laptop (restarted)' });
   assert.notEqual(first.id, second.id);
   assert.equal(sessionEndReason(first.signal), 'replaced');
-  assert.equal(reg.get(first.id), undefined);
-  assert.equal(reg.get(second.id)?.client.name, 'alice@laptop (restarted)');
-  assert.equal(reg.get(other.id)?.id, other.id, 'other installs keep their sessions');
+  assert.equal(reg.get(first.id, 'client'), undefined);
+  assert.equal(reg.get(second.id, 'client')?.client.name, 'alice@laptop (restarted)');
+  assert.equal(reg.get(other.id, 'client')?.id, other.id, 'other installs keep their sessions');
 });
 
 test('endAll ends every session with the given reason', () => {
@@ -79,4 +79,20 @@ test('endAll ends every session with the given reason', () => {
   reg.endAll('shutdown');
   assert.equal(reg.size, 0);
   assert.deepEqual([sessionEndReason(a.signal), sessionEndReason(b.signal)], ['shutdown', 'shutdown']);
+});
+
+test('a session is found only under its kind, and only a session of the same kind is replaced', () => {
+  const { reg } = registry();
+  const agent = reg.arrive({ name: 'agent samples/echo-1', installId: 'agent/samples/echo-1', namespace: 'samples', version: '0.1.0' }, 'agent');
+  assert.equal(agent.kind, 'agent');
+  assert.equal(reg.get(agent.id, 'client'), undefined, "an agent's session id opens nothing on the client side");
+  assert.equal(reg.remain(agent.id, 'client'), false);
+  assert.equal(reg.depart(agent.id, 'client'), false);
+  assert.equal(reg.get(agent.id, 'agent')?.id, agent.id);
+  // A client naming the agent's install id gets its own session; the agent keeps its one.
+  const client = reg.arrive({ name: 'mallory@laptop', installId: 'agent/samples/echo-1', namespace: 'samples', version: '0.1.0' });
+  assert.equal(client.kind, 'client');
+  assert.equal(agent.signal.aborted, false);
+  assert.equal(reg.get(client.id, 'agent'), undefined);
+  assert.equal(reg.depart(agent.id, 'agent'), true);
 });

@@ -1,7 +1,11 @@
 /**
- * Client sessions: a daemon arrives, keeps its session with Remain within the TTL, and departs.
- * A session that is not kept expires; ending a session aborts its signal, which closes the
- * tunnels and watches opened under it. Time comes from an injected clock so tests can move it.
+ * Sessions: a daemon (or an agent) arrives, keeps its session with Remain within the TTL, and
+ * departs. A session that is not kept expires; ending a session aborts its signal, which closes
+ * the tunnels and watches opened under it. Time comes from an injected clock so tests can move it.
+ *
+ * Every session is of one kind, a client's or an agent's, and is found only under its kind: the
+ * two arrive on different listeners (managerServer.ts), so an agent's session id must not open a
+ * client's tunnel, nor a client's session id act as an agent.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
@@ -15,6 +19,9 @@ export const systemClock: Clock = { now: () => performance.now() };
 
 export type SessionEndReason = 'departed' | 'expired' | 'replaced' | 'shutdown';
 
+/** Who holds a session: a workstation's daemon, or a traffic-agent whose identity was verified. */
+export type SessionKind = 'client' | 'agent';
+
 export interface ClientDescription {
   name: string;
   installId: string;
@@ -24,6 +31,7 @@ export interface ClientDescription {
 
 export interface ClientSession {
   readonly id: string;
+  readonly kind: SessionKind;
   readonly client: ClientDescription;
   readonly arrivedAt: number;
   /** Aborted with a SessionEndReason when the session ends. */
@@ -58,18 +66,20 @@ export class SessionRegistry {
 
   /**
    * Opens a session. A daemon that restarts arrives again with the same install id; its old
-   * session is then ended at once, so its orphaned tunnels do not linger until the TTL.
+   * session is then ended at once, so its orphaned tunnels do not linger until the TTL. Only a
+   * session of the same kind is replaced: a client cannot end an agent's session by naming its id.
    */
-  arrive(client: ClientDescription): ClientSession {
+  arrive(client: ClientDescription, kind: SessionKind = 'client'): ClientSession {
     if (client.installId) {
       for (const s of this.sessions.values()) {
-        if (s.client.installId === client.installId) this.end(s, 'replaced');
+        if (s.kind === kind && s.client.installId === client.installId) this.end(s, 'replaced');
       }
     }
     const controller = new AbortController();
     const now = this.clock.now();
     const entry: SessionEntry = {
       id: this.newId(),
+      kind,
       client: { ...client },
       arrivedAt: now,
       expiresAt: now + this.ttlMs,
@@ -77,33 +87,36 @@ export class SessionRegistry {
       controller,
     };
     this.sessions.set(entry.id, entry);
-    this.logger.info('client arrived', { session: entry.id, client: client.name, namespace: client.namespace, version: client.version });
+    this.logger.info('arrived', { kind, session: entry.id, client: client.name, namespace: client.namespace, version: client.version });
     return entry;
   }
 
-  /** The live session with this id; an expired one is ended here rather than returned. */
-  get(id: string): ClientSession | undefined {
-    return this.live(id);
+  /**
+   * The live session of this kind with this id; an expired one is ended here rather than
+   * returned. A session of the other kind is not found.
+   */
+  get(id: string, kind: SessionKind): ClientSession | undefined {
+    return this.live(id, kind);
   }
 
-  /** Extends the session by a full TTL; false when it is unknown or already expired. */
-  remain(id: string): boolean {
-    const s = this.live(id);
+  /** Extends the session by a full TTL; false when it is unknown, of the other kind or expired. */
+  remain(id: string, kind: SessionKind): boolean {
+    const s = this.live(id, kind);
     if (!s) return false;
     s.expiresAt = this.clock.now() + this.ttlMs;
     return true;
   }
 
-  depart(id: string): boolean {
-    const s = this.live(id);
+  depart(id: string, kind: SessionKind): boolean {
+    const s = this.live(id, kind);
     if (!s) return false;
     this.end(s, 'departed');
     return true;
   }
 
-  private live(id: string): SessionEntry | undefined {
+  private live(id: string, kind: SessionKind): SessionEntry | undefined {
     const s = this.sessions.get(id);
-    if (!s) return undefined;
+    if (!s || s.kind !== kind) return undefined;
     if (this.clock.now() >= s.expiresAt) {
       this.end(s, 'expired');
       return undefined;

@@ -11,10 +11,12 @@ import type { ConfigMap, Service } from 'kubernetes-types/core/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import {
+  AGENT_PORT,
   BUNDLE_HASH_ANNOTATION,
   BUNDLE_KEY,
   CONFIGMAP_MAX_BYTES,
   configMapSize,
+  GRPC_PORT,
   LOADER_KEY,
   type ManagerObject,
   managerManifests,
@@ -74,6 +76,8 @@ test('RBAC grants only what the manager uses', () => {
       resourceNames: ['telepath-traffic-manager'],
       verbs: ['get', 'patch'],
     },
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
   ]);
   const role = byKind<Role>(objects, 'Role');
   assert.deepEqual(role.rules, [
@@ -92,7 +96,7 @@ test('RBAC grants only what the manager uses', () => {
   assert.deepEqual(rb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata?.name });
 });
 
-test('the Deployment runs the loader from the ConfigMap, unprivileged, and the Service reaches its gRPC port', () => {
+test('the Deployment runs the loader from the ConfigMap, unprivileged, and the Service reaches its agent port, not the daemons\' one', () => {
   const objects = managerManifests({ version: '1.2.3', bundle });
   const d = byKind<Deployment>(objects, 'Deployment');
   const cm = byKind<ConfigMap>(objects, 'ConfigMap');
@@ -127,13 +131,17 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
   const other = byKind<Deployment>(managerManifests({ version: '1.2.3', bundle: Buffer.from('other') }), 'Deployment');
   assert.notEqual(other.spec?.template.metadata?.annotations?.[BUNDLE_HASH_ANNOTATION], hash);
   assert.deepEqual(svc.spec?.ports, [
-    { name: 'grpc', port: 8081, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+    { name: 'agent', port: 8083, targetPort: 'agent', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
     { name: 'https-webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
   ]);
-  assert.ok(c?.ports?.some((p) => p.name === 'grpc' && p.containerPort === 8081));
+  // The daemons' port 8081 is the pod's loopback only: no container port, no Service port.
+  assert.deepEqual(c?.ports?.map((p) => [p.name, p.containerPort]), [['agent', 8083], ['health', 8082], ['webhook', 8443]]);
+  assert.ok(!svc.spec?.ports?.some((p) => p.port === GRPC_PORT || String(p.targetPort) === String(GRPC_PORT)), "the Service does not lead to the daemons' port");
   assert.ok(c?.ports?.some((p) => p.name === 'webhook' && p.containerPort === 8443 && p.protocol === 'TCP'));
   const env = (name: string): string | undefined => c?.env?.find((e) => e.name === name)?.value;
   assert.equal(env('TELEPATH_WEBHOOK_PORT'), String(WEBHOOK_PORT));
+  assert.equal(env('TELEPATH_GRPC_PORT'), String(GRPC_PORT));
+  assert.equal(env('TELEPATH_AGENT_PORT'), String(AGENT_PORT));
   assert.equal(env('TELEPATH_AGENT_IMAGE'), 'docker.io/library/node:20-alpine');
   const custom = byKind<Deployment>(managerManifests({ version: '1', bundle, image: 'registry.example/node:20' }), 'Deployment');
   assert.equal(custom.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'TELEPATH_AGENT_IMAGE')?.value, 'registry.example/node:20');

@@ -18,8 +18,15 @@ import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/ag
 export const DEFAULT_NAMESPACE = 'telepath';
 export const DEFAULT_IMAGE = 'docker.io/library/node:20-alpine';
 export const MANAGER_NAME = 'traffic-manager';
+/**
+ * The daemons' gRPC port: on the manager pod's loopback only, so neither the Service nor the pod
+ * IP reaches it; a daemon comes through a port-forward to the pod, which the API server allows
+ * only to users with `pods/portforward` on it. Not a container port for that reason.
+ */
 export const GRPC_PORT = 8081;
-export const GRPC_PORT_NAME = 'grpc';
+/** The agents' gRPC port, on every address and the Service; it serves only what agents call. */
+export const AGENT_PORT = 8083;
+export const AGENT_PORT_NAME = 'agent';
 export const HEALTH_PORT = 8082;
 /** The agent-injection webhook: HTTPS on the manager's container port WEBHOOK_PORT, reached by the
  * API server through the Service's port WEBHOOK_SERVICE_PORT at WEBHOOK_PATH. */
@@ -137,6 +144,10 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
         resourceNames: [webhookConfigName(namespace)],
         verbs: ['get', 'patch'],
       },
+      // An arriving agent's token: whose it is (TokenReview), and the pod it is bound to, in
+      // whichever namespace the agent runs (auth/agentIdentity.ts).
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
     ],
   };
   const clusterRoleBinding: ClusterRoleBinding = {
@@ -212,6 +223,7 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
                 // The pod's own addresses, which tunnels never reach (comma-separated, both families).
                 { name: 'POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } },
                 { name: 'TELEPATH_GRPC_PORT', value: String(GRPC_PORT) },
+                { name: 'TELEPATH_AGENT_PORT', value: String(AGENT_PORT) },
                 { name: 'TELEPATH_HEALTH_PORT', value: String(HEALTH_PORT) },
                 { name: 'TELEPATH_LOG_LEVEL', value: options.logLevel ?? 'info' },
                 { name: 'TELEPATH_WEBHOOK_PORT', value: String(WEBHOOK_PORT) },
@@ -220,7 +232,7 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
                 ...(options.tunnelAllow?.length ? [{ name: 'TELEPATH_TUNNEL_ALLOW', value: options.tunnelAllow.join(',') }] : []),
               ],
               ports: [
-                { name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' },
+                { name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' },
                 { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
                 { name: WEBHOOK_PORT_NAME, containerPort: WEBHOOK_PORT, protocol: 'TCP' },
               ],
@@ -248,7 +260,8 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       type: 'ClusterIP',
       selector: selectorLabels(),
       ports: [
-        { name: GRPC_PORT_NAME, port: GRPC_PORT, targetPort: GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+        // Agents only: the daemons' port is not on the Service (see GRPC_PORT).
+        { name: AGENT_PORT_NAME, port: AGENT_PORT, targetPort: AGENT_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
         { name: WEBHOOK_SERVICE_PORT_NAME, port: WEBHOOK_SERVICE_PORT, targetPort: WEBHOOK_PORT_NAME, protocol: 'TCP' },
       ],
     },

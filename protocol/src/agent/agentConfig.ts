@@ -57,6 +57,18 @@ export const AGENT_POD_IP_ENV = '_TP_POD_IP';
 export const AGENT_NAMESPACE_ENV = '_TP_NAMESPACE';
 /** host:port of the traffic-manager's gRPC service. */
 export const AGENT_MANAGER_ADDRESS_ENV = '_TP_MANAGER_ADDRESS';
+/**
+ * The agent proves to the manager which pod it runs in with a ServiceAccount token bound to that
+ * pod: the webhook mounts a projected token of this audience in the agent container only, at
+ * AGENT_TOKEN_DIR/AGENT_TOKEN_FILE; the agent sends it with ArriveAsAgent as
+ * `authorization: Bearer <token>`, and the manager asks the API server (TokenReview) whose it is.
+ * A token of this audience is good for nothing else: the API server refuses it.
+ */
+export const AGENT_TOKEN_AUDIENCE = 'telepath.io/traffic-manager';
+export const AGENT_TOKEN_DIR = '/var/run/secrets/telepath.io';
+export const AGENT_TOKEN_FILE = 'token';
+/** Life of each token (at least 600); the kubelet writes a new one at 80 % of it. */
+export const AGENT_TOKEN_EXPIRATION_SECONDS = 3600;
 /** Variables that come from the agent's image or the runtime, not from the app container's spec. */
 export const IMAGE_ENV_KEYS: readonly string[] = ['PATH', 'HOME', 'HOSTNAME', 'NODE_VERSION', 'YARN_VERSION', 'TERM', 'PWD', 'SHLVL'];
 /** First port the daemon hands out to the agent; the next free ones follow. */

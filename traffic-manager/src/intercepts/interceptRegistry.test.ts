@@ -6,7 +6,7 @@ import type { ClientSession } from '../sessions.js';
 import { InterceptRegistry } from './interceptRegistry.js';
 
 function session(id: string): ClientSession {
-  return { id, client: { name: `${id}@host`, installId: id, namespace: 'samples', version: '0' }, arrivedAt: 0, signal: new AbortController().signal };
+  return { id, kind: 'client', client: { name: `${id}@host`, installId: id, namespace: 'samples', version: '0' }, arrivedAt: 0, signal: new AbortController().signal };
 }
 
 const spec: InterceptSpec = {

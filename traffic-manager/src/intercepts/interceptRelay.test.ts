@@ -4,7 +4,6 @@ import { after, before, test } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type {
   AgentIntercepts,
-  ArriveAsAgentResponse,
   CreateInterceptResponse,
   DialRequest,
   InterceptSpec,
@@ -35,32 +34,13 @@ function spec(extra: Partial<InterceptSpec>): InterceptSpec {
   };
 }
 
-async function arriveAgent(pod: string): Promise<string> {
-  const r = await unary<ArriveAsAgentResponse>((cb) =>
-    m.client.arriveAsAgent(
-      {
-        agent: {
-          namespace: 'samples',
-          workloadKind: 'Deployment',
-          workloadName: 'echo',
-          podName: pod,
-          podIp: ipToBytes('10.244.0.9'),
-          container: 'echo',
-          ports: [{ agentPort: 9900, name: 'http', appPort: 8080, protocol: 'TCP', services: [] }],
-          environment: { SAMPLE_GREETING: 'hello' },
-          version: '9.8.7',
-          sftpPort: 0,
-        },
-      },
-      cb,
-    ),
-  );
-  return r.session!.sessionId;
+function arriveAgent(pod: string): Promise<string> {
+  return m.arriveAgent(pod);
 }
 
 /** The agent's view of the intercepts: each message of its watch, in order. */
 function watchAgent(sessionId: string): { next(): Promise<AgentIntercepts>; cancel(): void } {
-  const call = m.client.watchAgentIntercepts({ session: { sessionId } });
+  const call = m.agentClient.watchAgentIntercepts({ session: { sessionId } });
   const queue: AgentIntercepts[] = [];
   const waiters: ((a: AgentIntercepts) => void)[] = [];
   call.on('data', (a: AgentIntercepts) => {
@@ -90,7 +70,7 @@ test('an intercepted connection is relayed from the agent to the client that acc
   let seen = await agentWatch.next();
   while (!seen.intercepts.some((i) => i.id === id && i.active)) seen = await agentWatch.next();
 
-  const fromAgent = new TunnelClient(m.client);
+  const fromAgent = new TunnelClient(m.agentClient);
   fromAgent.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId: id, sourceIp: ipToBytes('10.244.0.5'), sourcePort: 41000 }).message!);
   const [dial] = (await once(dials, 'data')) as [DialRequest];
   assert.equal(dial.interceptId, id);
@@ -158,7 +138,7 @@ test('a connection nobody accepts times out for the agent', async () => {
   const dials = m.client.watchDials({ session: { sessionId: client } });
   dials.on('error', () => undefined);
   const created = await unary<CreateInterceptResponse>((cb) => m.client.createIntercept({ session: { sessionId: client }, spec: spec({ name: 'slow' }) }, cb));
-  const fromAgent = new TunnelClient(m.client);
+  const fromAgent = new TunnelClient(m.agentClient);
   fromAgent.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId: created.intercept!.id }).message!);
   await once(dials, 'data');
   const r = await fromAgent.next(3000);
@@ -169,7 +149,7 @@ test('a connection nobody accepts times out for the agent', async () => {
 
 test('an Open for an intercept that does not exist is refused with a dial result', async () => {
   const agent = await arriveAgent('echo-3');
-  const fromAgent = new TunnelClient(m.client);
+  const fromAgent = new TunnelClient(m.agentClient);
   fromAgent.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId: 'nope' }).message!);
   const r = await fromAgent.next();
   assert.equal(r.kind === 'message' && r.message.$case === 'dialResult' && r.message.value.outcome, DialOutcome.FAILED);

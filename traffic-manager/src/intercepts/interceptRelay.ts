@@ -16,7 +16,7 @@ import {
   type TunnelOpen,
 } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
-import type { ClientSession } from '../sessions.js';
+import type { ClientSession, SessionKind } from '../sessions.js';
 import type { InterceptRegistry } from './interceptRegistry.js';
 
 type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
@@ -24,7 +24,7 @@ type DialsCall = ServerWritableStream<WatchDialsRequest, DialRequest>;
 
 export interface InterceptRelayOptions {
   registry: InterceptRegistry;
-  lookupSession(id: string): ClientSession | undefined;
+  lookupSession(id: string, kind: SessionKind): ClientSession | undefined;
   logger: Logger;
   /** How long a client may take to accept a connection before the agent hears TIMEOUT. */
   acceptTimeoutMs?: number;
@@ -77,7 +77,7 @@ export class InterceptRelay {
   fromAgent(call: TunnelCall, open: TunnelOpen): void {
     const { registry, logger } = this.options;
     const agent = registry.agent(open.sessionId);
-    if (!agent || !this.options.lookupSession(open.sessionId)) {
+    if (!agent || !this.options.lookupSession(open.sessionId, 'agent')) {
       return fail(call, status.NOT_FOUND, `unknown or expired agent session ${JSON.stringify(open.sessionId)}`);
     }
     const intercept = registry.get(open.interceptId);
@@ -123,7 +123,9 @@ export class InterceptRelay {
   accept(call: TunnelCall, accept: TunnelAccept): void {
     const p = this.pending.get(accept.dialId);
     if (!p) return fail(call, status.NOT_FOUND, `no pending connection ${JSON.stringify(accept.dialId)} (it timed out or the agent gave up)`);
-    if (p.clientSessionId !== accept.sessionId) return fail(call, status.PERMISSION_DENIED, 'that connection belongs to another session');
+    if (p.clientSessionId !== accept.sessionId || !this.options.lookupSession(accept.sessionId, 'client')) {
+      return fail(call, status.PERMISSION_DENIED, 'that connection belongs to another session');
+    }
     clearTimeout(p.timer);
     this.pending.delete(accept.dialId);
     if (p.agentCall.destroyed || p.agentCall.writableEnded) return fail(call, status.CANCELLED, 'the agent gave up on that connection');

@@ -6,6 +6,8 @@
  */
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import type { TokenReview, TokenReviewStatus } from 'kubernetes-types/authentication/v1';
+import type { Pod } from 'kubernetes-types/core/v1';
 
 export interface KubeClientConfig {
   /** e.g. https://10.96.0.1:443 */
@@ -128,6 +130,26 @@ export class KubeClient {
       }
     }
     return last;
+  }
+
+  /**
+   * What the API server says of someone else's `token` for these audiences (a TokenReview; needs
+   * `create` on tokenreviews.authentication.k8s.io). The token is sent only to the API server.
+   */
+  async reviewToken(token: string, audiences: string[], signal?: AbortSignal): Promise<TokenReviewStatus> {
+    const review: TokenReview = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } };
+    const answer = await this.request<TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', { method: 'POST', body: review, signal });
+    return answer.status ?? {};
+  }
+
+  /** The pod, or undefined when there is none of that name. */
+  async getPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod | undefined> {
+    try {
+      return await this.request<Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, { signal });
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) return undefined;
+      throw e;
+    }
   }
 
   close(): void {

@@ -1,16 +1,18 @@
 /**
- * For the manager's unit tests: the real ManagerServerHost on a unix socket with a real grpc-js
- * client, a cluster-info source the test controls, and a tunnel client that reads a stream as a
- * queue of messages. Not a test file itself (no .test.ts), so the runner does not run it.
+ * For the manager's unit tests: the real ManagerServerHost with its two listeners on unix sockets
+ * and a real grpc-js client for each, a cluster-info source the test controls, an agent check that
+ * accepts one test token, and a tunnel client that reads a stream as a queue of messages. Not a
+ * test file itself (no .test.ts), so the runner does not run it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ClientDuplexStream, credentials, type ServiceError, status } from '@grpc/grpc-js';
-import type { ArriveAsClientResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { type ClientDuplexStream, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import type { AgentInfo, ArriveAsAgentResponse, ArriveAsClientResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { Protocol, type TunnelMessage, type TunnelOpen } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import type { AgentArrivalCheck } from '../auth/agentVerifier.js';
 import type { ClusterNetworks } from '../clusterInfo.js';
 import type { ClusterInfoSource } from '../clusterInfoSource.js';
 import type { DnsLookup } from '../dns/clusterDnsResolver.js';
@@ -61,8 +63,47 @@ export class ManualClock implements Clock {
   }
 }
 
+/** The one token the harness's agent check accepts (for any claim). */
+export const TEST_AGENT_TOKEN = 'test-agent-token';
+
+/** Accepts TEST_AGENT_TOKEN and nothing else, and records what it was asked. */
+export class TestAgentCheck implements AgentArrivalCheck {
+  readonly asked: { token: string | undefined; podName: string }[] = [];
+  verify(token: string | undefined, claim: Pick<AgentInfo, 'podName'>): ReturnType<AgentArrivalCheck['verify']> {
+    this.asked.push({ token, podName: claim.podName });
+    if (token === TEST_AGENT_TOKEN) return Promise.resolve({ ok: true, identity: { namespace: 'samples', serviceAccount: 'default', podName: claim.podName, podUid: 'uid' } });
+    return Promise.resolve({ ok: false, code: 'unauthenticated', reason: 'not the test token' });
+  }
+}
+
+/** `authorization: Bearer <token>`, as an agent sends it. */
+export function bearer(token: string): Metadata {
+  const m = new Metadata();
+  m.set('authorization', `Bearer ${token}`);
+  return m;
+}
+
+/** An agent of Deployment samples/echo in pod `podName`. */
+export function echoAgent(podName: string): AgentInfo {
+  return {
+    namespace: 'samples',
+    workloadKind: 'Deployment',
+    workloadName: 'echo',
+    podName,
+    podIp: ipToBytes('10.244.0.9'),
+    container: 'echo',
+    ports: [{ agentPort: 9900, name: 'http', appPort: 8080, protocol: 'TCP', services: [] }],
+    environment: { SAMPLE_GREETING: 'hello' },
+    version: '9.8.7',
+    sftpPort: 0,
+  };
+}
+
 export interface TestManager {
+  /** A client of the daemons' listener. */
   client: ManagerClient;
+  /** A client of the agents' listener. */
+  agentClient: ManagerClient;
   host: ManagerServerHost;
   sessions: SessionRegistry;
   tunnels: TunnelService;
@@ -70,9 +111,14 @@ export interface TestManager {
   intercepts: InterceptRegistry;
   clusterInfo: SettableClusterInfo;
   clock: ManualClock;
+  agentCheck: AgentArrivalCheck;
+  /** The daemons' listener. */
   address: string;
+  agentAddress: string;
   /** A fresh session in `namespace`. */
   arrive(namespace?: string, installId?: string): Promise<string>;
+  /** An agent session for `info` (echoAgent by default) with the test token, on the agent listener. */
+  arriveAgent(podName: string, info?: AgentInfo): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -89,6 +135,8 @@ export interface TestManagerOptions {
   managerIps?: string[];
   tunnel?: Partial<TunnelServiceOptions>;
   relay?: Partial<InterceptRelayOptions>;
+  /** TestAgentCheck by default. */
+  agentCheck?: AgentArrivalCheck;
 }
 
 export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
@@ -96,10 +144,12 @@ export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, ans
 export async function startTestManager(options: TestManagerOptions = {}): Promise<TestManager> {
   const dir = mkdtempSync(path.join(tmpdir(), 'telepath-manager-'));
   const address = `unix:${path.join(dir, 'manager.sock')}`;
+  const agentAddress = `unix:${path.join(dir, 'agents.sock')}`;
   const clock = new ManualClock();
   const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
   const intercepts = new InterceptRegistry(silentLogger);
-  const relay = new InterceptRelay({ registry: intercepts, lookupSession: (id) => sessions.get(id), logger: silentLogger, ...options.relay });
+  const lookupSession = sessions.get.bind(sessions);
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: silentLogger, ...options.relay });
   const clusterInfo = new SettableClusterInfo(options.clusterInfo);
   const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? 'cluster.local', clock });
   const destinations = new DestinationGuard({
@@ -108,7 +158,8 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     tunnelAllow: options.tunnelAllow ?? ['127.0.0.0/8', '::1/128'],
     managerIps: options.managerIps ?? [],
   });
-  const tunnels = new TunnelService({ lookupSession: (id) => sessions.get(id), destinations, logger: silentLogger, intercepts: relay, ...options.tunnel });
+  const tunnels = new TunnelService({ lookupSession, destinations, logger: silentLogger, intercepts: relay, ...options.tunnel });
+  const agentCheck = options.agentCheck ?? new TestAgentCheck();
   const host = new ManagerServerHost({
     version: '9.8.7',
     namespace: 'telepath',
@@ -119,13 +170,17 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     tunnels,
     intercepts,
     relay,
+    agentArrivals: agentCheck,
     logger: silentLogger,
   });
-  await host.listen(address);
+  await host.listen('client', address);
+  await host.listen('agent', agentAddress);
   const client = new ManagerClient(address, credentials.createInsecure());
+  const agentClient = new ManagerClient(agentAddress, credentials.createInsecure());
   let installs = 0;
   return {
     client,
+    agentClient,
     host,
     sessions,
     tunnels,
@@ -133,15 +188,22 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     intercepts,
     clusterInfo,
     clock,
+    agentCheck,
     address,
+    agentAddress,
     async arrive(namespace = 'samples', installId = `install-${++installs}`) {
       const r = await unary<ArriveAsClientResponse>((cb) =>
         client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7' } }, cb),
       );
       return r.session?.sessionId ?? '';
     },
+    async arriveAgent(podName, info = echoAgent(podName)) {
+      const r = await unary<ArriveAsAgentResponse>((cb) => agentClient.arriveAsAgent({ agent: info }, bearer(TEST_AGENT_TOKEN), cb));
+      return r.session?.sessionId ?? '';
+    },
     async close() {
       client.close();
+      agentClient.close();
       await host.shutdown(0, 100);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -17,15 +17,22 @@ import {
   type TunnelOpen,
 } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
-import { type ClientSession, sessionEndReason } from '../sessions.js';
+import { type ClientSession, type SessionKind, sessionEndReason } from '../sessions.js';
 import { DialError, dialTcp, dialUdp, hostPort } from './dial.js';
 import type { DestinationVerdict } from './destinationPolicy.js';
 import { type ClientSide, disconnectMessage, type Flow, TcpFlow, UdpFlow } from './flows.js';
 
 export type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
 
+/**
+ * Which listener a Tunnel call came in on. A client (the daemon) opens tunnels into the cluster
+ * and takes intercepted connections (Accept); an agent only hands intercepted connections over
+ * (Open with an intercept id). Each side is refused what belongs to the other.
+ */
+export type TunnelSide = SessionKind;
+
 export interface TunnelServiceOptions {
-  lookupSession(id: string): ClientSession | undefined;
+  lookupSession(id: string, kind: SessionKind): ClientSession | undefined;
   /** Where a session may dial (DestinationGuard); a refusal is answered like a failed dial. */
   destinations: { judge(sessionId: string, ip: Uint8Array, port: number): DestinationVerdict };
   logger: Logger;
@@ -55,9 +62,9 @@ export class TunnelService {
     };
   }
 
-  /** The gRPC handler. */
-  readonly handle = (call: TunnelCall): void => {
-    const stream = new TunnelStream(call, this.options, this.settings, () => this.streams.delete(stream));
+  /** The gRPC handler of the listener for `side`. */
+  readonly handle = (call: TunnelCall, side: TunnelSide): void => {
+    const stream = new TunnelStream(call, side, this.options, this.settings, () => this.streams.delete(stream));
     this.streams.add(stream);
     stream.start();
   };
@@ -88,6 +95,7 @@ class TunnelStream {
 
   constructor(
     private readonly call: TunnelCall,
+    private readonly side: TunnelSide,
     private readonly options: TunnelServiceOptions,
     private readonly settings: typeof DEFAULTS,
     private readonly onDone: () => void,
@@ -134,11 +142,14 @@ class TunnelStream {
   private onMessage(m: TunnelMessage): void {
     const msg = m.message;
     switch (this.state) {
-      case 'awaitOpen':
+      case 'awaitOpen': {
+        const refusal = refusedOn(this.side, msg);
+        if (refusal) return this.fail(status.PERMISSION_DENIED, refusal);
         if (msg?.$case === 'accept' || (msg?.$case === 'open' && msg.value.interceptId)) return this.handOver(msg);
         if (msg?.$case !== 'open') return this.fail(status.INVALID_ARGUMENT, `the first message must be Open, not ${msg?.$case ?? 'empty'}`);
         this.open(msg.value).catch((e: unknown) => this.fail(status.INTERNAL, e instanceof Error ? e.message : String(e)));
         return;
+      }
       case 'dialing':
         return this.fail(status.FAILED_PRECONDITION, `${msg?.$case ?? 'empty message'} before the dial result`);
       case 'done':
@@ -184,7 +195,7 @@ class TunnelStream {
   private async open(open: TunnelOpen): Promise<void> {
     const invalid = validateOpen(open);
     if (invalid) return this.fail(status.INVALID_ARGUMENT, invalid);
-    const session = this.options.lookupSession(open.sessionId);
+    const session = this.options.lookupSession(open.sessionId, 'client');
     if (!session) return this.fail(status.NOT_FOUND, `unknown or expired session ${JSON.stringify(open.sessionId)}`);
     this.session = session;
     session.signal.addEventListener('abort', this.onSessionEnd, { once: true });
@@ -296,6 +307,14 @@ class TunnelStream {
     this.session?.signal.removeEventListener('abort', this.onSessionEnd);
     this.onDone();
   }
+}
+
+/** Why the first message may not come in on this side's listener, if it may not. */
+function refusedOn(side: TunnelSide, msg: TunnelMessage['message']): string | undefined {
+  const handOver = msg?.$case === 'open' && !!msg.value.interceptId;
+  if (side === 'agent' && !handOver) return "the agent port takes only an agent's intercepted connections (Open with an intercept id)";
+  if (side === 'client' && handOver) return 'intercepted connections are handed over on the agent port';
+  return undefined;
 }
 
 function validateOpen(open: TunnelOpen): string | undefined {

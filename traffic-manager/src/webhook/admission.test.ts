@@ -53,7 +53,7 @@ function admissionReview(request: Record<string, unknown>): unknown {
   };
 }
 
-const OPTS = { image: 'node:20-alpine', managerAddress: 'traffic-manager.telepath:8081' };
+const OPTS = { image: 'node:20-alpine', managerAddress: 'traffic-manager.telepath:8083' };
 
 function decodePatch(r: AdmissionReview): JsonPatchOp[] {
   assert.equal(r.response?.patchType, 'JSONPatch');
@@ -71,7 +71,7 @@ test('a marked pod creation is allowed with a base64 JSON patch that adds the ag
   const pod = applyJsonPatch(markedPod(), decodePatch(r));
   assert.deepEqual(pod.spec?.containers.map((c) => c.name), ['web', 'telepath-agent']);
   assert.equal(pod.spec?.containers[1].image, 'node:20-alpine');
-  assert.equal(pod.spec?.containers[1].env?.find((e) => e.name === '_TP_MANAGER_ADDRESS')?.value, 'traffic-manager.telepath:8081');
+  assert.equal(pod.spec?.containers[1].env?.find((e) => e.name === '_TP_MANAGER_ADDRESS')?.value, 'traffic-manager.telepath:8083');
   const info = lines.find((l) => l.level === 'info');
   assert.equal(info?.msg, 'injecting the traffic-agent');
   assert.deepEqual(info?.fields, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', namespace: 'shop', pod: 'web-5b8c-', workload: 'Deployment/web', dryRun: false });

@@ -4,13 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Container, Pod } from 'kubernetes-types/core/v1';
+import type { Container, Pod, Volume } from 'kubernetes-types/core/v1';
 import { AGENT_CONFIG_ANNOTATION, type AgentConfig, type AgentPort } from '../../../protocol/src/agent/agentConfig.js';
 import { applyJsonPatch } from './jsonPatch.js';
 import { AGENT_INJECTED_ANNOTATION, mutatePod, type PodMutation } from './mutatePod.js';
 
-const OPTS = { image: 'docker.io/library/node:20-alpine', managerAddress: 'traffic-manager.telepath:8081', namespace: 'shop' };
+const OPTS = { image: 'docker.io/library/node:20-alpine', managerAddress: 'traffic-manager.telepath:8083', namespace: 'shop' };
 const TOKEN_VOLUME = 'kube-api-access-x7k2p';
+/** The agent's identity token: bound to the pod, for the manager's audience, renewed by the kubelet. */
+const TOKEN_FOR_THE_MANAGER: Volume = {
+  name: 'telepath-agent-token',
+  projected: { sources: [{ serviceAccountToken: { audience: 'telepath.io/traffic-manager', expirationSeconds: 3600, path: 'token' } }] },
+};
 
 function agentPort(p: Partial<AgentPort> & Pick<AgentPort, 'name' | 'appPort'>): AgentPort {
   return { agentPort: 9900, protocol: 'TCP', services: [{ service: 'web', portName: 'http', port: 80 }], ...p };
@@ -134,16 +139,18 @@ test('a named Service port reaches the agent, while the app port and its probes 
     { name: '_TP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: '_TP_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: '_TP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    { name: '_TP_MANAGER_ADDRESS', value: 'traffic-manager.telepath:8081' },
+    { name: '_TP_MANAGER_ADDRESS', value: 'traffic-manager.telepath:8083' },
   ]);
   assert.equal(agent.envFrom, undefined);
-  // The ServiceAccount admission plugin ran before us: the agent gets the token mount by copy.
+  // The ServiceAccount admission plugin ran before us: the agent gets the API token mount by copy.
   assert.deepEqual(agent.volumeMounts, [
     { name: 'telepath-agent-bundle', mountPath: '/telepath-agent', readOnly: true },
+    { name: 'telepath-agent-token', mountPath: '/var/run/secrets/telepath.io', readOnly: true },
     { name: TOKEN_VOLUME, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
   ]);
-  assert.deepEqual(after.spec?.volumes?.map((v) => v.name), [TOKEN_VOLUME, 'telepath-agent-bundle']);
+  assert.deepEqual(after.spec?.volumes?.map((v) => v.name), [TOKEN_VOLUME, 'telepath-agent-bundle', 'telepath-agent-token']);
   assert.deepEqual(after.spec?.volumes?.[1], { name: 'telepath-agent-bundle', configMap: { name: 'telepath-agent', defaultMode: 0o444 } });
+  assert.deepEqual(after.spec?.volumes?.[2], TOKEN_FOR_THE_MANAGER);
   assert.match(after.metadata?.annotations?.[AGENT_INJECTED_ANNOTATION] ?? '', /^[0-9a-f]{16}$/);
   assert.equal(after.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], '2025-01-01T00:00:00Z');
 });
@@ -242,6 +249,7 @@ test("the agent gets the app's env and envFrom unchanged, before its own variabl
   );
   assert.deepEqual(agent.volumeMounts, [
     { name: 'telepath-agent-bundle', mountPath: '/telepath-agent', readOnly: true },
+    { name: 'telepath-agent-token', mountPath: '/var/run/secrets/telepath.io', readOnly: true },
     { name: 'config', mountPath: '/telepath-agent-mounts/etc/config', readOnly: true },
     { name: 'data', mountPath: '/telepath-agent-mounts/var/lib/web', subPath: 'web' },
     { name: TOKEN_VOLUME, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
@@ -257,14 +265,37 @@ test('the config reaches the agent intact through the kubelet\'s $(VAR) expansio
   assert.deepEqual(JSON.parse(expanded), cfg);
 });
 
-test('a pod without volumes gets the volumes array, not an append to a missing one', () => {
+test('a pod without volumes (automountServiceAccountToken: false) gets the volumes array, not an append to a missing one', () => {
   const cfg = config([agentPort({ name: 'tp-8080', appPort: 8080 })]);
   const before = pod(cfg, [appContainer({ volumeMounts: undefined })], { volumes: undefined, automountServiceAccountToken: false });
   const m = mutatePod(before, OPTS);
   assert.ok(m.patch.some((op) => op.op === 'add' && op.path === '/spec/volumes'));
   const after = injected(before, m);
-  assert.deepEqual(after.spec?.volumes, [{ name: 'telepath-agent-bundle', configMap: { name: 'telepath-agent', defaultMode: 0o444 } }]);
-  assert.deepEqual(containerOf(after, 'telepath-agent').volumeMounts, [{ name: 'telepath-agent-bundle', mountPath: '/telepath-agent', readOnly: true }]);
+  assert.deepEqual(after.spec?.volumes, [{ name: 'telepath-agent-bundle', configMap: { name: 'telepath-agent', defaultMode: 0o444 } }, TOKEN_FOR_THE_MANAGER]);
+  assert.deepEqual(containerOf(after, 'telepath-agent').volumeMounts, [
+    { name: 'telepath-agent-bundle', mountPath: '/telepath-agent', readOnly: true },
+    { name: 'telepath-agent-token', mountPath: '/var/run/secrets/telepath.io', readOnly: true },
+  ]);
+  // The kubelet fills a projected token whatever automountServiceAccountToken says.
+  assert.equal(after.spec?.automountServiceAccountToken, false);
+});
+
+test('the agent alone gets a token bound to its pod, for the manager only, under the "restricted" Pod Security rules', () => {
+  const cfg = config([agentPort({ name: 'http', appPort: 8080, appPortRename: 'tpa-http' })]);
+  const shipper: Container = { name: 'log-shipper', image: 'fluent/fluent-bit:3' };
+  const before = pod(cfg, [appContainer(), shipper], { initContainers: [{ name: 'migrate', image: 'registry.example/shop/web:1.4' }] });
+  const after = injected(before, mutatePod(before, OPTS));
+  const tokenVolume = after.spec?.volumes?.find((v) => v.name === 'telepath-agent-token');
+  assert.deepEqual(tokenVolume, TOKEN_FOR_THE_MANAGER);
+  // Audience: the API server itself refuses this token, and the manager refuses the pod's usual one.
+  assert.equal(tokenVolume?.projected?.sources?.[0]?.serviceAccountToken?.audience, 'telepath.io/traffic-manager');
+  // Only projected volumes (and the ConfigMap) are added, which "restricted" allows; no hostPath.
+  const added = after.spec?.volumes?.filter((v) => !before.spec?.volumes?.some((b) => b.name === v.name)) ?? [];
+  assert.deepEqual(added.map((v) => Object.keys(v).filter((k) => k !== 'name')), [['configMap'], ['projected']]);
+  const mountedBy = [...(after.spec?.initContainers ?? []), ...(after.spec?.containers ?? [])]
+    .filter((c) => c.volumeMounts?.some((m) => m.name === 'telepath-agent-token'))
+    .map((c) => c.name);
+  assert.deepEqual(mountedBy, ['telepath-agent']);
 });
 
 test('the injected annotation is added under its escaped key and follows the config', () => {
@@ -323,4 +354,5 @@ test('ports the agent would fight over are refused', () => {
     /two ports named tpa-http/,
   );
   refused(pod(cfg, [appContainer()], { volumes: [{ name: 'telepath-agent-bundle', emptyDir: {} }] }), /already has a volume named telepath-agent-bundle/);
+  refused(pod(cfg, [appContainer()], { volumes: [{ name: 'telepath-agent-token', emptyDir: {} }] }), /already has a volume named telepath-agent-token/);
 });

@@ -2,7 +2,8 @@
  * The agent injection itself, as a pure function from the Pod being created to the JSON Patch that
  * the webhook answers with. The daemon marked the pod template (label + AgentConfig annotation,
  * protocol/src/agent/agentConfig.ts); here the app's ports are renamed where the agent takes their
- * names, and the traffic-agent container and its bundle volume are added.
+ * names, and the traffic-agent container, its bundle volume and the token volume by which it
+ * proves to the manager which pod it runs in are added.
  *
  * Anything doubtful means no patch at all: the pod must still start as the user wrote it, and a
  * patch that made the Pod invalid would make the API server refuse the pod outright (failurePolicy
@@ -22,6 +23,10 @@ import {
   AGENT_NAMESPACE_ENV,
   AGENT_POD_IP_ENV,
   AGENT_POD_NAME_ENV,
+  AGENT_TOKEN_AUDIENCE,
+  AGENT_TOKEN_DIR,
+  AGENT_TOKEN_EXPIRATION_SECONDS,
+  AGENT_TOKEN_FILE,
   type AgentConfig,
   parseAgentConfig,
 } from '../../../protocol/src/agent/agentConfig.js';
@@ -31,6 +36,12 @@ import { type JsonPatchOp, jsonPointer } from './jsonPatch.js';
 export const AGENT_INJECTED_ANNOTATION = 'telepath.io/agent-injected';
 /** The pod volume of the agent bundle ConfigMap. */
 export const AGENT_BUNDLE_VOLUME = 'telepath-agent-bundle';
+/**
+ * The pod volume of the agent's identity token: a ServiceAccount token bound to the pod, for the
+ * manager's audience only, mounted in the agent container alone. A projected volume, so it works
+ * under the "restricted" Pod Security level and with automountServiceAccountToken: false.
+ */
+export const AGENT_TOKEN_VOLUME = 'telepath-agent-token';
 /** Where the agent sees each of the app container's volume mounts, under the app's mount path. */
 export { AGENT_MOUNTS_DIR };
 /** Where the ServiceAccount admission plugin mounts the API token. */
@@ -80,7 +91,9 @@ export function mutatePod(pod: Pod, opts: MutatePodOptions): PodMutation {
   const appIndex = containers.findIndex((c) => c.name === config.container);
   if (appIndex < 0) return none(`the agent config names container ${config.container}, which the pod does not have`);
   const app = containers[appIndex];
-  if (spec.volumes?.some((v) => v.name === AGENT_BUNDLE_VOLUME)) return none(`the pod already has a volume named ${AGENT_BUNDLE_VOLUME}`);
+  for (const name of [AGENT_BUNDLE_VOLUME, AGENT_TOKEN_VOLUME]) {
+    if (spec.volumes?.some((v) => v.name === name)) return none(`the pod already has a volume named ${name}`);
+  }
 
   const problems: string[] = [];
   const patch: JsonPatchOp[] = [];
@@ -104,13 +117,18 @@ export function mutatePod(pod: Pod, opts: MutatePodOptions): PodMutation {
 
   patch.push(...handlerRewrites(app, appIndex, renames));
   patch.push({ op: 'add', path: jsonPointer('spec', 'containers', '-'), value: agentContainer(app, config, json, opts) });
-  const volume: Volume = { name: AGENT_BUNDLE_VOLUME, configMap: { name: AGENT_BUNDLE_CONFIGMAP, defaultMode: 0o444 } };
+  const volumes: Volume[] = [
+    { name: AGENT_BUNDLE_VOLUME, configMap: { name: AGENT_BUNDLE_CONFIGMAP, defaultMode: 0o444 } },
+    {
+      name: AGENT_TOKEN_VOLUME,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: AGENT_TOKEN_AUDIENCE, expirationSeconds: AGENT_TOKEN_EXPIRATION_SECONDS, path: AGENT_TOKEN_FILE } }],
+      },
+    },
+  ];
   // "add" to /spec/volumes/- needs the array; a pod without volumes gets the whole array instead.
-  patch.push(
-    spec.volumes
-      ? { op: 'add', path: jsonPointer('spec', 'volumes', '-'), value: volume }
-      : { op: 'add', path: jsonPointer('spec', 'volumes'), value: [volume] },
-  );
+  if (spec.volumes) patch.push(...volumes.map((value): JsonPatchOp => ({ op: 'add', path: jsonPointer('spec', 'volumes', '-'), value })));
+  else patch.push({ op: 'add', path: jsonPointer('spec', 'volumes'), value: volumes });
   patch.push({ op: 'add', path: jsonPointer('metadata', 'annotations', AGENT_INJECTED_ANNOTATION), value: configHash(json) });
   return { patch, problems: [], config };
 }
@@ -210,12 +228,16 @@ function envForAgent(e: EnvVar, appName: string): EnvVar {
 }
 
 /**
- * The bundle, the API token where the app has one, and every other mount of the app under
- * AGENT_MOUNTS_DIR. The token mount must be copied: the ServiceAccount admission plugin ran before
- * the webhooks and never sees the agent container (kubernetes/kubernetes#69733).
+ * The bundle, the agent's identity token, the API token where the app has one, and every other
+ * mount of the app under AGENT_MOUNTS_DIR. The API token mount must be copied: the ServiceAccount
+ * admission plugin ran before the webhooks and never sees the agent container
+ * (kubernetes/kubernetes#69733).
  */
 function agentMounts(app: Container): VolumeMount[] {
-  const mounts: VolumeMount[] = [{ name: AGENT_BUNDLE_VOLUME, mountPath: AGENT_BUNDLE_DIR, readOnly: true }];
+  const mounts: VolumeMount[] = [
+    { name: AGENT_BUNDLE_VOLUME, mountPath: AGENT_BUNDLE_DIR, readOnly: true },
+    { name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true },
+  ];
   for (const m of app.volumeMounts ?? []) {
     const atTokenDir = m.mountPath.replace(/\/+$/, '') === SERVICE_ACCOUNT_DIR;
     if (atTokenDir) mounts.push({ name: m.name, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true });

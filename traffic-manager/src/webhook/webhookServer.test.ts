@@ -42,7 +42,7 @@ function options(kube: InMemoryKube, signal: AbortSignal, extra: Partial<StartWe
     port: 0,
     host: '127.0.0.1',
     image: 'node:20-alpine',
-    managerAddress: 'traffic-manager.telepath:8081',
+    managerAddress: 'traffic-manager.telepath:8083',
     logger: silentLogger,
     signal,
     checkIntervalMs: 50,

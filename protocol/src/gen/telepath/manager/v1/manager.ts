@@ -26,10 +26,18 @@ export const protobufPackage = "telepath.manager.v1";
 export const protobufFileName = "telepath/manager/v1/manager.proto";
 
 /**
- * The traffic-manager's API, as used by the workstation daemon (and, later, by the traffic-agent).
+ * The traffic-manager's API, as used by the workstation daemon and by the traffic-agent.
+ *
+ * The manager serves it on two ports. The client port (8081) is on the manager pod's loopback
+ * only: a daemon reaches it through a Kubernetes port-forward, which the API server allows only to
+ * users with pods/portforward on the manager pod. The agent port (8083, the manager's Service)
+ * serves what agents call: Version, ArriveAsAgent, WatchAgentIntercepts, Remain and Depart of
+ * agent sessions, and Tunnel streams that hand over an intercepted connection. A method called on
+ * the other side's port fails with PERMISSION_DENIED.
  *
  * Every RPC that takes a SessionInfo fails with gRPC status NOT_FOUND when the session is unknown
- * or has expired; the daemon then arrives again and reopens its streams. Each RPC has its own
+ * or has expired, or was opened on the other port; the daemon then arrives again and reopens its
+ * streams. Each RPC has its own
  * request and response message so that fields can be added to one without touching the others.
  */
 
@@ -44,7 +52,7 @@ export interface VersionResponse {
 }
 
 export interface SessionInfo {
-  /** Opaque; issued by ArriveAsClient. */
+  /** Opaque; issued by ArriveAsClient or ArriveAsAgent, and good only on the port that issued it. */
   sessionId: string;
 }
 
@@ -4040,7 +4048,15 @@ export const ManagerService = {
     responseSerialize: (value: DialRequest): Buffer => Buffer.from(DialRequest.encode(value).finish()),
     responseDeserialize: (value: Buffer): DialRequest => DialRequest.decode(value),
   },
-  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  /**
+   * Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's.
+   * The call carries the metadata `authorization: Bearer <token>`, the pod's projected
+   * ServiceAccount token for the audience "telepath.io/traffic-manager". The manager asks the API
+   * server whose it is (TokenReview) and reads the pod: UNAUTHENTICATED when the token proves
+   * nothing, PERMISSION_DENIED when it is not the token of an injected pod running the agent of the
+   * workload claimed, UNAVAILABLE when the API server cannot be asked. A refused call changes
+   * nothing: the pod's real agent keeps its session.
+   */
   arriveAsAgent: {
     path: "/telepath.manager.v1.Manager/ArriveAsAgent" as const,
     requestStream: false as const,
@@ -4114,7 +4130,15 @@ export interface ManagerServer extends UntypedServiceImplementation {
    * while its client watches: when this stream breaks, agents send its traffic to the app again.
    */
   watchDials: handleServerStreamingCall<WatchDialsRequest, DialRequest>;
-  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  /**
+   * Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's.
+   * The call carries the metadata `authorization: Bearer <token>`, the pod's projected
+   * ServiceAccount token for the audience "telepath.io/traffic-manager". The manager asks the API
+   * server whose it is (TokenReview) and reads the pod: UNAUTHENTICATED when the token proves
+   * nothing, PERMISSION_DENIED when it is not the token of an injected pod running the agent of the
+   * workload claimed, UNAVAILABLE when the API server cannot be asked. A refused call changes
+   * nothing: the pod's real agent keeps its session.
+   */
   arriveAsAgent: handleUnaryCall<ArriveAsAgentRequest, ArriveAsAgentResponse>;
   /**
    * The active intercepts of the agent's workload. The first message is sent at once, then one on
@@ -4308,7 +4332,15 @@ export interface ManagerClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DialRequest>;
-  /** Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's. */
+  /**
+   * Opens an agent session (one per pod); kept with Remain and ended with Depart like a client's.
+   * The call carries the metadata `authorization: Bearer <token>`, the pod's projected
+   * ServiceAccount token for the audience "telepath.io/traffic-manager". The manager asks the API
+   * server whose it is (TokenReview) and reads the pod: UNAUTHENTICATED when the token proves
+   * nothing, PERMISSION_DENIED when it is not the token of an injected pod running the agent of the
+   * workload claimed, UNAVAILABLE when the API server cannot be asked. A refused call changes
+   * nothing: the pod's real agent keeps its session.
+   */
   arriveAsAgent(
     request: ArriveAsAgentRequest,
     callback: (error: ServiceError | null, response: ArriveAsAgentResponse) => void,
