@@ -18,6 +18,8 @@ import { startResolverGuard, type ResolverGuard } from './dns/resolverGuard.js';
 import type { ResolverConfigurator, ResolverSettings } from './dns/resolverTypes.js';
 import type { Logger } from '../../../common/src/log/fileLogger.js';
 import type { ClusterNetworks } from './clusterNetworks.js';
+import { checkLocalOverlap, checkNamespace, checkNamespaces, checkNetworks } from './networkInput.js';
+import { readLocalNetworks } from './vif/localNetworks.js';
 import { Vif } from './vif/vif.js';
 
 export interface NetworkRoleOptions {
@@ -29,6 +31,16 @@ export interface NetworkRoleOptions {
   namespaces: string[];
   journalDir: string;
   log: Logger;
+  /** Route subnets wider than networkInput.ts's WIDEST_PREFIX (the user allowed it). */
+  allowWideSubnets?: boolean;
+}
+
+/** Where the workstation stands while the role runs: left out of its own networks. */
+export interface RoleFootprint {
+  /** The role's TUN device, whose routes are the role's. */
+  tunDev?: string;
+  /** The cluster DNS address the role put into the resolver. */
+  dnsIp?: string;
 }
 
 export interface NetworkState {
@@ -54,8 +66,26 @@ export class NetworkRole {
     if (result !== 'nothing') log.warn(`undid the resolver change of a previous run that did not stop cleanly (${result})`);
   }
 
+  /**
+   * Refuses (RefusedInput, with what and why) networks, namespaces or a connected namespace that
+   * break networkInput.ts's rules or overlap the workstation's own networks. Nothing is written.
+   */
+  static async check(
+    input: { networks: unknown; namespaces: unknown; connectedNamespace: unknown },
+    allowWideSubnets: boolean,
+    footprint: RoleFootprint = {},
+  ): Promise<void> {
+    const networks = checkNetworks(input.networks, { allowWideSubnets });
+    checkNamespaces(input.namespaces);
+    checkNamespace(input.connectedNamespace, 'the connected namespace', true);
+    const ownDnsIps = footprint.dnsIp ? [footprint.dnsIp, networks.dnsIp] : [networks.dnsIp];
+    checkLocalOverlap(networks, await readLocalNetworks({ tunDev: footprint.tunDev, ownDnsIps }));
+  }
+
   static async start(opts: NetworkRoleOptions): Promise<NetworkRole> {
     const log = opts.log;
+    // Before anything changes: no device, no route, no journal, no resolver change.
+    await NetworkRole.check(opts, !!opts.allowWideSubnets);
     const vif = await Vif.start({ client: opts.client, sessionId: opts.sessionId, log: log.child('vif') });
     try {
       const resolver = createResolverConfigurator({ journalPath: journalFile(opts.journalDir), logger: dnsLogger(log.child('resolver')), link: vif.tun.name });
@@ -98,8 +128,15 @@ export class NetworkRole {
     return structuredClone(this.state);
   }
 
-  /** The manager reported new networks, or the namespace list changed. */
+  /** What of the workstation's present state is this role's own. */
+  footprint(): RoleFootprint {
+    return { tunDev: this.vif.tun.name, dnsIp: this.opts.networks.dnsIp };
+  }
+
+  /** The manager reported new networks, or the namespace list changed. A refusal keeps the
+   * networks applied so far. */
   async update(networks: ClusterNetworks, namespaces: string[]): Promise<void> {
+    await NetworkRole.check({ networks, namespaces, connectedNamespace: this.opts.connectedNamespace }, !!this.opts.allowWideSubnets, this.footprint());
     this.opts = { ...this.opts, networks, namespaces };
     this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
     this.vif.setDns(networks.dnsIp, this.handler);
@@ -112,6 +149,7 @@ export class NetworkRole {
    * the latest intercept, as a developer working on a service there expects.
    */
   async setShortNameNamespace(namespace: string): Promise<void> {
+    checkNamespace(namespace, 'the short-name namespace');
     if (namespace === this.opts.connectedNamespace) return;
     this.opts = { ...this.opts, connectedNamespace: namespace };
     this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
