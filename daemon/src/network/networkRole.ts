@@ -11,7 +11,7 @@ import { subnetFromCidr } from '../../../protocol/src/ipAddress.js';
 import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { DnsQueryHandler, type LookupCluster } from './dns/dnsQueryHandler.js';
 import type { DnsLogger } from './dns/dnsLogger.js';
-import { DnsRouter, type DnsRoutingConfig } from './dns/dnsRouter.js';
+import type { DnsRoutingConfig } from './dns/dnsRouter.js';
 import { Forwarder } from './dns/forwarder.js';
 import { createResolverConfigurator, recoverResolverConfig } from './dns/resolverConfig.js';
 import { startResolverGuard, type ResolverGuard } from './dns/resolverGuard.js';
@@ -92,7 +92,9 @@ export class NetworkRole {
       const applied = await resolver.apply(settingsOf(opts));
       const forwarder = new Forwarder({ nameservers: applied.upstream, logger: dnsLogger(log.child('forward')) });
       const handler = new DnsQueryHandler({
-        router: new DnsRouter(routingOf(opts)),
+        routing: routingOf(opts),
+        // Namespaces named like TLDs (dev, app) must not swallow public names (pkg.go.dev).
+        discoverTopLevelDomains: true,
         lookupCluster: opts.lookupCluster,
         forward: (q, signal) => forwarder.forward(q, signal),
         logger: dnsLogger(log.child('dns')),
@@ -138,7 +140,7 @@ export class NetworkRole {
   async update(networks: ClusterNetworks, namespaces: string[]): Promise<void> {
     await NetworkRole.check({ networks, namespaces, connectedNamespace: this.opts.connectedNamespace }, !!this.opts.allowWideSubnets, this.footprint());
     this.opts = { ...this.opts, networks, namespaces };
-    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    this.handler.setRouting(routingOf(this.opts));
     this.vif.setDns(networks.dnsIp, this.handler);
     await this.resolver.update(settingsOf(this.opts));
     await this.route(networks);
@@ -152,7 +154,7 @@ export class NetworkRole {
     checkNamespace(namespace, 'the short-name namespace');
     if (namespace === this.opts.connectedNamespace) return;
     this.opts = { ...this.opts, connectedNamespace: namespace };
-    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    this.handler.setRouting(routingOf(this.opts));
     await this.resolver.update(settingsOf(this.opts));
     const domain = this.opts.networks.clusterDomain;
     if (this.state.dns.state === 'active') this.state.dns.searchDomains = [`${namespace}.svc.${domain}`, `svc.${domain}`, domain];
