@@ -12,7 +12,7 @@ import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
 import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from '../../../../common/src/envFile.js';
 import { parsePortSpec } from '../intercept/portChoice.js';
-import { daemonPaths, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
+import { daemonPaths, socketDirProblem, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
 import { DaemonClient } from '../rpc/daemonClient.js';
 import { answers } from '../../network/unixSocket.js';
 import { networkRolePaths } from '../../network/networkRolePaths.js';
@@ -88,8 +88,18 @@ const stdio: Io = {
   err: (s) => void process.stderr.write(s),
 };
 
+/** Commands that talk to the daemon over its socket. */
+const DAEMON_COMMANDS = new Set(['version', '--version', 'connect', 'status', 'quit', 'uninstall', 'intercept', 'leave', 'list', 'ls']);
+
 export async function main(argv: string[], io: Io = stdio, paths: DaemonPaths = daemonPaths()): Promise<number> {
   const [cmd, ...rest] = argv;
+  // A socket in a directory someone else controls may be theirs: never talk to it, never start a
+  // daemon there.
+  const socketProblem = cmd !== undefined && DAEMON_COMMANDS.has(cmd) ? socketDirProblem(paths) : undefined;
+  if (socketProblem) {
+    io.err(`telepath: ${socketProblem}\n`);
+    return EXIT.config;
+  }
   try {
     switch (cmd) {
       case undefined:
