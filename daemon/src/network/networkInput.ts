@@ -119,15 +119,6 @@ export function subnetProblem(value: unknown, policy: SubnetPolicy): string | un
   return undefined;
 }
 
-/** The first of the workstation's own networks that `subnet` overlaps, if any. */
-export function overlappedLocalNetwork(subnet: string, local: readonly LocalNetwork[]): LocalNetwork | undefined {
-  const n = parseNet(subnet);
-  if (!n) return undefined;
-  return local.find((l) => {
-    const ln = parseNet(l.cidr);
-    return ln !== undefined && netsOverlap(ln, n);
-  });
-}
 
 /** Why `value` is not a DNS name (dots between labels, one trailing dot allowed), if it is not. */
 export function dnsNameProblem(value: unknown): string | undefined {
@@ -222,10 +213,12 @@ function checkNetworksInto(value: unknown, policy: SubnetPolicy, p: Problems): C
 /** Throws RefusedInput when a subnet overlaps one of the workstation's own networks. */
 export function checkLocalOverlap(networks: ClusterNetworks, local: readonly LocalNetwork[]): void {
   const p = new Problems();
+  const own = local.map((l) => ({ ...l, net: parseNet(l.cidr) })).filter((l): l is LocalNetwork & { net: Net } => l.net !== undefined);
   for (const [what, list] of [['service', networks.serviceSubnets], ['pod', networks.podSubnets]] as const) {
     for (const s of list) {
-      const own = overlappedLocalNetwork(s, local);
-      if (own) p.add(`${what} subnet ${shown(s)} overlaps ${own.what}: routing it would take part of this workstation's own network into the cluster`);
+      const n = parseNet(s);
+      const overlapped = n && own.find((l) => netsOverlap(l.net, n));
+      if (overlapped) p.add(`${what} subnet ${shown(s)} overlaps ${overlapped.what}: routing it would take part of this workstation's own network into the cluster`);
     }
   }
   p.check("the cluster's networks");
