@@ -12,7 +12,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const runDir = '/run/telepath-e2e-tld';
@@ -68,7 +68,7 @@ before(async () => {
 after(() => {
   tp(['quit']);
   resolver?.kill('SIGTERM');
-  kubectl('delete', 'namespace', NAMESPACE, '--wait=false', '--ignore-not-found');
+  ws(['kubectl', 'delete', 'namespace', NAMESPACE, '--wait=false', '--ignore-not-found']);
   rmSync(runDir, { recursive: true, force: true });
 });
 
