@@ -5,6 +5,7 @@ import {
   checkNamespace,
   checkNamespaces,
   checkNetworks,
+  checkSearchDomain,
   checkStartParams,
   checkUpdateParams,
   clusterDomainProblem,
@@ -157,4 +158,12 @@ test('network/update params: only what is present is checked and returned', () =
   assert.match(refusal(() => checkUpdateParams({ shortNameNamespace: 'dev\nx' }, strict)), /^refused network\/update: the short-name namespace/);
   assert.match(refusal(() => checkUpdateParams({ networks: { ...good, serviceSubnets: ['0.0.0.0/0'] } }, strict)), /is a default route/);
   assert.match(refusal(() => checkUpdateParams({ namespaces: [1] }, strict)), /the namespace 1 is not a DNS label: not a string/);
+});
+
+test('the search domain made of the namespace and the cluster domain must be a DNS name too', () => {
+  checkSearchDomain('samples', 'cluster.local.');
+  checkSearchDomain('', 'cluster.local');
+  const longDomain = Array(4).fill('a'.repeat(60)).join('.');
+  assert.equal(dnsNameProblem(longDomain), undefined, 'the domain alone is fine');
+  assert.match(refusal(() => checkSearchDomain('b'.repeat(40), longDomain)), /^refused the search domain "b{40}\.svc\.a+\.\.\.: 288 characters long, more than 253\. Nothing was changed\.$/);
 });

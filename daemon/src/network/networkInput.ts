@@ -224,6 +224,17 @@ export function checkLocalOverlap(networks: ClusterNetworks, local: readonly Loc
   p.check("the cluster's networks");
 }
 
+/**
+ * The search domain the resolver gets for short names, `<namespace>.svc.<cluster domain>`, must
+ * itself be a DNS name (its parts are checked; together they may still be too long).
+ */
+export function checkSearchDomain(namespace: string, clusterDomain: string): void {
+  if (namespace === '') return;
+  const domain = `${namespace}.svc.${clusterDomain.replace(/\.$/, '')}`;
+  const problem = dnsNameProblem(domain);
+  if (problem) throw new RefusedInput(`refused the search domain ${shown(domain)}: ${problem}. Nothing was changed.`);
+}
+
 /** A list of namespaces, each a DNS label. */
 export function checkNamespaces(value: unknown): string[] {
   const p = new Problems();

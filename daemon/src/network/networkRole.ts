@@ -18,7 +18,7 @@ import { startResolverGuard, type ResolverGuard } from './dns/resolverGuard.js';
 import type { ResolverConfigurator, ResolverSettings } from './dns/resolverTypes.js';
 import type { Logger } from '../../../common/src/log/fileLogger.js';
 import type { ClusterNetworks } from './clusterNetworks.js';
-import { checkLocalOverlap, checkNamespace, checkNamespaces, checkNetworks } from './networkInput.js';
+import { checkLocalOverlap, checkNamespace, checkNamespaces, checkNetworks, checkSearchDomain } from './networkInput.js';
 import { readLocalNetworks } from './vif/localNetworks.js';
 import { Vif } from './vif/vif.js';
 
@@ -77,7 +77,7 @@ export class NetworkRole {
   ): Promise<void> {
     const networks = checkNetworks(input.networks, { allowWideSubnets });
     checkNamespaces(input.namespaces);
-    checkNamespace(input.connectedNamespace, 'the connected namespace', true);
+    checkSearchDomain(checkNamespace(input.connectedNamespace, 'the connected namespace', true), networks.clusterDomain);
     const ownDnsIps = footprint.dnsIp ? [footprint.dnsIp, networks.dnsIp] : [networks.dnsIp];
     checkLocalOverlap(networks, await readLocalNetworks({ tunDev: footprint.tunDev, ownDnsIps }));
   }
@@ -151,7 +151,7 @@ export class NetworkRole {
    * the latest intercept, as a developer working on a service there expects.
    */
   async setShortNameNamespace(namespace: string): Promise<void> {
-    checkNamespace(namespace, 'the short-name namespace');
+    checkSearchDomain(checkNamespace(namespace, 'the short-name namespace'), this.opts.networks.clusterDomain);
     if (namespace === this.opts.connectedNamespace) return;
     this.opts = { ...this.opts, connectedNamespace: namespace };
     this.handler.setRouting(routingOf(this.opts));
