@@ -6,10 +6,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { daemonPaths } from '../../common/src/daemonPaths.js';
+import { daemonPaths, socketDirProblem } from '../../common/src/daemonPaths.js';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { DEFAULT_SETTINGS, resolveKubeconfig, type TelepathSettings } from './config/settings.js';
-import { launchDaemon } from './daemon/daemonLauncher.js';
+import { DaemonConnection } from './daemon/daemonConnection.js';
+import { DaemonStartError, launchDaemon } from './daemon/daemonLauncher.js';
 import { DaemonLink } from './daemon/daemonLink.js';
 import { DebugSessionTracker } from './debug/debugSessionTracker.js';
 import { InterceptRegistry } from './intercept/interceptRegistry.js';
@@ -33,17 +34,29 @@ export function activate(context: vscode.ExtensionContext): TelepathTestApi {
   // The CLI and daemon bundle ships in the same dist/ as this one.
   const cliPath = path.join(__dirname, 'telepath.js');
   const daemonPath = path.join(__dirname, 'telepathd.js');
+  // A socket in a directory someone else controls may be theirs: neither talk to it nor start a
+  // daemon there (common/src/privateDir.ts).
+  const guardSocketDir = (): void => {
+    const problem = socketDirProblem(paths);
+    if (problem) throw new DaemonStartError(problem);
+  };
   const link = new DaemonLink({
     socketPath: paths.socket,
     clientName: 'vscode',
     clientVersion: PRODUCT_VERSION,
     log,
-    launch: (token) =>
-      launchDaemon(
+    open: async (socketPath, token) => {
+      guardSocketDir();
+      return DaemonConnection.open(socketPath, token);
+    },
+    launch: async (token) => {
+      guardSocketDir();
+      return launchDaemon(
         { execPath: process.execPath, daemonPath, socketPath: paths.socket, logFile: paths.logFile, env: process.env, cwd: os.homedir() },
         log,
         token,
-      ),
+      );
+    },
   });
   context.subscriptions.push(link);
 

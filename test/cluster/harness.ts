@@ -149,6 +149,16 @@ export function pidsWhere(match: (pid: number) => boolean): number[] {
   return out;
 }
 
+/** Is process `pid` alive (signal 0 reaches it)? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The mount at `mountPoint` as the workstation's (mount) namespace sees it, if any. */
 export function workstationMount(mountPoint: string): MountinfoEntry | undefined {
   return parseMountinfo(ws(['cat', '/proc/self/mountinfo']).stdout).find((m) => m.mountPoint === mountPoint);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { READ_AHEAD_KB } from '../../daemon/src/network/readAhead.js';
-import { buildBundles, ensureCluster, kubeconfig, repoRoot, stateDir, until, workstationMount, workstationReadAheadKb, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubeconfig, processAlive, repoRoot, stateDir, until, workstationMount, workstationReadAheadKb, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const userDir = '/tmp/telepath-e2e-netrole-user';
@@ -54,15 +54,6 @@ function status(): Status {
   const r = asUser(['status', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Status;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function rolePid(): number {
@@ -110,7 +101,7 @@ after(() => {
   asUser(['quit']);
   if (existsSync(rolePidFile)) {
     const pid = rolePid();
-    if (alive(pid)) process.kill(pid, 'SIGTERM');
+    if (processAlive(pid)) process.kill(pid, 'SIGTERM');
   }
   rmSync(userDir, { recursive: true, force: true });
   rmSync(roleRunDir, { recursive: true, force: true });
@@ -205,7 +196,7 @@ describe('the network role as a separate root process', () => {
   test('kill -9 of the daemon: the network role restores routes and the resolver, then ends', async () => {
     const role = rolePid();
     process.kill(daemonPid(), 'SIGKILL');
-    await until('the network role to end', 15_000, () => !alive(role));
+    await until('the network role to end', 15_000, () => !processAlive(role));
     assert.equal(routes(), routesBefore);
     assert.equal(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
     assert.equal(existsSync(roleSocket), false);
@@ -219,7 +210,7 @@ describe('the network role as a separate root process', () => {
     assert.equal((JSON.parse(r.stdout) as Status).dns?.state, 'active', 'attached at connect');
     assert.equal(curlEcho().code, 0);
     assert.equal(asUser(['quit']).code, 0);
-    await until('the network role to end', 15_000, () => !alive(role));
+    await until('the network role to end', 15_000, () => !processAlive(role));
     assert.equal(routes(), routesBefore);
     assert.equal(readFileSync(wsResolvConf, 'utf8'), resolvBefore);
   });

@@ -11,13 +11,15 @@ import { subnetFromCidr } from '../../../protocol/src/ipAddress.js';
 import type { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { DnsQueryHandler, type LookupCluster } from './dns/dnsQueryHandler.js';
 import type { DnsLogger } from './dns/dnsLogger.js';
-import { DnsRouter, type DnsRoutingConfig } from './dns/dnsRouter.js';
+import type { DnsRoutingConfig } from './dns/dnsRouter.js';
 import { Forwarder } from './dns/forwarder.js';
 import { createResolverConfigurator, recoverResolverConfig } from './dns/resolverConfig.js';
 import { startResolverGuard, type ResolverGuard } from './dns/resolverGuard.js';
 import type { ResolverConfigurator, ResolverSettings } from './dns/resolverTypes.js';
 import type { Logger } from '../../../common/src/log/fileLogger.js';
 import type { ClusterNetworks } from './clusterNetworks.js';
+import { checkLocalOverlap, checkNamespace, checkNamespaces, checkNetworks, checkSearchDomain } from './networkInput.js';
+import { readLocalNetworks } from './vif/localNetworks.js';
 import { Vif } from './vif/vif.js';
 
 export interface NetworkRoleOptions {
@@ -29,6 +31,16 @@ export interface NetworkRoleOptions {
   namespaces: string[];
   journalDir: string;
   log: Logger;
+  /** Route subnets wider than networkInput.ts's WIDEST_PREFIX (the user allowed it). */
+  allowWideSubnets?: boolean;
+}
+
+/** Where the workstation stands while the role runs: left out of its own networks. */
+export interface RoleFootprint {
+  /** The role's TUN device, whose routes are the role's. */
+  tunDev?: string;
+  /** The cluster DNS address the role put into the resolver. */
+  dnsIp?: string;
 }
 
 export interface NetworkState {
@@ -54,15 +66,35 @@ export class NetworkRole {
     if (result !== 'nothing') log.warn(`undid the resolver change of a previous run that did not stop cleanly (${result})`);
   }
 
+  /**
+   * Refuses (RefusedInput, with what and why) networks, namespaces or a connected namespace that
+   * break networkInput.ts's rules or overlap the workstation's own networks. Nothing is written.
+   */
+  static async check(
+    input: { networks: unknown; namespaces: unknown; connectedNamespace: unknown },
+    allowWideSubnets: boolean,
+    footprint: RoleFootprint = {},
+  ): Promise<void> {
+    const networks = checkNetworks(input.networks, { allowWideSubnets });
+    checkNamespaces(input.namespaces);
+    checkSearchDomain(checkNamespace(input.connectedNamespace, 'the connected namespace', true), networks.clusterDomain);
+    const ownDnsIps = footprint.dnsIp ? [footprint.dnsIp, networks.dnsIp] : [networks.dnsIp];
+    checkLocalOverlap(networks, await readLocalNetworks({ tunDev: footprint.tunDev, ownDnsIps }));
+  }
+
   static async start(opts: NetworkRoleOptions): Promise<NetworkRole> {
     const log = opts.log;
+    // Before anything changes: no device, no route, no journal, no resolver change.
+    await NetworkRole.check(opts, !!opts.allowWideSubnets);
     const vif = await Vif.start({ client: opts.client, sessionId: opts.sessionId, log: log.child('vif') });
     try {
       const resolver = createResolverConfigurator({ journalPath: journalFile(opts.journalDir), logger: dnsLogger(log.child('resolver')), link: vif.tun.name });
       const applied = await resolver.apply(settingsOf(opts));
       const forwarder = new Forwarder({ nameservers: applied.upstream, logger: dnsLogger(log.child('forward')) });
       const handler = new DnsQueryHandler({
-        router: new DnsRouter(routingOf(opts)),
+        routing: routingOf(opts),
+        // Namespaces named like TLDs (dev, app) must not swallow public names (pkg.go.dev).
+        discoverTopLevelDomains: true,
         lookupCluster: opts.lookupCluster,
         forward: (q, signal) => forwarder.forward(q, signal),
         logger: dnsLogger(log.child('dns')),
@@ -98,10 +130,17 @@ export class NetworkRole {
     return structuredClone(this.state);
   }
 
-  /** The manager reported new networks, or the namespace list changed. */
+  /** What of the workstation's present state is this role's own. */
+  footprint(): RoleFootprint {
+    return { tunDev: this.vif.tun.name, dnsIp: this.opts.networks.dnsIp };
+  }
+
+  /** The manager reported new networks, or the namespace list changed. A refusal keeps the
+   * networks applied so far. */
   async update(networks: ClusterNetworks, namespaces: string[]): Promise<void> {
+    await NetworkRole.check({ networks, namespaces, connectedNamespace: this.opts.connectedNamespace }, !!this.opts.allowWideSubnets, this.footprint());
     this.opts = { ...this.opts, networks, namespaces };
-    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    this.handler.setRouting(routingOf(this.opts));
     this.vif.setDns(networks.dnsIp, this.handler);
     await this.resolver.update(settingsOf(this.opts));
     await this.route(networks);
@@ -112,9 +151,10 @@ export class NetworkRole {
    * the latest intercept, as a developer working on a service there expects.
    */
   async setShortNameNamespace(namespace: string): Promise<void> {
+    checkSearchDomain(checkNamespace(namespace, 'the short-name namespace'), this.opts.networks.clusterDomain);
     if (namespace === this.opts.connectedNamespace) return;
     this.opts = { ...this.opts, connectedNamespace: namespace };
-    this.handler.setRouter(new DnsRouter(routingOf(this.opts)));
+    this.handler.setRouting(routingOf(this.opts));
     await this.resolver.update(settingsOf(this.opts));
     const domain = this.opts.networks.clusterDomain;
     if (this.state.dns.state === 'active') this.state.dns.searchDomains = [`${namespace}.svc.${domain}`, `svc.${domain}`, domain];

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { credentials } from '@grpc/grpc-js';
-import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ErrorCodes, ResponseError, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
 import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import type { Logger } from '../../../common/src/log/fileLogger.js';
@@ -17,8 +17,9 @@ import { listenOwnerOnly } from './unixSocket.js';
 import type { ClusterNetworks } from './clusterNetworks.js';
 import { lookupDns, managerChannelOptions } from './managerChannel.js';
 import { NetworkRole } from './networkRole.js';
+import { checkStartParams, checkUpdateParams, managerSocketPath, RefusedInput } from './networkInput.js';
 import { mountAt, READ_AHEAD_KB, readAheadRefusal, setReadAhead } from './readAhead.js';
-import { networkRoleRequests, type NetworkStartParams, type NetworkState, type NetworkUpdateParams } from './networkRoleProtocol.js';
+import { networkRoleRequests, type NetworkState } from './networkRoleProtocol.js';
 
 export interface NetworkRoleHostOptions {
   socketPath: string;
@@ -26,6 +27,8 @@ export interface NetworkRoleHostOptions {
   ownerUid: number;
   journalDir: string;
   log: Logger;
+  /** Route subnets wider than networkInput.ts's WIDEST_PREFIX (`--allow-wide-subnets`). */
+  allowWideSubnets?: boolean;
   /** The daemon it served went away: the process should end. */
   onDone(reason: string): void;
 }
@@ -71,8 +74,15 @@ export class NetworkRoleHost {
       this.daemon = conn;
       return { version: PRODUCT_VERSION, pid: process.pid };
     });
-    conn.onRequest(networkRoleRequests.start, (p) => (mine(), this.serialized(() => this.start(p))));
-    conn.onRequest(networkRoleRequests.update, (p) => (mine(), this.serialized(() => this.update(p))));
+    // What the daemon sends is checked before anything is written; a refusal is InvalidParams
+    // with the message that says what and why (networkInput.ts).
+    const refusal = (err: unknown): never => {
+      if (!(err instanceof RefusedInput)) throw err;
+      log.warn(err.message);
+      throw new ResponseError(ErrorCodes.InvalidParams, err.message);
+    };
+    conn.onRequest(networkRoleRequests.start, (p: unknown) => (mine(), this.serialized(() => this.start(p)).catch(refusal)));
+    conn.onRequest(networkRoleRequests.update, (p: unknown) => (mine(), this.serialized(() => this.update(p)).catch(refusal)));
     conn.onRequest(networkRoleRequests.stop, () => (mine(), this.serialized(() => this.stopRole())));
     conn.onRequest(networkRoleRequests.readAhead, (p) => (mine(), this.readAhead(p.mountPoint)));
     conn.onClose(() => {
@@ -83,7 +93,12 @@ export class NetworkRoleHost {
     conn.listen();
   }
 
-  private async start(p: NetworkStartParams): Promise<NetworkState> {
+  private async start(raw: unknown): Promise<NetworkState> {
+    const allowWideSubnets = !!this.opts.allowWideSubnets;
+    const p = checkStartParams(raw, { allowWideSubnets });
+    this.checkManagerSocket(p.managerAddress);
+    // Checked while what runs is still running: a refused start leaves it as it is.
+    await NetworkRole.check(p, allowWideSubnets, this.served?.role.footprint());
     await this.stopRole();
     const manager = new ManagerClient(p.managerAddress, credentials.createInsecure(), managerChannelOptions());
     this.sessionId = p.sessionId;
@@ -97,6 +112,7 @@ export class NetworkRoleHost {
         namespaces: p.namespaces,
         journalDir: this.opts.journalDir,
         log: this.opts.log,
+        allowWideSubnets,
       });
       this.served = { role, manager, networks: p.networks, namespaces: p.namespaces };
       return role.status();
@@ -104,6 +120,28 @@ export class NetworkRoleHost {
       manager.close();
       this.opts.log.error('starting routes and DNS failed', err);
       throw err;
+    }
+  }
+
+  /**
+   * The root process dials the manager address: it must be a unix socket of the user this role
+   * serves (the daemon's own port-forward listener), not some other program's socket on this
+   * machine that root can reach and the user cannot.
+   */
+  private checkManagerSocket(managerAddress: string): void {
+    const socketPath = managerSocketPath(managerAddress);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(socketPath);
+    } catch {
+      st = undefined;
+    }
+    const owner = this.opts.ownerUid;
+    if (!st?.isSocket() || (owner !== 0 && st.uid !== owner)) {
+      throw new RefusedInput(
+        `refused network/start: the manager address ${managerAddress} is not a unix socket of uid ${owner}, the user this network role serves ` +
+          '(the daemon\'s port-forward to the traffic-manager is one). Nothing was changed.',
+      );
     }
   }
 
@@ -121,15 +159,20 @@ export class NetworkRoleHost {
     return { readAheadKb: READ_AHEAD_KB };
   }
 
-  private async update(p: NetworkUpdateParams): Promise<NetworkState> {
+  private async update(raw: unknown): Promise<NetworkState> {
+    const p = checkUpdateParams(raw, { allowWideSubnets: !!this.opts.allowWideSubnets });
     const s = this.served;
     if (!s) throw new Error('routes and DNS are not started');
-    if (p.sessionId) this.sessionId = p.sessionId;
+    // NetworkRole.update checks against the workstation before it changes anything; a refusal
+    // keeps what is applied (and this request's other fields unapplied).
     if (p.networks || p.namespaces) {
-      s.networks = p.networks ?? s.networks;
-      s.namespaces = p.namespaces ?? s.namespaces;
-      await s.role.update(s.networks, s.namespaces);
+      const networks = p.networks ?? s.networks;
+      const namespaces = p.namespaces ?? s.namespaces;
+      await s.role.update(networks, namespaces);
+      s.networks = networks;
+      s.namespaces = namespaces;
     }
+    if (p.sessionId) this.sessionId = p.sessionId;
     if (p.shortNameNamespace) await s.role.setShortNameNamespace(p.shortNameNamespace);
     return s.role.status();
   }

@@ -33,6 +33,7 @@ import type { Logger, LogSink } from '../../../common/src/log/fileLogger.js';
 import type { DaemonApi, Progress } from './rpc/rpcServer.js';
 import { ClusterSession, type ClusterNetworks } from './session/clusterSession.js';
 import { NetworkRole } from '../network/networkRole.js';
+import { RefusedInput } from '../network/networkInput.js';
 import type { NetworkRoleLink, RemoteNetwork } from './networkRoleLink.js';
 import { uninstallManager } from './session/managerInstaller.js';
 
@@ -250,16 +251,25 @@ export class Daemon implements DaemonApi {
   private async startNetwork(session: ClusterSession, progress: Progress): Promise<void> {
     if (this.journalDir) {
       progress('report', 'Routing the cluster subnets and configuring DNS');
-      this.network = await NetworkRole.start({
-        client: session.client,
-        sessionId: () => session.sessionId,
-        lookupCluster: (name, qtype, signal) => session.lookupDns(name, qtype, signal),
-        networks: session.networks!,
-        connectedNamespace: session.access.namespace,
-        namespaces: await session.namespaces(),
-        journalDir: this.journalDir,
-        log: this.log.child('network'),
-      });
+      try {
+        this.network = await NetworkRole.start({
+          client: session.client,
+          sessionId: () => session.sessionId,
+          lookupCluster: (name, qtype, signal) => session.lookupDns(name, qtype, signal),
+          networks: session.networks!,
+          connectedNamespace: session.access.namespace,
+          namespaces: await session.namespaces(),
+          journalDir: this.journalDir,
+          log: this.log.child('network'),
+          // A daemon that runs as root was started by root: its environment is root's to set.
+          allowWideSubnets: process.env.TELEPATH_ALLOW_WIDE_SUBNETS === '1',
+        });
+      } catch (err) {
+        if (!(err instanceof RefusedInput)) throw err;
+        // As with a separate network role: the session and intercepts go on, outbound access is off.
+        this.log.error(err.message);
+        this.update({ routedSubnets: [], unroutedSubnets: undefined, dns: { state: 'failed', message: err.message } });
+      }
       return;
     }
     if (!this.link?.attached) {

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { daemonPaths } from '../../../common/src/daemonPaths.js';
+import { ensurePrivateDir } from '../../../common/src/privateDir.js';
 import { createLogger, RotatingFileSink } from '../../../common/src/log/fileLogger.js';
 import { RpcServer } from './rpc/rpcServer.js';
 import { Daemon } from './daemon.js';
@@ -19,6 +20,18 @@ export async function runDaemon(): Promise<number> {
   const sink = new RotatingFileSink(paths.logFile, (process.env.TELEPATH_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const log = createLogger(sink, 'daemon');
   log.info(`telepath daemon ${PRODUCT_VERSION} starting (pid ${process.pid}, uid ${process.getuid?.()})`);
+
+  // Without XDG_RUNTIME_DIR the socket's directory is in the shared /tmp: it must be ours alone.
+  const uid = process.getuid?.();
+  if (paths.privateRunDir && uid !== undefined) {
+    try {
+      ensurePrivateDir(paths.privateRunDir, uid);
+    } catch (err) {
+      log.error(`not starting: ${(err as Error).message}`);
+      sink.close();
+      throw err;
+    }
+  }
 
   const lifetime = new ProcessLifetime(log);
   // One process hosts both roles when it runs as root; the network role journals its changes.

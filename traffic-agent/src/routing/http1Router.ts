@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { HeaderMultimap } from './headerMultimap.js';
 import { flatHeaders, groupedHeaders, headerPairs, withoutHopByHop, type HeaderPair } from './http1Headers.js';
 import { matchRule } from './matchRule.js';
-import { parsePreviewRequest, previewResponseHeaders } from './previewLink.js';
+import { previewAnswer } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
   countRequest,
@@ -23,6 +23,7 @@ import {
   type Destination,
   destinationFor,
   destinationKey,
+  isEncrypted,
   type RouterContext,
   type SourceAddress,
   sourceOf,
@@ -107,14 +108,15 @@ export class Http1Router {
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
     const rules = this.ctx.rules();
-    const preview = parsePreviewRequest(method, target);
-    if (preview && rules.some((r) => r.previewToken === preview.token)) {
+    const headers = HeaderMultimap.fromRaw(req.rawHeaders);
+    const preview = previewAnswer(rules, { method, target, headers, encrypted: isEncrypted(conn.socket) });
+    if (preview) {
       this.ctx.stats.previewRedirects++;
-      res.writeHead(302, flatHeaders(previewResponseHeaders(preview)));
+      res.writeHead(302, flatHeaders(preview));
       res.end();
       return;
     }
-    const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers: HeaderMultimap.fromRaw(req.rawHeaders) }));
+    const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers }));
     countRequest(this.ctx.stats, destination);
     if (this.ctx.closing()) res.shouldKeepAlive = false;
     conn.inflight++;

@@ -13,7 +13,7 @@ import type net from 'node:net';
 import { forwardableH2Headers } from './h2Headers.js';
 import { HeaderMultimap } from './headerMultimap.js';
 import { matchRule } from './matchRule.js';
-import { parsePreviewRequest, previewResponseHeaders } from './previewLink.js';
+import { previewAnswer } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
   countRequest,
@@ -21,6 +21,7 @@ import {
   type Destination,
   destinationFor,
   destinationKey,
+  isEncrypted,
   type RouterContext,
   type SourceAddress,
   sourceOf,
@@ -100,16 +101,17 @@ export class Http2Router {
     const method = headers[':method'] ?? 'GET';
     const target = headers[':path'] ?? '/';
     const rules = this.ctx.rules();
-    const preview = parsePreviewRequest(method, target);
-    if (preview && rules.some((r) => r.previewToken === preview.token)) {
+    const multimap = HeaderMultimap.fromObject(headers);
+    const preview = previewAnswer(rules, { method, target, headers: multimap, encrypted: isEncrypted(stream.session?.socket) });
+    if (preview) {
       this.ctx.stats.previewRedirects++;
       const out: http2.OutgoingHttpHeaders = { ':status': 302 };
-      for (const [name, value] of previewResponseHeaders(preview)) out[name.toLowerCase()] = value;
+      for (const [name, value] of preview) out[name.toLowerCase()] = value;
       stream.respond(out, { endStream: true });
       stream.resume();
       return;
     }
-    const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers: HeaderMultimap.fromObject(headers) }));
+    const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers: multimap }));
     countRequest(this.ctx.stats, destination);
     this.forward(conn, stream, headers, destination).catch((e: unknown) => this.badGateway(stream, destination, asError(e)));
   }

@@ -198,6 +198,14 @@ describe('HTTP/1.1 routing', () => {
     assert.ok(r.router.stats.previewRedirects >= 2);
   });
 
+  test('preview link behind an HTTPS proxy: the cookie is Secure, and lives no longer than the intercept', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'tok-123', expiresAt: Date.now() + 600_000 }]);
+    const redirect = await http1(r.port, { path: '/.telepath/preview/tok-123', headers: { 'X-Forwarded-Proto': 'https' } });
+    assert.equal(redirect.status, 302);
+    const [cookie] = redirect.headers['set-cookie'] ?? [];
+    assert.match(cookie ?? '', /^telepath-preview=tok-123; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=(599|600)$/);
+  });
+
   test('a preview link with an unknown token is an ordinary request for the app', async () => {
     r.router.setRules([{ ...ALICE, previewToken: 'tok-123' }]);
     const a = await http1(r.port, { path: '/.telepath/preview/not-a-token' });

@@ -137,6 +137,9 @@ describe('HTTP/2 routing', () => {
     const redirect = await h2call(session, { ':path': '/.telepath/preview/tok' });
     assert.equal(redirect.headers[':status'], 302);
     assert.equal(redirect.headers.location, '/');
+    assert.equal(String(redirect.headers['set-cookie']), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax', 'h2c, no proxy: not Secure; no known end: a session cookie');
+    const proxied = await h2call(session, { ':path': '/.telepath/preview/tok', forwarded: 'for=192.0.2.60;proto=https' });
+    assert.match(String(proxied.headers['set-cookie']), /; Secure$/);
     const withCookie = await h2call(session, { ':path': '/p', cookie: 'a=b; telepath-preview=tok' });
     assert.equal(serverOf(withCookie.body), 'alice');
   });

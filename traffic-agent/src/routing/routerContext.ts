@@ -66,3 +66,8 @@ export function countRequest(stats: PortRouterStats, d: Destination): void {
 export function sourceOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): SourceAddress {
   return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
 }
+
+/** Is the connection to the agent TLS (a TLSSocket)? The agent itself listens in clear today. */
+export function isEncrypted(socket: object | undefined): boolean {
+  return !!socket && 'encrypted' in socket && socket.encrypted === true;
+}

@@ -6,7 +6,6 @@ import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import { QTYPE } from './dnsAnswer.js';
 import { silentDnsLogger } from './dnsLogger.js';
 import { DnsQueryHandler, danglingTarget, type LookupCluster } from './dnsQueryHandler.js';
-import { DnsRouter } from './dnsRouter.js';
 
 type Decoded = dnsPacket.DecodedPacket & { rcode: string };
 
@@ -58,14 +57,19 @@ function setup(overrides: { lookup?: LookupCluster; now?: () => number; lookupTi
   const cluster = clusterTable();
   const up = upstream();
   const handler = new DnsQueryHandler({
-    router: new DnsRouter(routing),
+    routing,
     lookupCluster: overrides.lookup ?? cluster.lookup,
     forward: up.forward,
     logger: silentDnsLogger,
     now: overrides.now,
     lookupTimeoutMs: overrides.lookupTimeoutMs,
   });
-  const ask = async (name: string, type: dnsPacket.RecordType = 'A', transport: 'udp' | 'tcp' = 'udp'): Promise<Decoded> => {
+  return { handler, ask: asker(handler), asked: cluster.asked, forwarded: up.forwarded };
+}
+
+/** Sends one query to `handler` as a client would and decodes the answer. */
+function asker(handler: DnsQueryHandler) {
+  return async (name: string, type: dnsPacket.RecordType = 'A', transport: 'udp' | 'tcp' = 'udp'): Promise<Decoded> => {
     const q = dnsPacket.encode({ type: 'query', id: 321, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type }] });
     const r = await handler.handle(q, transport);
     assert.ok(r, 'no response');
@@ -74,7 +78,6 @@ function setup(overrides: { lookup?: LookupCluster; now?: () => number; lookupTi
     assert.equal(p.questions?.[0]?.name, name);
     return p;
   };
-  return { handler, ask, asked: cluster.asked, forwarded: up.forwarded };
 }
 
 const ips = (p: Decoded): string[] => (p.answers ?? []).filter((x) => x.type === 'A').map((x) => (x as dnsPacket.StringAnswer).data);
@@ -222,9 +225,115 @@ test('garbage gets FORMERR when it has a query header, and nothing otherwise', a
 test('new routing drops the cache and applies at once', async () => {
   const s = setup();
   await s.ask('echo');
-  s.handler.setRouter(new DnsRouter({ ...routing, connectedNamespace: 'other' }));
+  s.handler.setRouting({ ...routing, connectedNamespace: 'other' });
   await s.ask('echo');
   assert.deepEqual(s.asked, ['echo.samples.svc.cluster.local/1', 'echo.other.svc.cluster.local/1']);
+});
+
+// ---- Namespaces named like top-level domains, found by asking the original resolver ----
+
+/**
+ * The original resolver as the internet answers it: `dev`, `app` and `prod` are TLDs (an SOA of
+ * their own), `samples` is not; `pkg.go.dev` and `web.app` exist. It can be offline, and can hold
+ * its SOA answers back until told.
+ */
+function internet() {
+  const asked: string[] = [];
+  const state = { offline: false, holdSoa: undefined as Promise<void> | undefined };
+  const zones = new Set(['dev', 'app', 'prod']);
+  const hosts: Record<string, string> = { 'pkg.go.dev': '192.0.2.53', 'web.app': '198.51.100.7' };
+  const forward = async (q: Buffer): Promise<Buffer> => {
+    const p = dnsPacket.decode(q);
+    const question = p.questions![0]!;
+    const name = question.name.toLowerCase().replace(/\.$/, '');
+    asked.push(`${name}/${question.type}`);
+    if (state.offline) throw new Error('network unreachable');
+    if (question.type === 'SOA') await state.holdSoa;
+    const soa: dnsPacket.Answer = { name, type: 'SOA', ttl: 900, data: { mname: `ns.${name}`, rname: `hostmaster.${name}`, serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1 } };
+    const answers: dnsPacket.Answer[] =
+      question.type === 'SOA' && zones.has(name) ? [soa] : question.type === 'A' && hosts[name] ? [{ name: question.name, type: 'A', ttl: 300, data: hosts[name] }] : [];
+    const exists = zones.has(name) || hosts[name] !== undefined;
+    return dnsPacket.encode({ type: 'response', id: p.id, flags: exists ? 0 : 3, questions: [question], answers });
+  };
+  const count = (entry: string) => asked.filter((a) => a === entry).length;
+  return { forward, asked, state, count };
+}
+
+/** A handler that finds TLDs; `before` sets the resolver up before the handler first asks it. */
+function tldSetup(namespaces = ['samples', 'dev', 'app'], before: (net: ReturnType<typeof internet>) => void = () => {}) {
+  const net = internet();
+  before(net);
+  const cluster = clusterTable();
+  const handler = new DnsQueryHandler({
+    routing: { clusterDomain: 'cluster.local', connectedNamespace: 'samples', namespaces },
+    discoverTopLevelDomains: true,
+    tldRetryMs: 20,
+    lookupCluster: cluster.lookup,
+    forward: net.forward,
+    logger: silentDnsLogger,
+  });
+  return { handler, net, ask: asker(handler), clusterAsked: cluster.asked };
+}
+
+test('a namespace named like a TLD keeps its cluster names, and public names under it reach the original resolver', async (t) => {
+  const s = tldSetup();
+  t.after(() => s.handler.dispose());
+  await s.handler.topLevelDomainsAsked();
+  assert.deepEqual([...s.net.asked].sort(), ['app/SOA', 'dev/SOA', 'samples/SOA'], 'one SOA query per namespace');
+  assert.deepEqual(ips(await s.ask('api.dev')), ['10.96.0.30'], 'a Service in namespace dev');
+  const pkg = await s.ask('pkg.go.dev');
+  assert.equal(pkg.rcode, 'NOERROR');
+  assert.deepEqual(ips(pkg), ['192.0.2.53'], 'pkg.go.dev is not swallowed by namespace dev');
+  assert.deepEqual(ips(await s.ask('web.app')), ['198.51.100.7']);
+  assert.ok(s.clusterAsked.includes('pkg.go.dev.svc.cluster.local/1'), 'the cluster is asked first: it wins a tie');
+  const nope = await s.ask('nope.samples');
+  assert.equal(nope.rcode, 'NXDOMAIN', 'a namespace that is no TLD stays the cluster\'s');
+  assert.equal(nope.authorities?.[0]?.type, 'SOA');
+  assert.ok(!s.net.asked.includes('nope.samples/A'), 'answered by the daemon alone');
+});
+
+test('until the resolver has answered, every namespace counts as a TLD: no public name is lost right after connecting', async (t) => {
+  let release = () => {};
+  const s = tldSetup(undefined, (net) => (net.state.holdSoa = new Promise<void>((r) => (release = r))));
+  t.after(() => s.handler.dispose());
+  assert.deepEqual(ips(await s.ask('pkg.go.dev')), ['192.0.2.53']);
+  assert.equal((await s.ask('nope.samples')).rcode, 'NXDOMAIN');
+  assert.ok(s.net.asked.includes('nope.samples/A'), 'meanwhile a missing cluster name costs one forward');
+  release();
+  await s.handler.topLevelDomainsAsked();
+  assert.equal((await s.ask('gone.samples')).rcode, 'NXDOMAIN');
+  assert.ok(!s.net.asked.includes('gone.samples/A'), 'once answered, samples is the cluster\'s alone');
+});
+
+test('a resolver that does not answer makes no namespace a TLD, and is asked again later', async (t) => {
+  const s = tldSetup(undefined, (net) => (net.state.offline = true));
+  t.after(() => s.handler.dispose());
+  await s.handler.topLevelDomainsAsked();
+  const offline = await s.ask('pkg.go.dev');
+  assert.equal(offline.rcode, 'NXDOMAIN', 'offline: the cluster answers at once, nothing public is reachable anyway');
+  assert.equal(offline.authorities?.[0]?.name, 'dev');
+  s.net.state.offline = false;
+  for (let i = 0; i < 200 && s.net.count('dev/SOA') < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  await s.handler.topLevelDomainsAsked();
+  assert.equal(s.net.count('dev/SOA'), 2, 'asked again after tldRetryMs');
+  assert.deepEqual(ips(await s.ask('pkg.go.dev')), ['192.0.2.53']);
+});
+
+test('a new namespace is asked about when the list changes; the ones answered are not asked again', async (t) => {
+  const s = tldSetup(['samples', 'dev']);
+  t.after(() => s.handler.dispose());
+  await s.handler.topLevelDomainsAsked();
+  s.handler.setRouting({ clusterDomain: 'cluster.local', connectedNamespace: 'dev', namespaces: ['samples', 'dev', 'prod'] });
+  await s.handler.topLevelDomainsAsked();
+  assert.deepEqual([s.net.count('samples/SOA'), s.net.count('dev/SOA'), s.net.count('prod/SOA')], [1, 1, 1]);
+  assert.equal((await s.ask('nope.prod')).rcode, 'NXDOMAIN');
+  assert.ok(s.net.asked.includes('nope.prod/A'), 'prod is a TLD: what the cluster lacks goes to the original resolver');
+});
+
+test('without discovery, only the namespaces given as TLDs are (the resolver is not asked)', async () => {
+  const s = setup();
+  await s.handler.topLevelDomainsAsked();
+  assert.deepEqual(s.forwarded, []);
 });
 
 test('danglingTarget finds where a chain stops, and ignores loops', () => {

@@ -4,6 +4,15 @@
  * (the manager's LookupDNS), cached briefly, and answered under the client's own question name;
  * everything else goes byte for byte through the injected `forward` to the original resolver.
  *
+ * Namespaces named like top-level domains (`dev`, `app`): with `discoverTopLevelDomains`, the
+ * handler asks the original resolver which namespaces are TLDs (topLevelDomains.ts) whenever the
+ * namespace list changes, and routes with the answer (DnsRouter's `tldNamespaces`): a name under
+ * such a namespace that the cluster does not know (`pkg.go.dev`) goes to the original resolver
+ * instead of NXDOMAIN. Until a namespace has been asked it counts as a TLD, so a public name is
+ * never lost in the moment after connecting (a missing cluster name costs one forward then); one
+ * the resolver did not answer counts as none, as offline nothing public is lost, and is asked
+ * again after `tldRetryMs`.
+ *
  * Every path ends in an answer within the deadlines: a cluster that does not answer in
  * `lookupTimeoutMs` becomes SERVFAIL (or, for single labels, a forward), well before a stub
  * resolver's own 5 s timeout would make it retry. Garbage is answered FORMERR when it had a
@@ -30,8 +39,9 @@ import {
 } from './dnsAnswer.js';
 import { DnsCache } from './dnsCache.js';
 import { type DnsLogger, errorText } from './dnsLogger.js';
-import { DnsRouter, normalizeName } from './dnsRouter.js';
+import { DnsRouter, normalizeName, type DnsRoutingConfig } from './dnsRouter.js';
 import { deadlineSignal } from './forwarder.js';
+import { askTopLevelDomains } from './topLevelDomains.js';
 
 /** Asks the cluster's DNS for a fully-qualified name (the manager's LookupDNS). */
 export type LookupCluster = (name: string, qtype: number, signal: AbortSignal) => Promise<LookupDNSResponse>;
@@ -41,7 +51,12 @@ export type ForwardQuery = (query: Buffer, signal: AbortSignal) => Promise<Buffe
 export type Transport = 'udp' | 'tcp';
 
 export interface DnsQueryHandlerOptions {
-  router: DnsRouter;
+  /** Which names are the cluster's (see DnsRouter). */
+  routing: DnsRoutingConfig;
+  /** Ask the original resolver which namespaces are TLDs (instead of `routing.tldNamespaces`). */
+  discoverTopLevelDomains?: boolean;
+  /** Milliseconds before namespaces the resolver did not answer are asked again; 60 s by default. */
+  tldRetryMs?: number;
   lookupCluster: LookupCluster;
   forward: ForwardQuery;
   logger: DnsLogger;
@@ -64,8 +79,16 @@ interface ClusterResult {
   ttlCap: number;
 }
 
+/** What the original resolver said of a namespace: a TLD, not one, or nothing (yet). */
+type TldState = 'tld' | 'not-tld' | 'unanswered' | 'asking';
+
 export class DnsQueryHandler {
+  private routing: DnsRoutingConfig;
   private router: DnsRouter;
+  /** By lower-case namespace; kept across routing changes (the TLD list barely changes). */
+  private readonly tlds = new Map<string, TldState>();
+  private tldRetry?: NodeJS.Timeout;
+  private tldAsking: Promise<void> = Promise.resolve();
   private readonly cache: DnsCache;
   private readonly inflight = new Map<string, Promise<ClusterResult | undefined>>();
   private readonly lifetime = new AbortController();
@@ -74,7 +97,7 @@ export class DnsQueryHandler {
   private readonly randomId: () => number;
 
   constructor(private readonly options: DnsQueryHandlerOptions) {
-    this.router = options.router;
+    this.routing = options.routing;
     this.cache = new DnsCache({
       now: options.now ?? Date.now,
       maxTtlSeconds: options.maxTtlSeconds,
@@ -83,17 +106,70 @@ export class DnsQueryHandler {
     this.lookupTimeoutMs = options.lookupTimeoutMs ?? 4000;
     this.forwardTimeoutMs = options.forwardTimeoutMs ?? 4000;
     this.randomId = options.randomId ?? (() => randomInt(0x10000));
+    this.router = this.buildRouter();
+    this.askTopLevelDomains();
   }
 
   /** New routing (connected namespace or namespace list changed); cached answers are dropped. */
-  setRouter(router: DnsRouter): void {
-    this.router = router;
+  setRouting(routing: DnsRoutingConfig): void {
+    this.routing = routing;
+    this.router = this.buildRouter();
     this.cache.clear();
+    this.askTopLevelDomains();
+  }
+
+  /** Settles when the namespaces of the current routing have been asked about (for tests). */
+  async topLevelDomainsAsked(): Promise<void> {
+    for (let settled: Promise<void> | undefined; settled !== this.tldAsking; ) {
+      settled = this.tldAsking;
+      await settled;
+    }
   }
 
   /** Aborts pending lookups and forwards; later calls answer SERVFAIL. */
   dispose(): void {
+    clearTimeout(this.tldRetry);
     this.lifetime.abort(new Error('DNS server closed'));
+  }
+
+  private buildRouter(): DnsRouter {
+    if (!this.options.discoverTopLevelDomains) return new DnsRouter(this.routing);
+    const tld = (ns: string) => {
+      const state = this.tlds.get(ns.toLowerCase());
+      return state === 'tld' || state === undefined || state === 'asking';
+    };
+    return new DnsRouter({ ...this.routing, tldNamespaces: [...this.routing.namespaces].filter(tld) });
+  }
+
+  /** Asks the original resolver about namespaces it has not answered for yet, then reroutes. */
+  private askTopLevelDomains(): void {
+    if (!this.options.discoverTopLevelDomains || this.lifetime.signal.aborted) return;
+    const names = [...new Set([...this.routing.namespaces].map((n) => n.toLowerCase()))].filter((n) => {
+      const state = this.tlds.get(n);
+      return state === undefined || state === 'unanswered';
+    });
+    if (names.length === 0) return;
+    for (const n of names) if (!this.tlds.has(n)) this.tlds.set(n, 'asking');
+    const forward: ForwardQuery = (q, signal) => this.options.forward(q, AbortSignal.any([signal, this.lifetime.signal]));
+    const asking = askTopLevelDomains(names, forward, { randomId: this.randomId }).then((answers) => {
+      for (const n of names) this.tlds.set(n, answers.has(n) ? (answers.get(n) ? 'tld' : 'not-tld') : 'unanswered');
+      if (this.lifetime.signal.aborted) return;
+      this.router = this.buildRouter();
+      const found = names.filter((n) => answers.get(n));
+      if (found.length > 0) {
+        this.options.logger.info('namespaces named like top-level domains: names under them that the cluster does not know go to the original resolver', { namespaces: found });
+      }
+      const unanswered = names.filter((n) => !answers.has(n));
+      if (unanswered.length > 0) {
+        this.options.logger.debug('the original resolver did not say whether these namespaces are top-level domains; asking again later', { namespaces: unanswered });
+        clearTimeout(this.tldRetry);
+        this.tldRetry = setTimeout(() => this.askTopLevelDomains(), this.options.tldRetryMs ?? 60_000).unref();
+      }
+    });
+    this.tldAsking = Promise.all([this.tldAsking, asking]).then(
+      () => undefined,
+      (e: unknown) => this.options.logger.warn('finding namespaces named like top-level domains failed', { error: errorText(e) }),
+    );
   }
 
   /** The response to `msg`, or undefined when it deserves none (not a query, no header). */

@@ -26,9 +26,9 @@
  * the resolver configuration installs expands `echo` to `echo.<ns>.svc.<clusterDomain>` first.
  *
  * NAMESPACES THAT ARE ALSO TOP-LEVEL DOMAINS. A namespace called `dev` or `app` would capture
- * `pkg.go.dev` or `web.app`. For the namespaces the daemon lists in `tldNamespaces` (found with
- * findTopLevelDomains), a name the cluster does not know is forwarded instead of answered
- * NXDOMAIN. For all other namespaces the cluster is authoritative, so a missing cluster name fails fast (no round trip to a resolver that
+ * `pkg.go.dev` or `web.app`. For the namespaces listed in `tldNamespaces` (DnsQueryHandler finds
+ * them by asking the original resolver, topLevelDomains.ts), a name the cluster does not know is
+ * forwarded instead of answered NXDOMAIN. For all other namespaces the cluster is authoritative, so a missing cluster name fails fast (no round trip to a resolver that
  * may be slow or, on an offline workstation, absent).
  */
 import type { SubnetBytes } from '../../../../protocol/src/ipAddress.js';

@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { DnsQueryHandler, type ForwardQuery, type LookupCluster } from './dnsQueryHandler.js';
 import { type DnsLogger, errorText } from './dnsLogger.js';
-import { DnsRouter, type DnsRoutingConfig } from './dnsRouter.js';
+import type { DnsRoutingConfig } from './dnsRouter.js';
 
 export interface DnsServerOptions {
   /** Address to listen on, e.g. `127.0.0.1` or the TUN device's address. */
@@ -53,7 +53,7 @@ export class DnsServer {
   /** Binds UDP and TCP; rejects (having closed whatever it opened) when either cannot bind. */
   static async start(options: DnsServerOptions): Promise<DnsServer> {
     const handler = new DnsQueryHandler({
-      router: new DnsRouter(options.routing),
+      routing: options.routing,
       lookupCluster: options.lookupCluster,
       forward: options.forward,
       logger: options.logger,
@@ -91,7 +91,7 @@ export class DnsServer {
 
   /** New connected namespace, namespace list or subnets; takes effect for the next query. */
   updateRouting(routing: DnsRoutingConfig): void {
-    this.handler.setRouter(new DnsRouter(routing));
+    this.handler.setRouting(routing);
   }
 
   /** Stops listening, closes TCP connections, aborts pending lookups. */

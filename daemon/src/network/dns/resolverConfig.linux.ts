@@ -34,7 +34,8 @@ import {
 
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
 const DEFAULT_RESOLVED_DIR = '/run/systemd/resolve';
-const RESOLVED_STUBS = ['127.0.0.53', '127.0.0.54'];
+/** The addresses of systemd-resolved's stub resolver. */
+export const RESOLVED_STUBS = ['127.0.0.53', '127.0.0.54'];
 
 export class LinuxResolverConfig implements ResolverConfigurator {
   private readonly resolvConfPath: string;

@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type dnsPacket from 'dns-packet';
+import dnsPacket from 'dns-packet';
 import { silentDnsLogger } from './dnsLogger.js';
 import { Forwarder } from './forwarder.js';
 import { FakeNameserver } from './testing/fakeNameserver.js';
-import { findTopLevelDomains } from './topLevelDomains.js';
+import { askTopLevelDomains, findTopLevelDomains } from './topLevelDomains.js';
 
 const soa = (zone: string): dnsPacket.Answer => ({
   name: zone,
@@ -31,4 +31,18 @@ test('namespaces named like a TLD the original resolver knows are found, others 
 test('an unreachable resolver makes no namespace a TLD', async () => {
   const found = await findTopLevelDomains(['dev'], async () => Promise.reject(new Error('offline')));
   assert.equal(found.size, 0);
+});
+
+test('a resolver that fails (SERVFAIL) or does not answer leaves the name out; NXDOMAIN and NODATA say "no TLD"; ids are random', async () => {
+  const ids: number[] = [];
+  const answers = await askTopLevelDomains(['dev', 'samples', 'broken', 'silent'], async (q) => {
+    const p = dnsPacket.decode(q);
+    ids.push(p.id ?? 0);
+    const name = p.questions![0]!.name;
+    if (name === 'silent') throw new Error('timeout');
+    const rcode = name === 'broken' ? 2 : name === 'samples' ? 3 : 0;
+    return dnsPacket.encode({ type: 'response', id: p.id, flags: rcode, questions: p.questions, answers: name === 'dev' ? [soa('dev')] : [] });
+  });
+  assert.deepEqual([...answers].sort(), [['dev', true], ['samples', false]]);
+  assert.notDeepEqual(ids, [1, 7920, 15839, 23758], 'not a sequence an off-path answer could guess');
 });

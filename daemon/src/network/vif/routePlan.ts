@@ -3,8 +3,13 @@
  * workstation already covers is reachable without Telepath and is left alone; one that only
  * partly overlaps a local route is a conflict: routing it would break part of the local network,
  * so it is reported and not routed. Default routes do not count: they reach everything.
+ *
+ * By the time a subnet gets here, the network role has refused any that overlaps the
+ * workstation's own networks (its addresses, connected networks, default gateways and
+ * nameservers: localNetworks.ts, networkInput.ts) or that is too wide; what this plan still
+ * decides about is routes through a gateway (a VPN, a static route towards the cluster).
  */
-import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
+import { netContains, netsOverlap, parseNet } from '../ipNet.js';
 
 export interface ExistingRoute {
   /** "10.0.0.0/8", or "default". */
@@ -19,16 +24,16 @@ export interface RoutePlan {
 
 export function planRoutes(subnets: string[], existing: ExistingRoute[], tunDev?: string): RoutePlan {
   const plan: RoutePlan = { route: [], unrouted: [] };
-  const local = existing.filter((r) => r.dst !== 'default' && (tunDev === undefined || r.dev !== tunDev)).map((r) => ({ ...r, net: parseCidr(r.dst) }));
+  const local = existing.filter((r) => r.dst !== 'default' && (tunDev === undefined || r.dev !== tunDev)).map((r) => ({ ...r, net: parseNet(r.dst) }));
   for (const subnet of subnets) {
-    const want = parseCidr(subnet);
+    const want = parseNet(subnet);
     if (!want) continue;
-    const covering = local.find((r) => r.net && contains(r.net, want));
+    const covering = local.find((r) => r.net && netContains(r.net, want));
     if (covering) {
       plan.unrouted.push({ subnet, reason: 'reachable', message: `already reached through ${covering.dst}${covering.dev ? ` dev ${covering.dev}` : ''}` });
       continue;
     }
-    const overlapping = local.find((r) => r.net && overlaps(r.net, want));
+    const overlapping = local.find((r) => r.net && netsOverlap(r.net, want));
     if (overlapping) {
       plan.unrouted.push({
         subnet,
@@ -40,38 +45,4 @@ export function planRoutes(subnets: string[], existing: ExistingRoute[], tunDev?
     plan.route.push(subnet);
   }
   return plan;
-}
-
-interface Net {
-  bytes: Uint8Array;
-  bits: number;
-}
-
-export function parseCidr(cidr: string): Net | undefined {
-  const [ip, bitsText] = cidr.split('/');
-  try {
-    const bytes = ipToBytes(ip!);
-    const bits = bitsText === undefined ? bytes.length * 8 : Number(bitsText);
-    if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return undefined;
-    return { bytes, bits };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Does `outer` contain all of `inner`? */
-function contains(outer: Net, inner: Net): boolean {
-  return outer.bytes.length === inner.bytes.length && outer.bits <= inner.bits && samePrefix(outer.bytes, inner.bytes, outer.bits);
-}
-
-function overlaps(a: Net, b: Net): boolean {
-  return a.bytes.length === b.bytes.length && samePrefix(a.bytes, b.bytes, Math.min(a.bits, b.bits));
-}
-
-function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
-  }
-  return true;
 }

@@ -8,8 +8,6 @@
  * takes them (`consumed` follows the gRPC write buffer), and the stream is paused while the
  * stack's send buffer to the local program is full.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { ipToBytes } from '../../../../protocol/src/ipAddress.js';
 import {
@@ -25,9 +23,9 @@ import { NetStack } from '../net/stack.js';
 import type { Endpoint, FlowId } from '../net/types.js';
 import { openTun } from '../tun/openTun.js';
 import type { TunDevice } from '../tun/tunDevice.js';
+import { readIpRoutes } from './localNetworks.js';
 import { planRoutes, type ExistingRoute, type RoutePlan } from './routePlan.js';
 
-const run = promisify(execFile);
 type Call = ClientDuplexStream<TunnelMessage, TunnelMessage>;
 
 export interface VifOptions {
@@ -382,16 +380,7 @@ export class Vif {
   }
 }
 
-/** The workstation's routes, from iproute2's JSON output (both families). */
+/** The workstation's routes (both families), as the route plan reads them. */
 async function existingRoutes(): Promise<ExistingRoute[]> {
-  const out: ExistingRoute[] = [];
-  for (const family of ['-4', '-6']) {
-    try {
-      const { stdout } = await run('ip', ['-j', family, 'route', 'show', 'table', 'main']);
-      for (const r of JSON.parse(stdout || '[]') as { dst: string; dev?: string }[]) out.push({ dst: r.dst, dev: r.dev });
-    } catch {
-      // no IPv6 in this namespace, for instance
-    }
-  }
-  return out;
+  return (await readIpRoutes()).map((r) => ({ dst: r.dst, dev: r.dev }));
 }

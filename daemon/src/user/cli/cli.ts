@@ -12,7 +12,7 @@ import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type
 import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
 import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from '../../../../common/src/envFile.js';
 import { parsePortSpec } from '../intercept/portChoice.js';
-import { daemonPaths, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
+import { daemonPaths, socketDirProblem, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
 import { DaemonClient } from '../rpc/daemonClient.js';
 import { answers } from '../../network/unixSocket.js';
 import { networkRolePaths } from '../../network/networkRolePaths.js';
@@ -50,13 +50,16 @@ Usage:
   telepath leave NAME               end an intercept; new requests go to the pod again
   telepath list [--namespace NS]    workloads, their interceptable ports, agents and intercepts
   telepath quit                     disconnect and stop the daemon (and the network role serving it)
-  telepath network-role [--user NAME]
+  telepath network-role [--user NAME] [--allow-wide-subnets]
                                     as root (sudo): route the cluster's subnets and answer its DNS
                                     names for a daemon that runs as a user, so that daemon needs no
                                     root. Serves the user who ran sudo (or NAME) and ends when that
                                     user's daemon quits. Without it, a daemon that is not root
                                     connects and intercepts, but the workstation does not reach
-                                    cluster addresses and names.
+                                    cluster addresses and names. It refuses subnets that overlap
+                                    this machine's own networks, and names that are not DNS names.
+      --allow-wide-subnets          also route cluster subnets wider than /8 (IPv4) or /32 (IPv6);
+                                    a default route is refused all the same
   telepath uninstall --agent WORKLOAD [--namespace NS]
                                     remove the agent, restore the workload and its Services
   telepath uninstall --everything   remove every agent and the traffic-manager from the cluster
@@ -85,8 +88,18 @@ const stdio: Io = {
   err: (s) => void process.stderr.write(s),
 };
 
+/** Commands that talk to the daemon over its socket. */
+const DAEMON_COMMANDS = new Set(['version', '--version', 'connect', 'status', 'quit', 'uninstall', 'intercept', 'leave', 'list', 'ls']);
+
 export async function main(argv: string[], io: Io = stdio, paths: DaemonPaths = daemonPaths()): Promise<number> {
   const [cmd, ...rest] = argv;
+  // A socket in a directory someone else controls may be theirs: never talk to it, never start a
+  // daemon there.
+  const socketProblem = cmd !== undefined && DAEMON_COMMANDS.has(cmd) ? socketDirProblem(paths) : undefined;
+  if (socketProblem) {
+    io.err(`telepath: ${socketProblem}\n`);
+    return EXIT.config;
+  }
   try {
     switch (cmd) {
       case undefined:
@@ -154,6 +167,7 @@ const FLAGS = {
   'env-json': { type: 'string' },
   mount: { type: 'string' },
   user: { type: 'string' },
+  'allow-wide-subnets': { type: 'boolean' },
 } as const;
 type Flags = {
   agent?: string;
@@ -169,6 +183,7 @@ type Flags = {
   'env-json'?: string;
   mount?: string;
   user?: string;
+  'allow-wide-subnets'?: boolean;
   output?: string;
   context?: string;
   namespace?: string;
@@ -520,7 +535,7 @@ function spawnProgram(name: ProgramName, mode: string, args: string[], logFile: 
 
 /** `sudo telepath network-role`: starts the root process that runs routes and DNS for a user's daemon. */
 async function networkRole(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, ['user']);
+  const { values } = parse(args, ['user', 'allow-wide-subnets']);
   const json = wantsJson(values);
   if (process.getuid?.() !== 0) {
     io.err(`telepath: the network role changes routes and DNS and runs as root: ${START_NETWORK_ROLE}\n`);
@@ -533,6 +548,8 @@ async function networkRole(args: string[], io: Io): Promise<number> {
     else {
       io.out(`Telepath network role ${already ? 'already running' : 'started'} (pid ${pid || '?'}); log: ${paths.logFile}\n`);
       if (!already) io.out(`It serves the daemon of uid ${owner} and ends when that daemon quits.\n`);
+      if (!already && values['allow-wide-subnets']) io.out('It also routes cluster subnets wider than /8 (IPv4) or /32 (IPv6).\n');
+      if (already && values['allow-wide-subnets']) io.out(`It keeps the options it was started with; to change them, stop it (sudo kill ${pid || 'its pid'}) and start it again.\n`);
     }
   };
   const pidFile = path.join(path.dirname(paths.socket), 'network.pid');
@@ -547,7 +564,8 @@ async function networkRole(args: string[], io: Io): Promise<number> {
     report(readPid(), true);
     return EXIT.ok;
   }
-  const child = spawnProgram('network', 'network-role-foreground', ['--owner', String(owner)], paths.logFile);
+  const roleArgs = ['--owner', String(owner), ...(values['allow-wide-subnets'] ? ['--allow-wide-subnets'] : [])];
+  const child = spawnProgram('network', 'network-role-foreground', roleArgs, paths.logFile);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (await answers(paths.socket)) {

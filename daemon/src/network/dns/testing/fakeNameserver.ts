@@ -19,6 +19,8 @@ export interface FakeNameserverOptions {
   ignoreUdp?: number;
   /** Before the real answer, send one with another id and a wrong address. */
   spoofFirst?: boolean;
+  /** Told of every query as it arrives (besides `seen`). */
+  onQuery?: (query: SeenQuery) => void;
 }
 
 export interface SeenQuery {
@@ -99,7 +101,9 @@ export class FakeNameserver {
       const q = dnsPacket.decode(msg);
       const question = q.questions?.[0];
       if (!question) return undefined;
-      this.seen.push({ id: q.id ?? 0, name: question.name, type: question.type, transport });
+      const seen: SeenQuery = { id: q.id ?? 0, name: question.name, type: question.type, transport };
+      this.seen.push(seen);
+      this.options.onQuery?.(seen);
       return q;
     } catch {
       return undefined;
