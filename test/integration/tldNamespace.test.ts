@@ -42,6 +42,14 @@ const upstreamSaw: string[] = [];
 let clusterIP = '';
 let resolvBefore = '';
 
+/**
+ * The resolver's lines arrive on this process's event loop, which ws() (spawnSync) blocks while a
+ * lookup runs: read them before looking (seen in CI: the query was answered, its line not yet read).
+ */
+async function sawUpstream(query: string): Promise<void> {
+  await until(`the original resolver to see ${query}`, 5_000, () => upstreamSaw.includes(query), () => upstreamSaw.join(', '));
+}
+
 function hosts(name: string): RunResult {
   return ws(['getent', 'hosts', name]);
 }
@@ -83,28 +91,30 @@ describe('a namespace named like a top-level domain', () => {
     assert.ok(upstreamSaw.includes('samples SOA'), 'every namespace is asked about');
   });
 
-  test('svc.dev is the cluster\'s Service', () => {
+  test('svc.dev is the cluster\'s Service', async () => {
     const r = hosts(`svc.${NAMESPACE}`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^${clusterIP.replace(/\./g, '\\.')}\\s+svc\\.dev$`, 'm'));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the resolver's lines, if any, read in
     assert.ok(!upstreamSaw.some((q) => q.startsWith('svc.dev ')), 'a cluster name does not go to the original resolver');
   });
 
-  test('pkg.go.dev reaches the original resolver, through glibc and dig alike', () => {
+  test('pkg.go.dev reaches the original resolver, through glibc and dig alike', async () => {
     const r = hosts('pkg.go.dev');
     assert.equal(r.code, 0, `getent hosts pkg.go.dev: exit ${r.code} ${r.stderr}`);
     assert.match(r.stdout, /^192\.0\.2\.88\s+pkg\.go\.dev$/m);
-    assert.ok(upstreamSaw.includes('pkg.go.dev A'), upstreamSaw.join(', '));
+    await sawUpstream('pkg.go.dev A');
     const d = ws(['dig', '+short', '+tries=1', '+time=3', 'pkg.go.dev', 'A']);
     assert.equal(d.stdout.trim(), '192.0.2.88', d.stderr);
   });
 
-  test('a name under dev that neither knows is NXDOMAIN from the original resolver; other namespaces stay the cluster\'s alone', () => {
+  test('a name under dev that neither knows is NXDOMAIN from the original resolver; other namespaces stay the cluster\'s alone', async () => {
     const nope = ws(['dig', '+tries=1', '+time=3', 'nope.dev', 'A']).stdout;
     assert.match(nope, /status: NXDOMAIN/);
-    assert.ok(upstreamSaw.includes('nope.dev A'));
+    await sawUpstream('nope.dev A');
     const missing = ws(['dig', '+tries=1', '+time=3', 'nope.samples', 'A']).stdout;
     assert.match(missing, /status: NXDOMAIN/);
+    await new Promise((r) => setTimeout(r, 200)); // let the resolver's lines in, as sawUpstream does
     assert.ok(!upstreamSaw.includes('nope.samples A'), 'samples is no TLD: the cluster answers alone');
   });
 
