@@ -4,7 +4,9 @@
  * program pays). The CLI is its own bundle (dist/telepath.js); "the daemon's bundle, loaded" is what
  * every command paid before that split, when the CLI and the daemon were one 18 MB bundle: Node
  * loads dist/telepathd.js, which exits at once without a mode. Each command runs `runs` times,
- * one after another, under GNU time (wall seconds, peak RSS); no cluster needed.
+ * one after another, under GNU time (its peak RSS; the wall time measured around it, with the
+ * fork and exec of time itself, about a millisecond); the first run of each is not counted (a
+ * cold page cache). No cluster needed.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,12 +26,15 @@ const TIME = '/usr/bin/time';
 function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, runs: number): StartRow {
   const ms: number[] = [];
   const rss: number[] = [];
+  spawnSync(argv[0]!, argv.slice(1), { env }); // warm the page cache; not counted
   for (let i = 0; i < runs; i++) {
-    const r = spawnSync(TIME, ['-f', '@@ %e %M', ...argv], { env, encoding: 'utf8' });
-    const m = /@@ ([\d.]+) (\d+)\s*$/.exec(r.stderr);
-    if (!m) throw new Error(`${name}: no timing from ${TIME}: ${r.stderr}`);
-    ms.push(Number(m[1]) * 1000);
-    rss.push(Number(m[2]) / 1024);
+    // Wall time from here (GNU time's %e has 10 ms steps), peak RSS from GNU time.
+    const t0 = performance.now();
+    const r = spawnSync(TIME, ['-f', '@@ %M', ...argv], { env, encoding: 'utf8' });
+    ms.push(performance.now() - t0);
+    const m = /@@ (\d+)\s*$/.exec(r.stderr);
+    if (!m) throw new Error(`${name}: no peak RSS from ${TIME}: ${r.stderr}`);
+    rss.push(Number(m[1]) / 1024);
   }
   const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
   const at = (a: number[], q: number) => sorted(a)[Math.min(a.length - 1, Math.floor(q * a.length))]!;
