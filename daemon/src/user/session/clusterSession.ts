@@ -136,6 +136,16 @@ export class ClusterSession {
         return;
       } catch (err) {
         lastErr = err;
+        // Not a manager still starting: the cluster does not let this user reach it. Say so now.
+        const refusal = conn.forwardRefusal();
+        if (refusal) {
+          throw daemonError(
+            ErrorCode.Forbidden,
+            `the cluster does not let the user of context "${this.access.context}" port-forward to the traffic-manager in namespace ` +
+              `${this.managerNamespace}, which connecting needs (${refusal.message}); ask a cluster admin for the "may connect" role ` +
+              `of docs/security.md`,
+          );
+        }
         this.log.debug(`manager not answering yet: ${(err as Error).message}`);
         await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
       }

@@ -17,6 +17,7 @@ import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
 import { GRPC_PORT, selectorLabels } from '../../../../common/src/install/managerManifests.js';
 import { kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import { PortForwardListener, type PodPort } from '../kube/portForward.js';
+import { PortForwardError } from '../kube/portForwardError.js';
 import { lookupDns, managerChannelOptions } from '../../network/managerChannel.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 
@@ -27,6 +28,8 @@ export class ManagerConnection {
     /** The gRPC target of the forwarded port, `unix:/…/manager.sock` (a network-role process dials it too). */
     readonly address: string,
     private readonly socketDir: string,
+    /** The API server's refusal of a port-forward to the manager (401/403), once there was one. */
+    readonly forwardRefusal: () => PortForwardError | undefined = () => undefined,
   ) {}
 
   /**
@@ -56,7 +59,12 @@ export class ManagerConnection {
       }
       return { namespace: managerNamespace, pod: ready.metadata.name, port: GRPC_PORT };
     };
-    const listener = new PortForwardListener(access.kc, resolveTarget, (err) => log.warn(`port-forward to the manager: ${err.message}`));
+    let refused: PortForwardError | undefined;
+    const listener = new PortForwardListener(access.kc, resolveTarget, (err) => {
+      log.warn(`port-forward to the manager: ${err.message}`);
+      // The API server's no to the port-forward itself is final: RBAC decides who may connect.
+      if (err instanceof PortForwardError && (err.status === 401 || err.status === 403)) refused ??= err;
+    });
     await removeStaleForwardDirs(os.tmpdir());
     const socketDir = await mkdtemp(path.join(os.tmpdir(), `${FORWARD_DIR_PREFIX}${process.pid}-`));
     const socketPath = path.join(socketDir, 'manager.sock');
@@ -68,7 +76,7 @@ export class ManagerConnection {
     }
     const address = `unix:${socketPath}`;
     const client = new ManagerClient(address, credentials.createInsecure(), managerChannelOptions());
-    return new ManagerConnection(client, listener, address, socketDir);
+    return new ManagerConnection(client, listener, address, socketDir, () => refused);
   }
 
   version(deadlineMs = 15_000): Promise<string> {
