@@ -126,10 +126,10 @@ test('a global intercept excludes personal ones, and the refusal names who holds
   // Two personal intercepts with different headers share the port.
   await unary((cb) => m.client.createIntercept({ session: { sessionId: alice }, spec: spec({ name: 'a', global: false, headers: [{ name: 'x-dev', value: 'alice' }] }) }, cb));
   await unary((cb) => m.client.createIntercept({ session: { sessionId: bob }, spec: spec({ name: 'b', global: false, headers: [{ name: 'X-Dev', value: 'bob' }] }) }, cb));
-  assert.equal(m.intercepts.list('samples').length, 2);
+  assert.equal(m.intercepts.list('samples', '').length, 2);
   await unary((cb) => m.client.depart({ session: { sessionId: alice } }, cb));
   await unary((cb) => m.client.depart({ session: { sessionId: bob } }, cb));
-  assert.equal(m.intercepts.list('samples').length, 0);
+  assert.equal(m.intercepts.list('samples', '').length, 0);
 });
 
 test('a connection nobody accepts times out for the agent', async () => {

@@ -318,7 +318,7 @@ function describeWorkload(w: Workload, services: ServiceObject[], intercepts: Ma
           holder: i.mine ? 'you' : i.clientName,
           mine: i.mine,
           mode: i.spec!.global ? 'global' : 'personal',
-          match: describeMatch(i.spec!),
+          match: describeMatch(i.spec!, !i.mine),
         })),
       });
     }
