@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InterceptSpec } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { describeMatch, HIDDEN, interceptConflict, redactSpec, specProblem, takesEverything } from './interceptRules.js';
+import { testSpec } from './testing/interceptSpecs.js';
 
-const base: InterceptSpec = {
-  name: 'echo',
-  namespace: 'samples',
-  workloadKind: 'Deployment',
-  workloadName: 'echo',
-  agentPort: 9900,
-  global: false,
-  headers: [{ name: 'x-telepath-intercept', value: 'abc' }],
-  pathPrefix: '',
-  previewToken: '',
-  localPort: 8080,
-};
+const base = testSpec();
 
 test('personal intercepts with different headers coexist; the same match is refused', () => {
   const held = [{ spec: base, holder: 'alice@a', mine: false }];

@@ -9,6 +9,7 @@ import type {
   ListInterceptsResponse,
 } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import { testSpec } from '../../../common/src/testing/interceptSpecs.js';
 import { startTestManager, type TestManager, unary } from '../testing/managerHarness.js';
 import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import type { ClientSession } from '../sessions.js';
@@ -18,18 +19,7 @@ function session(id: string): ClientSession {
   return { id, kind: 'client', client: { name: `${id}@host`, installId: id, namespace: 'samples', version: '0' }, arrivedAt: 0, signal: new AbortController().signal };
 }
 
-const spec: InterceptSpec = {
-  name: 'echo',
-  namespace: 'samples',
-  workloadKind: 'Deployment',
-  workloadName: 'echo',
-  agentPort: 9900,
-  global: true,
-  headers: [],
-  pathPrefix: '',
-  previewToken: '',
-  localPort: 8080,
-};
+const spec = testSpec({ global: true, headers: [] });
 
 test('an intercept routes only while its holder watches, and is dropped when the holder stays away', async () => {
   let n = 0;

@@ -10,6 +10,7 @@ import type {
 } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DialOutcome } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { testSpec } from '../../../common/src/testing/interceptSpecs.js';
 import { startTestManager, tcpOpen, TunnelClient, type TestManager, unary } from '../testing/managerHarness.js';
 
 let m: TestManager;
@@ -18,20 +19,9 @@ before(async () => {
 });
 after(() => m.close());
 
+/** A global intercept of samples/echo port 9900, unless `extra` says otherwise. */
 function spec(extra: Partial<InterceptSpec>): InterceptSpec {
-  return {
-    name: 'echo',
-    namespace: 'samples',
-    workloadKind: 'Deployment',
-    workloadName: 'echo',
-    agentPort: 9900,
-    global: true,
-    headers: [],
-    pathPrefix: '',
-    previewToken: '',
-    localPort: 8080,
-    ...extra,
-  };
+  return testSpec({ global: true, headers: [], ...extra });
 }
 
 function arriveAgent(pod: string): Promise<string> {
