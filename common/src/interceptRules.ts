@@ -22,7 +22,7 @@ export function specProblem(spec: InterceptSpec): string | undefined {
     return 'a global intercept takes every request; it cannot also match headers, a path prefix or a preview token';
   }
   if (!spec.global && spec.headers.length === 0 && !spec.pathPrefix) {
-    return 'a personal intercept needs at least one header or a path prefix to match';
+    return 'a personal intercept needs at least one header or a path prefix to match; with neither it matches every request, so it is global — intercept globally instead';
   }
   for (const h of spec.headers) {
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(h.name)) return `bad header name ${JSON.stringify(h.name)}`;
@@ -35,27 +35,55 @@ export function specProblem(spec: InterceptSpec): string | undefined {
 export function interceptConflict(spec: InterceptSpec, others: HeldIntercept[]): string | undefined {
   if (others.length === 0) return undefined;
   const port = `port ${spec.agentPort} of ${spec.workloadKind.toLowerCase()} ${spec.namespace}/${spec.workloadName}`;
-  const global = others.find((o) => o.spec.global);
+  const global = others.find((o) => takesEverything(o.spec));
   if (global) {
-    return `${port} is intercepted globally by ${who(global)} (intercept ${global.spec.name}); nothing else can be intercepted there until it is left`;
+    const how = global.spec.global ? `globally by ${who(global)} (intercept ${global.spec.name})` : `by ${who(global)} (intercept ${global.spec.name}, which matches every request, so it is global)`;
+    return `${port} is intercepted ${how}; nothing else can be intercepted there until it is left`;
   }
-  if (spec.global) {
-    const list = others.map((o) => `${who(o)} (${describeMatch(o.spec)})`).join(', ');
-    return `${port} has personal intercepts: ${list}; a global intercept needs the port to itself — use a personal intercept (--http-header) instead, or ask them to leave`;
+  if (takesEverything(spec)) {
+    const list = others.map((o) => `${who(o)} (${describeMatch(o.spec, !o.mine)})`).join(', ');
+    const why = spec.global ? 'a global intercept' : `intercept ${spec.name} matches every request, so it is global, and a global intercept`;
+    return `${port} has personal intercepts: ${list}; ${why} needs the port to itself — use a personal intercept (--http-header) instead, or ask them to leave`;
   }
   const same = others.find((o) => sameMatch(o.spec, spec));
   if (same) {
-    return `${who(same)} already intercepts the same requests on ${port} (${describeMatch(same.spec)}); choose another --http-header value`;
+    return `${who(same)} already intercepts the same requests on ${port} (${describeMatch(same.spec, !same.mine)}); choose another --http-header value`;
   }
   return undefined;
 }
 
-/** The requests a spec takes, as a user would write them. */
-export function describeMatch(spec: InterceptSpec): string {
+/**
+ * Whether a spec takes every request on its port: a global one, or a personal one with no header
+ * to match and no path prefix beyond "/". Such a personal intercept follows global's rules, or it
+ * would be a global intercept that slips past them.
+ */
+export function takesEverything(spec: InterceptSpec): boolean {
+  return spec.global || (spec.headers.length === 0 && (!spec.pathPrefix || spec.pathPrefix === '/'));
+}
+
+/**
+ * The requests a spec takes, as a user would write them. `hidden`: the spec is another client's,
+ * whose header values the manager blanked (see redactSpec), so they are not shown as empty.
+ */
+export function describeMatch(spec: InterceptSpec, hidden = false): string {
   if (spec.global) return 'all traffic';
-  const parts = spec.headers.map((h) => `${h.name}=${h.value}`);
+  if (takesEverything(spec)) return `every request (path ${spec.pathPrefix || '/'}*)`;
+  const parts = spec.headers.map((h) => `${h.name}=${hidden ? HIDDEN : h.value}`);
   if (spec.pathPrefix) parts.push(`path ${spec.pathPrefix}*`);
   return parts.join(', ');
+}
+
+/** How a blanked header value reads in listings. */
+export const HIDDEN = '(hidden)';
+
+/**
+ * Another client's intercept as a caller may see it: header names, path prefix and the workload
+ * stay, so listings say what kind of route it is; header values, the preview token and the
+ * holder's workstation port are blanked, since the values and token are what join a personal
+ * route (send them and your requests go to that developer's machine).
+ */
+export function redactSpec(spec: InterceptSpec): InterceptSpec {
+  return { ...spec, headers: spec.headers.map((h) => ({ name: h.name, value: '' })), previewToken: '', localPort: 0 };
 }
 
 export function sameSpec(a: InterceptSpec, b: InterceptSpec): boolean {

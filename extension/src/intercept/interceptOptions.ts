@@ -43,7 +43,7 @@ export function formatHeaderSetting(h: HeaderMatch): string {
   return `${h.name}=${h.value}`;
 }
 
-/** A value people can tell apart: the user's name and a few random hex digits. */
+/** A value people can tell apart: the user's name and random hex digits (48 bits from the caller: the value is what joins the route, and a refused create confirms a guess). */
 export function generatedHeaderValue(user: string, randomHex: string): string {
   const who = user.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'dev';
   return `${who}-${randomHex}`;

@@ -46,7 +46,7 @@ const list: List = {
           service: 'echo', portName: 'http', port: 8080, protocol: 'TCP', container: 'echo', containerPort: 8080,
           intercepts: [
             { name: 'echo', holder: 'you', mine: true, mode: 'personal', match: 'x-telepath-intercept=alice-1a2b3c' },
-            { name: 'echo', holder: 'bob@laptop', mine: false, mode: 'personal', match: 'x-dev=bob' },
+            { name: 'echo', holder: 'bob@laptop', mine: false, mode: 'personal', match: 'x-dev=(hidden)' },
           ],
         },
         {
@@ -55,7 +55,7 @@ const list: List = {
         },
         {
           service: 'echo-admin', portName: 'http', port: 8081, protocol: 'TCP', container: 'echo', containerPort: 8081,
-          intercepts: [{ name: 'echo-admin', holder: 'bob@laptop', mine: false, mode: 'personal', match: 'x-dev=bob' }],
+          intercepts: [{ name: 'echo-admin', holder: 'bob@laptop', mine: false, mode: 'personal', match: 'x-dev=(hidden)' }],
         },
       ],
     },
@@ -137,7 +137,7 @@ describe('the cluster tree, from protocol data', () => {
     ]);
     assert.equal(ports[0]!.mine, myEcho);
     assert.match(ports[0]!.tooltip!, /Send header x-telepath-intercept: alice-1a2b3c/);
-    assert.match(ports[0]!.tooltip!, /personal intercept echo by bob@laptop \(x-dev=bob\)/);
+    assert.match(ports[0]!.tooltip!, /personal intercept echo by bob@laptop \(x-dev=\(hidden\)\)/);
   });
 
   test('a port hands the intercept commands an unambiguous Service port', () => {

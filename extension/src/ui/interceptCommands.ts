@@ -29,7 +29,7 @@ export function generateHeaderValue(): string {
   } catch {
     // No passwd entry (some containers): keep "dev".
   }
-  return generatedHeaderValue(user, randomBytes(3).toString('hex'));
+  return generatedHeaderValue(user, randomBytes(6).toString('hex'));
 }
 
 export function registerInterceptCommands(ui: UiContext, ops: Operations): vscode.Disposable[] {

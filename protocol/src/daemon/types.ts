@@ -161,7 +161,7 @@ export const WorkloadPort = named(
         holder: string({ description: 'Who holds it, e.g. "alice@laptop"; "you" for the caller.' }),
         mine: boolean(),
         mode: stringEnum(['global', 'personal']),
-        match: string({ description: 'What it takes, e.g. "x-telepath-intercept=ab12" or "all traffic".' }),
+        match: string({ description: 'What it takes, e.g. "x-telepath-intercept=ab12" or "all traffic"; another holder\'s header values read "(hidden)".' }),
       }),
     ),
   }),

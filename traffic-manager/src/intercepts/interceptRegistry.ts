@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentInfo, InterceptInfo, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import type { ClientSession } from '../sessions.js';
-import { interceptConflict, specProblem, sameSpec } from '../../../common/src/interceptRules.js';
+import { interceptConflict, redactSpec, specProblem, sameSpec } from '../../../common/src/interceptRules.js';
 
 export interface Intercept {
   readonly id: string;
@@ -121,7 +121,8 @@ export class InterceptRegistry {
     return this.intercepts.get(id);
   }
 
-  list(namespace: string, askedBy?: string): InterceptInfo[] {
+  /** Every intercept of `namespace` (all if empty) as the client session `askedBy` may see it. */
+  list(namespace: string, askedBy: string): InterceptInfo[] {
     return [...this.intercepts.values()]
       .filter((i) => !namespace || i.spec.namespace === namespace)
       .sort((a, b) => a.spec.workloadName.localeCompare(b.spec.workloadName) || a.spec.name.localeCompare(b.spec.name))
@@ -132,11 +133,22 @@ export class InterceptRegistry {
   forWorkload(namespace: string, workloadName: string): InterceptInfo[] {
     return [...this.intercepts.values()]
       .filter((i) => i.spec.namespace === namespace && i.spec.workloadName === workloadName && this.isActive(i))
-      .map((i) => this.info(i));
+      .map((i) => this.whole(i, false));
   }
 
-  info(i: Intercept, askedBy?: string): InterceptInfo {
-    return { id: i.id, spec: i.spec, clientName: i.session.client.name, mine: i.session.id === askedBy, active: this.isActive(i) };
+  /**
+   * An intercept as the client session `askedBy` sees it: whole for its holder; for anyone else
+   * with the values that join a personal route blanked (redactSpec), so a hand-written client
+   * learns no more than `telepath list` shows.
+   */
+  info(i: Intercept, askedBy: string): InterceptInfo {
+    if (i.session.id === askedBy) return this.whole(i, true);
+    return { ...this.whole(i, false), spec: redactSpec(i.spec) };
+  }
+
+  /** With the values: for the holder, and for agents (forWorkload), which route by them. */
+  private whole(i: Intercept, mine: boolean): InterceptInfo {
+    return { id: i.id, spec: i.spec, clientName: i.session.client.name, mine, active: this.isActive(i) };
   }
 
   isActive(i: Intercept): boolean {

@@ -10,6 +10,7 @@ import type {
 } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { DialOutcome } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { testSpec } from '../../../common/src/testing/interceptSpecs.js';
 import { startTestManager, tcpOpen, TunnelClient, type TestManager, unary } from '../testing/managerHarness.js';
 
 let m: TestManager;
@@ -18,20 +19,9 @@ before(async () => {
 });
 after(() => m.close());
 
+/** A global intercept of samples/echo port 9900, unless `extra` says otherwise. */
 function spec(extra: Partial<InterceptSpec>): InterceptSpec {
-  return {
-    name: 'echo',
-    namespace: 'samples',
-    workloadKind: 'Deployment',
-    workloadName: 'echo',
-    agentPort: 9900,
-    global: true,
-    headers: [],
-    pathPrefix: '',
-    previewToken: '',
-    localPort: 8080,
-    ...extra,
-  };
+  return testSpec({ global: true, headers: [], ...extra });
 }
 
 function arriveAgent(pod: string): Promise<string> {
@@ -126,10 +116,10 @@ test('a global intercept excludes personal ones, and the refusal names who holds
   // Two personal intercepts with different headers share the port.
   await unary((cb) => m.client.createIntercept({ session: { sessionId: alice }, spec: spec({ name: 'a', global: false, headers: [{ name: 'x-dev', value: 'alice' }] }) }, cb));
   await unary((cb) => m.client.createIntercept({ session: { sessionId: bob }, spec: spec({ name: 'b', global: false, headers: [{ name: 'X-Dev', value: 'bob' }] }) }, cb));
-  assert.equal(m.intercepts.list('samples').length, 2);
+  assert.equal(m.intercepts.list('samples', '').length, 2);
   await unary((cb) => m.client.depart({ session: { sessionId: alice } }, cb));
   await unary((cb) => m.client.depart({ session: { sessionId: bob } }, cb));
-  assert.equal(m.intercepts.list('samples').length, 0);
+  assert.equal(m.intercepts.list('samples', '').length, 0);
 });
 
 test('a connection nobody accepts times out for the agent', async () => {

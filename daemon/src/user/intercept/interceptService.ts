@@ -16,6 +16,7 @@ import {
   type InterceptResult,
   type ListResult,
   type WorkloadInfo,
+  type WorkloadPort,
 } from '../../../../protocol/src/daemon';
 import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
@@ -313,13 +314,7 @@ function describeWorkload(w: Workload, services: ServiceObject[], intercepts: Ma
         protocol: p.protocol,
         container: p.container,
         containerPort: p.containerPort,
-        intercepts: held.map((i) => ({
-          name: i.spec!.name,
-          holder: i.mine ? 'you' : i.clientName,
-          mine: i.mine,
-          mode: i.spec!.global ? 'global' : 'personal',
-          match: describeMatch(i.spec!),
-        })),
+        intercepts: held.map(portIntercept),
       });
     }
     if (info.ports.length === 0) info.problem = 'no Service selects it';
@@ -327,6 +322,20 @@ function describeWorkload(w: Workload, services: ServiceObject[], intercepts: Ma
     info.problem = (e as Error).message;
   }
   return info;
+}
+
+/**
+ * One intercept of a port as `telepath list` and the VS Code tree show it. The manager blanked the
+ * header values of other holders' intercepts, so those read "(hidden)" rather than empty.
+ */
+export function portIntercept(i: ManagerIntercept): WorkloadPort['intercepts'][number] {
+  return {
+    name: i.spec!.name,
+    holder: i.mine ? 'you' : i.clientName,
+    mine: i.mine,
+    mode: i.spec!.global ? 'global' : 'personal',
+    match: describeMatch(i.spec!, !i.mine),
+  };
 }
 
 function planned<T>(f: () => T): T {
