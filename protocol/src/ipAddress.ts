@@ -81,9 +81,24 @@ export function subnetToCidr(subnet: SubnetBytes): string {
   return `${ipFromBytes(subnet.ip)}/${subnet.prefixLength}`;
 }
 
-function hostBitsZero(ip: Uint8Array, prefixLength: number): boolean {
+/** Whether every bit after the first `prefixLength` is zero (an address that starts its subnet). */
+export function hostBitsZero(ip: Uint8Array, prefixLength: number): boolean {
   for (let bit = prefixLength; bit < ip.length * 8; bit++) {
     if (((ip[bit >> 3] ?? 0) >> (7 - (bit & 7))) & 1) return false;
   }
   return true;
+}
+
+/** Whether two addresses of the same length agree in their first `bits` bits. */
+export function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if (((a[i] ?? 0) & mask) !== ((b[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** Whether `ip` (of the subnet's family) lies in `subnet`. */
+export function subnetContains(subnet: SubnetBytes, ip: Uint8Array): boolean {
+  return subnet.ip.length === ip.length && samePrefix(subnet.ip, ip, subnet.prefixLength);
 }

@@ -4,7 +4,7 @@
  * scripts stay the one place that knows how the cluster is built.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseMountinfo, type MountinfoEntry } from '../../daemon/src/network/readAhead.js';
 
@@ -180,35 +180,17 @@ export function buildBundles(...names: string[]): void {
 }
 
 /**
- * A kubeconfig for a cluster user who is not an admin: a client certificate for `name` (and the
- * given groups, as O= fields) signed by the local cluster's CA, the way a company's CA or
- * `kubectl certificate approve` hands developers theirs. Made once per user under
- * .cluster/users/ (0600); RBAC decides what the user may do. Returns the kubeconfig's path.
+ * A kubeconfig for a cluster user who is not an admin: a client certificate for `name` (in group
+ * `group`, if given) signed by the local cluster's CA, the way a company's CA hands developers
+ * theirs — made by pki.sh's own `cert` and `kubeconfig`, as up makes the admin's. Made once per
+ * user (.cluster/pki/user-NAME.*, .cluster/users/NAME.kubeconfig, 0600); RBAC decides what the
+ * user may do. Returns the kubeconfig's path.
  */
-export function userKubeconfig(name: string, groups: string[] = []): string {
-  if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new Error(`bad user name ${name}`);
-  const dir = path.join(stateDir, 'users');
-  const file = path.join(dir, `${name}.kubeconfig`);
+export function userKubeconfig(name: string, group = ''): string {
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(name) || !/^[a-z0-9-]*$/.test(group)) throw new Error(`bad user ${name} or group ${group}`);
+  const file = path.join(stateDir, 'users', `${name}.kubeconfig`);
   if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pki = path.join(stateDir, 'pki');
-  const key = path.join(dir, `${name}.key`);
-  const crt = path.join(dir, `${name}.crt`);
-  const subject = [...groups.map((g) => `/O=${g}`), `/CN=${name}`].join('');
-  runOk('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
-  const csr = runOk('openssl', ['req', '-new', '-key', key, '-subj', subject]);
-  runOk('openssl', ['x509', '-req', '-CA', path.join(pki, 'ca.crt'), '-CAkey', path.join(pki, 'ca.key'), '-CAcreateserial', '-days', '30', '-sha256', '-out', crt], {
-    input: csr,
-  });
-  const b64 = (f: string) => readFileSync(f).toString('base64');
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'telepath-local', cluster: { server: apiServer, 'certificate-authority-data': b64(path.join(pki, 'ca.crt')) } }],
-    users: [{ name, user: { 'client-certificate-data': b64(crt), 'client-key-data': b64(key) } }],
-    contexts: [{ name: `${name}@telepath-local`, context: { cluster: 'telepath-local', user: name, namespace: 'default' } }],
-    'current-context': `${name}@telepath-local`,
-  };
-  writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const script = `. "${clusterDir}/lib.sh"; . "${clusterDir}/pki.sh"; mkdir -p -m 700 "$STATE/users"; cert "user-$1" "$1" "$2"; kubeconfig "$3" "user-$1" "$1"`;
+  runOk('bash', ['-c', script, 'userKubeconfig', name, group, file]);
   return file;
 }

@@ -11,8 +11,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipToBytes, subnetFromCidr } from '../../protocol/src/ipAddress.js';
-import { subnetContains } from '../../traffic-manager/src/tunnel/destinationPolicy.js';
+import { ipToBytes, subnetContains, subnetFromCidr } from '../../protocol/src/ipAddress.js';
 import type { ProbeReport, TunnelPlan, TunnelReport } from '../../traffic-manager/tools/managerProbe.js';
 import { GRPC_PORT, HEALTH_PORT } from '../../common/src/install/managerManifests.js';
 import { buildBundles, ensureCluster, kubectl, kubectlJson, until, ws, type KubectlPortForward } from '../cluster/harness.js';

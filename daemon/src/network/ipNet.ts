@@ -4,7 +4,7 @@
  * address (no zone, no leading zeros), and a decimal prefix; an address alone is one host.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { ipToBytes } from '../../../protocol/src/ipAddress.js';
+import { hostBitsZero, ipToBytes, samePrefix } from '../../../protocol/src/ipAddress.js';
 
 export interface Net {
   bytes: Uint8Array;
@@ -40,16 +40,5 @@ export function netsOverlap(a: Net, b: Net): boolean {
 
 /** Are any bits after the prefix set ("10.96.0.1/16")? */
 export function hostBitsSet(n: Net): boolean {
-  for (let bit = n.bits; bit < n.bytes.length * 8; bit++) {
-    if ((n.bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return true;
-  }
-  return false;
-}
-
-function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
-  }
-  return true;
+  return !hostBitsZero(n.bytes, n.bits);
 }

@@ -14,7 +14,7 @@
  *   4. An address inside an admin CIDR is allowed.
  *   5. Everything else is refused.
  */
-import { ipFromBytes, ipToBytes, subnetFromCidr, subnetToCidr, type SubnetBytes } from '../../../protocol/src/ipAddress.js';
+import { ipFromBytes, ipToBytes, subnetContains, subnetFromCidr, subnetToCidr, type SubnetBytes } from '../../../protocol/src/ipAddress.js';
 import { hostPort } from './dial.js';
 
 export interface DestinationFacts {
@@ -71,15 +71,6 @@ export function normalizeIp(ip: Uint8Array): Uint8Array {
 /** "::ffff:127.0.0.1" → "127.0.0.1", "FD00::1" → "fd00::1": one text per address. */
 export function canonicalIp(text: string): string {
   return ipFromBytes(normalizeIp(ipToBytes(text)));
-}
-
-export function subnetContains(subnet: SubnetBytes, ip: Uint8Array): boolean {
-  if (subnet.ip.length !== ip.length) return false;
-  for (let bit = 0; bit < subnet.prefixLength; bit++) {
-    const mask = 0x80 >> (bit & 7);
-    if (((subnet.ip[bit >> 3] ?? 0) & mask) !== ((ip[bit >> 3] ?? 0) & mask)) return false;
-  }
-  return true;
 }
 
 /**

@@ -31,7 +31,7 @@
  * forwarded instead of answered NXDOMAIN. For all other namespaces the cluster is authoritative, so a missing cluster name fails fast (no round trip to a resolver that
  * may be slow or, on an offline workstation, absent).
  */
-import type { SubnetBytes } from '../../../../protocol/src/ipAddress.js';
+import { subnetContains, type SubnetBytes } from '../../../../protocol/src/ipAddress.js';
 
 export interface DnsRoutingConfig {
   /** The cluster's DNS domain, e.g. `cluster.local`. */
@@ -158,13 +158,4 @@ export function ipFromReverseName(labels: string[]): Uint8Array | undefined {
     return out;
   }
   return undefined;
-}
-
-function subnetContains(subnet: SubnetBytes, ip: Uint8Array): boolean {
-  if (subnet.ip.length !== ip.length) return false;
-  for (let bit = 0; bit < subnet.prefixLength; bit++) {
-    const mask = 1 << (7 - (bit & 7));
-    if (((subnet.ip[bit >> 3] ?? 0) & mask) !== ((ip[bit >> 3] ?? 0) & mask)) return false;
-  }
-  return true;
 }
