@@ -104,11 +104,11 @@ export interface KubectlPortForward {
 }
 
 /**
- * Starts `kubectl port-forward -n NS TARGET :PORT` in the workstation namespace and resolves with
- * its local port once kubectl says it is forwarding.
+ * Starts `kubectl port-forward -n NS TARGET :PORT` in the workstation namespace (as the admin, or
+ * as the user of `kubeconfig`) and resolves with its local port once kubectl says it is forwarding.
  */
-export function kubectlPortForward(namespace: string, target: string, remotePort: number, timeoutMs = 30_000): Promise<KubectlPortForward> {
-  const child = wsSpawn(['kubectl', 'port-forward', '-n', namespace, target, `:${remotePort}`]);
+export function kubectlPortForward(namespace: string, target: string, remotePort: number, timeoutMs = 30_000, kubeconfig?: string): Promise<KubectlPortForward> {
+  const child = wsSpawn(['kubectl', ...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), 'port-forward', '-n', namespace, target, `:${remotePort}`]);
   const stop = () => void child.kill('SIGTERM');
   return new Promise((resolve, reject) => {
     let out = '';

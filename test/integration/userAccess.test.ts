@@ -3,46 +3,22 @@
  * on its pod's loopback, so a daemon reaches it only through the API server's port-forward, which
  * RBAC allows or not. Real users with their own client certificates (test/cluster harness's
  * userKubeconfig, signed by the cluster's CA): mallory has no rights at all; carol may see the
- * manager but not port-forward to it; alice has exactly the role docs/security.md gives for "may
- * connect" (telepath-connect, below) and nothing in samples.
+ * manager but not port-forward to it; dave may port-forward but not write the Session object that
+ * tells the manager who he is; alice has exactly the role docs/security.md gives for "may connect"
+ * (telepath-connect, test/integration/roles.ts) and nothing in samples.
  * The manager is installed by an admin first, as on a shared cluster.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, repoRoot, stateDir, userKubeconfig, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, repoRoot, userKubeconfig, ws } from '../cluster/harness.js';
+import { adminEnv, asUser, CONNECT_ROLE, connectBindings } from './users.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 
-/** The role "may connect": find the manager, port-forward to it, list namespaces for DNS. */
-const connectRole = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: telepath-connect}
-rules:
-- {apiGroups: [""], resources: [namespaces], verbs: [get, list, watch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: telepath-connect, namespace: telepath}
-rules:
-- {apiGroups: [apps], resources: [deployments], verbs: [get]}
-- {apiGroups: [""], resources: [pods], verbs: [get, list, watch]}
-- {apiGroups: [""], resources: [pods/portforward], verbs: [get, create]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: telepath-connect-alice}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: telepath-connect}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: telepath-connect-alice, namespace: telepath}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: telepath-connect}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
----
+/** The role "may connect" for alice; carol may look at the manager but not port-forward to it. */
+const connectRole = `${CONNECT_ROLE}---${connectBindings('alice')}---
 # carol may look (namespaces, the manager's Deployment and pods) but not port-forward.
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -62,36 +38,43 @@ kind: ClusterRoleBinding
 metadata: {name: telepath-connect-carol}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: telepath-connect}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
+---
+# dave may port-forward to the manager but not write a Session object.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: telepath-forward-only, namespace: telepath}
+rules:
+- {apiGroups: [apps], resources: [deployments], verbs: [get]}
+- {apiGroups: [""], resources: [pods], verbs: [get, list, watch]}
+- {apiGroups: [""], resources: [pods/portforward], verbs: [get, create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: telepath-forward-only-dave, namespace: telepath}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: telepath-forward-only}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dave}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: telepath-connect-dave}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: telepath-connect}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dave}]
 `;
-
-/** `telepath` as a user: root in the workstation namespace (so it routes itself), the user's kubeconfig, a daemon of its own. */
-function as(user: string, args: string[]): RunResult {
-  const env = {
-    ...process.env,
-    // test/cluster/ws sets KUBECONFIG from KUBECONFIG_WS (the admin's when unset).
-    KUBECONFIG_WS: userKubeconfig(user),
-    TELEPATH_RUN_DIR: `/run/telepath-user-${user}`,
-    TELEPATH_STATE_DIR: path.join(stateDir, `telepath-user-${user}`),
-  };
-  return ws(['node', telepath, ...args], { env, timeoutMs: 180_000 });
-}
-
-const admin = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-user-admin', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-user-admin') };
 
 before(() => {
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
   // The admin installs (or finds) the manager of this build, as on a shared cluster.
-  const installed = ws(['node', telepath, 'connect', '--namespace', 'samples'], { env: admin, timeoutMs: 300_000 });
+  const installed = ws(['node', telepath, 'connect', '--namespace', 'samples'], { env: adminEnv, timeoutMs: 300_000 });
   assert.equal(installed.code, 0, installed.stderr);
-  ws(['node', telepath, 'quit'], { env: admin });
+  ws(['node', telepath, 'quit'], { env: adminEnv });
   const applied = ws(['kubectl', 'apply', '-f', '-'], { input: connectRole });
   assert.equal(applied.code, 0, applied.stderr);
 });
 
 after(() => {
-  for (const user of ['alice', 'carol', 'mallory']) {
-    as(user, ['quit']);
+  for (const user of ['alice', 'carol', 'dave', 'mallory']) {
+    asUser(user, ['quit']);
     rmSync(`/run/telepath-user-${user}`, { recursive: true, force: true });
   }
   rmSync('/run/telepath-user-admin', { recursive: true, force: true });
@@ -103,21 +86,27 @@ describe('who may connect is what the cluster says', () => {
     const pf = ws(['kubectl', '--kubeconfig', userKubeconfig('mallory'), '-n', 'telepath', 'port-forward', 'deployment/traffic-manager', '18081:8081'], { timeoutMs: 30_000 });
     assert.notEqual(pf.code, 0);
     assert.match(pf.stderr, /forbidden/i);
-    const r = as('mallory', ['connect', '--namespace', 'samples']);
+    const r = asUser('mallory', ['connect', '--namespace', 'samples']);
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stderr, /forbidden|not allowed|permission/i, r.stderr);
     assert.match(r.stderr, /mallory/, 'the message names who the cluster saw');
   });
 
   test('carol, who may see the manager but not port-forward to it, cannot connect: the port-forward is the gate', () => {
-    const r = as('carol', ['connect', '--namespace', 'samples']);
+    const r = asUser('carol', ['connect', '--namespace', 'samples']);
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stderr, /portforward/i, r.stderr);
     assert.match(r.stderr, /carol/, 'the message names who the cluster saw');
   });
 
+  test('dave, who may port-forward but not write a Session object, cannot connect: the manager would not know who he is', () => {
+    const r = asUser('dave', ['connect', '--namespace', 'samples']);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /does not let dave create sessions\.telepath\.dev in namespace telepath.*"may connect" role/, r.stderr);
+  });
+
   test('alice, with the connect role only, connects and reaches a Service through the tunnel', () => {
-    const r = as('alice', ['connect', '--namespace', 'samples', '--output', 'json']);
+    const r = asUser('alice', ['connect', '--namespace', 'samples', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { state: string }).state, 'connected');
     const curl = ws(['curl', '-sS', '--max-time', '10', 'http://echo.samples:8080/']);
@@ -125,13 +114,13 @@ describe('who may connect is what the cluster says', () => {
     assert.match(curl.stdout, /hello from echo/);
   });
 
-  test('alice may not intercept in samples: the workload is patched with her credentials, and RBAC says no', () => {
+  test('alice may not intercept in samples: told so before her daemon touches the workload', () => {
     const generation = () => ws(['kubectl', '-n', 'samples', 'get', 'deploy', 'echo', '-o', 'jsonpath={.metadata.generation}']).stdout;
     const before = generation();
-    const r = as('alice', ['intercept', 'echo', '--port', '3999', '--mount=false']);
+    const r = asUser('alice', ['intercept', 'echo', '--port', '3999', '--mount=false']);
     assert.notEqual(r.code, 0, r.stdout);
-    assert.match(r.stderr, /forbidden|not allowed|permission/i, r.stderr);
+    assert.match(r.stderr, /does not let .* create intercepts\.telepath\.dev in namespace samples.*"may intercept" role/, r.stderr);
     assert.equal(generation(), before, 'the workload is as it was');
-    assert.equal(as('alice', ['quit']).code, 0);
+    assert.equal(asUser('alice', ['quit']).code, 0);
   });
 });

@@ -24,6 +24,7 @@ const info: AgentInfo = {
   environment: {},
   version: '0.1.0',
   sftpPort: 0,
+  environmentWithheld: '',
 };
 
 test('the agent sends its pod token as a bearer token, read afresh at each arrival, and retries after a refusal', async () => {

@@ -65,6 +65,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     environment: appEnvironment(env),
     version: PRODUCT_VERSION,
     sftpPort: 0,
+    environmentWithheld: '',
   };
   // The app's volumes, for the workstation (docs/intercept.md): only on the pod's loopback,
   // which the daemon reaches by a port-forward that RBAC allowed.

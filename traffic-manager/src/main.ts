@@ -9,6 +9,8 @@ import os from 'node:os';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { dnsOfResolvConf, KubeClusterInfoSource } from './clusterInfoSource.js';
 import { AgentVerifier } from './auth/agentVerifier.js';
+import { ClientRights } from './auth/clientRights.js';
+import { SessionObjects } from './auth/sessionObjects.js';
 import { readConfig } from './config.js';
 import { ClusterDnsResolver } from './dns/clusterDnsResolver.js';
 import { healthServer } from './healthServer.js';
@@ -48,6 +50,16 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const tunnels = new TunnelService({ lookupSession, destinations, logger: logger.child('tunnel'), intercepts: relay });
   const dns = new ClusterDnsResolver({ server: dnsServer, logger: logger.child('dns') });
   const agentArrivals = new AgentVerifier({ api: kube });
+  const clientRights = new ClientRights({ api: kube, namespace });
+  const sessionObjects = new SessionObjects({
+    api: kube,
+    namespace,
+    rights: clientRights,
+    intercepts,
+    liveSessions: () => sessions.ids('client'),
+    logger: logger.child('rights'),
+  });
+  sessionObjects.start();
   const host = new ManagerServerHost({
     version: PRODUCT_VERSION,
     namespace,
@@ -59,6 +71,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     intercepts,
     relay,
     agentArrivals,
+    clientRights,
+    onClientSessionEnded: (id) => sessionObjects.ended(id),
     logger,
   });
 
@@ -75,6 +89,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     await webhook?.close();
     stop.abort();
     stopSweeping();
+    sessionObjects.stop();
     await health.close();
     kube.close();
     // Exit rather than wait for the event loop: nothing is left that must finish.

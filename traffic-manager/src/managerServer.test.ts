@@ -26,6 +26,7 @@ import {
   bearer,
   echoAgent,
   startTestManager,
+  TestClientRights,
   tcpOpen,
   TEST_AGENT_TOKEN,
   TestAgentCheck,
@@ -424,4 +425,58 @@ test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, on 
   } finally {
     await m.close();
   }
+});
+
+describe("rights in a namespace are the cluster's (auth/clientRights.ts decides; here a fixed table)", () => {
+  const intercept = (name: string, namespace: string) => ({
+    name,
+    namespace,
+    workloadKind: 'Deployment',
+    workloadName: 'echo',
+    agentPort: 9900,
+    global: true,
+    headers: [],
+    pathPrefix: '',
+    previewToken: '',
+    localPort: 3000,
+  });
+
+  test('CreateIntercept without the right is PERMISSION_DENIED with the reason, and creates nothing', async () => {
+    const m = await startTestManager({ clientRights: new TestClientRights(new Set(['intercept samples'])) });
+    try {
+      const session = { sessionId: await m.arrive() };
+      await assert.rejects(unary((cb) => m.client.createIntercept({ session, spec: intercept('echo', 'other') }, cb)), {
+        code: status.PERMISSION_DENIED,
+        details: 'tester may not intercept in namespace other',
+      });
+      assert.equal(m.intercepts.all().length, 0);
+      await unary((cb) => m.client.createIntercept({ session, spec: intercept('echo', 'samples') }, cb));
+      assert.deepEqual(m.intercepts.all().map((i) => [i.spec.namespace, i.user]), [['samples', 'tester']]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test("ListAgents lists only namespaces one may intercept in, and the environment only where one may read it", async () => {
+    const rights = new TestClientRights(new Set(['intercept samples', 'environment samples', 'intercept team-a']));
+    const m = await startTestManager({ clientRights: rights });
+    try {
+      await m.arriveAgent('echo-1');
+      await m.arriveAgent('web-1', { ...echoAgent('web-1'), namespace: 'team-a', environment: { TOKEN: 'a-secret' } });
+      await m.arriveAgent('db-1', { ...echoAgent('db-1'), namespace: 'team-b', environment: { TOKEN: 'b-secret' } });
+      const session = { sessionId: await m.arrive() };
+      const r = await unary<{ agents: { podName: string; environment: Record<string, string>; environmentWithheld: string }[] }>((cb) =>
+        m.client.listAgents({ session, namespace: '', workloadName: '' }, cb),
+      );
+      assert.deepEqual(
+        r.agents.map((a) => [a.podName, a.environment, a.environmentWithheld]).sort(),
+        [
+          ['echo-1', { SAMPLE_GREETING: 'hello' }, ''],
+          ['web-1', {}, 'tester may not environment in namespace team-a'],
+        ],
+      );
+    } finally {
+      await m.close();
+    }
+  });
 });

@@ -24,6 +24,7 @@ import { DisconnectReason } from '../../protocol/src/gen/telepath/tunnel/v1/tunn
 import { ipToBytes } from '../../protocol/src/ipAddress.js';
 import { type ManagerServer, managerService } from '../../protocol/src/manager/managerService.js';
 import type { AgentArrivalCheck } from './auth/agentVerifier.js';
+import type { ClientRightsCheck, RightVerdict } from './auth/clientRights.js';
 import { type ClusterNetworks, subnetsOf } from './clusterInfo.js';
 import type { ClusterInfoSource } from './clusterInfoSource.js';
 import type { DnsLookup } from './dns/clusterDnsResolver.js';
@@ -32,6 +33,7 @@ import { qualifyName, renameOwners } from './dns/shortNames.js';
 import { InterceptError, type InterceptRegistry } from './intercepts/interceptRegistry.js';
 import type { InterceptRelay } from './intercepts/interceptRelay.js';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
+import { sessionHandle } from '../../common/src/sessionIdentity.js';
 import { type ClientSession, type SessionKind, type SessionRegistry, sessionEndReason } from './sessions.js';
 import type { DnsAnswerMemory } from './tunnel/dnsAnswerMemory.js';
 import { TunnelService } from './tunnel/tunnelService.js';
@@ -75,6 +77,10 @@ export interface ManagerServerOptions {
   relay: InterceptRelay;
   /** Decides whether an ArriveAsAgent comes from the pod it claims. */
   agentArrivals: AgentArrivalCheck;
+  /** Decides whether a client session's user may intercept, or read the environment, in a namespace. */
+  clientRights: ClientRightsCheck;
+  /** Called once when a client session ends, however it ends. */
+  onClientSessionEnded?: (sessionId: string) => void;
   logger: Logger;
 }
 
@@ -197,7 +203,7 @@ export class ManagerServerHost {
   }
 
   private methods(listener: Listener): ManagerServer {
-    const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, logger } = this.options;
+    const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, clientRights, logger } = this.options;
     const rpcLog = logger.child('rpc');
     const clientSession = (info: SessionInfo | undefined): ClientSession | undefined => sessions.get(info?.sessionId ?? '', 'client');
     return {
@@ -207,6 +213,8 @@ export class ManagerServerHost {
         const c = call.request.client;
         if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
         const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version }, 'client');
+        const ended = this.options.onClientSessionEnded;
+        if (ended) session.signal.addEventListener('abort', () => ended(session.id), { once: true });
         callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
       },
 
@@ -259,13 +267,23 @@ export class ManagerServerHost {
       createIntercept: (call, callback) => {
         const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
-        if (!call.request.spec) return callback(serviceError(status.INVALID_ARGUMENT, 'spec is required'));
-        try {
-          const i = intercepts.create(session, call.request.spec);
-          callback(null, { intercept: intercepts.info(i, session.id) });
-        } catch (e) {
-          callback(interceptError(e));
-        }
+        const spec = call.request.spec;
+        if (!spec?.namespace) return callback(serviceError(status.INVALID_ARGUMENT, 'spec with a namespace is required'));
+        // The cluster decides, for the user the session's Session object names, in the
+        // workload's namespace; nothing changes until it has said yes.
+        clientRights.check(session.id, 'intercept', spec.namespace).then((verdict) => {
+          if (!verdict.ok) {
+            rpcLog.info('intercept refused', { session: sessionHandle(session.id), namespace: spec.namespace, why: verdict.reason });
+            return callback(rightError(verdict));
+          }
+          if (session.signal.aborted) return callback(sessionEnded(session));
+          try {
+            const i = intercepts.create(session, spec, verdict.user.username);
+            callback(null, { intercept: intercepts.info(i, session.id) });
+          } catch (e) {
+            callback(interceptError(e));
+          }
+        }, (e: unknown) => callback(serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e))));
       },
 
       removeIntercept: (call, callback) => {
@@ -288,7 +306,11 @@ export class ManagerServerHost {
       listAgents: (call, callback) => {
         const session = clientSession(call.request.session);
         if (!session) return callback(unknownSession(call.request.session));
-        callback(null, { agents: intercepts.listAgents(call.request.namespace, call.request.workloadName) });
+        const all = intercepts.listAgents(call.request.namespace, call.request.workloadName);
+        this.agentsFor(session.id, all).then(
+          (agents) => callback(null, { agents }),
+          (e: unknown) => callback(serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e))),
+        );
       },
 
       watchDials: (call) => {
@@ -310,6 +332,32 @@ export class ManagerServerHost {
 
       watchAgentIntercepts: (call) => this.watchAgentIntercepts(call),
     };
+  }
+
+  /**
+   * The agents a session's user may see: those of namespaces where they may intercept, with the
+   * environment only where they may read it too. A namespace the API server cannot be asked about
+   * is left out, as if not allowed.
+   */
+  private async agentsFor(sessionId: string, all: AgentInfo[]): Promise<AgentInfo[]> {
+    const { clientRights } = this.options;
+    const namespaces = [...new Set(all.map((a) => a.namespace))];
+    const allowed = new Map(
+      await Promise.all(
+        namespaces.map(async (ns) => {
+          const intercept = await clientRights.check(sessionId, 'intercept', ns);
+          const environment = intercept.ok ? await clientRights.check(sessionId, 'environment', ns) : intercept;
+          return [ns, { intercept, environment }] as const;
+        }),
+      ),
+    );
+    const out: AgentInfo[] = [];
+    for (const a of all) {
+      const rights = allowed.get(a.namespace)!;
+      if (!rights.intercept.ok) continue;
+      out.push(rights.environment.ok ? a : { ...a, environment: {}, environmentWithheld: rights.environment.reason });
+    }
+    return out;
   }
 
   /**
@@ -406,6 +454,10 @@ function interceptError(e: unknown): Partial<ServiceError> {
     return serviceError(code, e.message);
   }
   return serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e));
+}
+
+function rightError(verdict: Exclude<RightVerdict, { ok: true }>): Partial<ServiceError> {
+  return serviceError(verdict.code === 'unavailable' ? status.UNAVAILABLE : status.PERMISSION_DENIED, verdict.reason);
 }
 
 function serviceError(code: status, details: string): Partial<ServiceError> {

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
+import { sessionHandle } from '../../common/src/sessionIdentity.js';
 
 export interface Clock {
   /** Milliseconds, monotonic enough for TTLs. */
@@ -87,7 +88,7 @@ export class SessionRegistry {
       controller,
     };
     this.sessions.set(entry.id, entry);
-    this.logger.info('arrived', { kind, session: entry.id, client: client.name, namespace: client.namespace, version: client.version });
+    this.logger.info('arrived', { kind, session: sessionHandle(entry.id), client: client.name, namespace: client.namespace, version: client.version });
     return entry;
   }
 
@@ -144,6 +145,12 @@ export class SessionRegistry {
     return () => clearInterval(timer);
   }
 
+  /** The ids of the live sessions of a kind. */
+  ids(kind: SessionKind): string[] {
+    const now = this.clock.now();
+    return [...this.sessions.values()].filter((s) => s.kind === kind && now < s.expiresAt).map((s) => s.id);
+  }
+
   endAll(reason: SessionEndReason): void {
     for (const s of [...this.sessions.values()]) this.end(s, reason);
   }
@@ -155,7 +162,7 @@ export class SessionRegistry {
   private end(s: SessionEntry, reason: SessionEndReason): void {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
-    this.logger.info('session ended', { session: s.id, client: s.client.name, reason });
+    this.logger.info('session ended', { session: sessionHandle(s.id), client: s.client.name, reason });
     s.controller.abort(reason);
   }
 }

@@ -43,6 +43,9 @@ test('an install is these objects, in apply order, in its namespace', () => {
     objects.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
     [
       'Namespace//tp-x',
+      'CustomResourceDefinition//sessions.telepath.dev',
+      'ValidatingAdmissionPolicy//tp-x-telepath-session-identity',
+      'ValidatingAdmissionPolicyBinding//tp-x-telepath-session-identity',
       'ServiceAccount/tp-x/traffic-manager',
       'ClusterRole//tp-x-traffic-manager',
       'ClusterRoleBinding//tp-x-traffic-manager',
@@ -78,12 +81,14 @@ test('RBAC grants only what the manager uses', () => {
     },
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
   ]);
   const role = byKind<Role>(objects, 'Role');
   assert.deepEqual(role.rules, [
     { apiGroups: [''], resources: ['services'], verbs: ['create'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     { apiGroups: [''], resources: ['secrets'], resourceNames: ['traffic-manager-webhook-tls'], verbs: ['get', 'update'] },
+    { apiGroups: ['telepath.dev'], resources: ['sessions'], verbs: ['get', 'list', 'delete'] },
   ]);
   assert.equal(WEBHOOK_TLS_SECRET, 'traffic-manager-webhook-tls');
   assert.equal(role.metadata?.namespace, 'telepath', 'the Secret rules hold in the manager namespace only');

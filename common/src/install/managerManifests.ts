@@ -9,11 +9,19 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { MutatingWebhookConfiguration, RuleWithOperations } from 'kubernetes-types/admissionregistration/v1';
+import type {
+  MutatingWebhookConfiguration,
+  RuleWithOperations,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
 import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
+import { SESSION_RESOURCE, TELEPATH_API_GROUP } from '../sessionIdentity.js';
+import { sessionManifests } from './sessionManifests.js';
 
 export const DEFAULT_NAMESPACE = 'telepath';
 export const DEFAULT_IMAGE = 'docker.io/library/node:20-alpine';
@@ -74,7 +82,10 @@ export type ManagerObject =
   | ConfigMap
   | Deployment
   | Service
-  | MutatingWebhookConfiguration;
+  | MutatingWebhookConfiguration
+  | CustomResourceDefinition
+  | ValidatingAdmissionPolicy
+  | ValidatingAdmissionPolicyBinding;
 
 /**
  * Runs the gzipped bundle `bundleKey` (beside the loader) in this process as a CommonJS module.
@@ -148,6 +159,9 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       // whichever namespace the agent runs (auth/agentIdentity.ts).
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+      // Whether a session's user may intercept, read the environment or mount the volumes in the
+      // namespace an RPC acts on (auth/clientRights.ts).
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     ],
   };
   const clusterRoleBinding: ClusterRoleBinding = {
@@ -169,6 +183,8 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
       // request's URL), so create is granted on secrets of this namespace, the rest on ours only.
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: [WEBHOOK_TLS_SECRET], verbs: ['get', 'update'] },
+      // Who holds a session (common/src/sessionIdentity.ts); ended sessions' objects are deleted.
+      { apiGroups: [TELEPATH_API_GROUP], resources: [SESSION_RESOURCE], verbs: ['get', 'list', 'delete'] },
     ],
   };
   const roleBinding: RoleBinding = {
@@ -297,7 +313,9 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
     ],
   };
   // The webhook last: it calls the Service, so it is applied after it and deleted first.
-  return [ns, sa, clusterRole, clusterRoleBinding, role, roleBinding, configMap, deployment, service, webhook];
+  // The Session type and its admission policy come before the manager that reads Sessions.
+  const [sessionCrd, sessionPolicy, sessionPolicyBinding] = sessionManifests(namespace, labels);
+  return [ns, sessionCrd, sessionPolicy, sessionPolicyBinding, sa, clusterRole, clusterRoleBinding, role, roleBinding, configMap, deployment, service, webhook];
 }
 
 /**

@@ -133,6 +133,12 @@ export const InterceptResult = named(
     mountProblem: optional(
       string({ description: 'Why the volumes are not mounted although asked for (e.g. sshfs missing); the intercept works.' }),
     ),
+    environmentProblem: optional(
+      string({
+        description:
+          "Why `environment` lacks the container's environment (the user may not get intercepts.telepath.dev/environment in the namespace); the intercept works.",
+      }),
+    ),
   }),
 );
 export type InterceptResult = Infer<typeof InterceptResult>;

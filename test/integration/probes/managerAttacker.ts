@@ -50,6 +50,7 @@ function fakeAgent(podName: string): AgentInfo {
     environment: { NODE_OPTIONS: '--require /tmp/attacker.js' },
     version: '0.0.0',
     sftpPort: 0,
+    environmentWithheld: '',
   };
 }
 

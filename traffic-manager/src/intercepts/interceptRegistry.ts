@@ -16,6 +16,8 @@ export interface Intercept {
   readonly id: string;
   readonly spec: InterceptSpec;
   readonly session: ClientSession;
+  /** The Kubernetes user the cluster allowed it for (auth/clientRights.ts), for logs. */
+  readonly user?: string;
 }
 
 export interface AgentEntry {
@@ -76,7 +78,7 @@ export class InterceptRegistry {
 
   // ---- intercepts ----
 
-  create(session: ClientSession, spec: InterceptSpec): Intercept {
+  create(session: ClientSession, spec: InterceptSpec, user?: string): Intercept {
     const problem = specProblem(spec);
     if (problem) throw new InterceptError('invalid', problem);
     const mine = [...this.intercepts.values()].find((i) => i.session.id === session.id && i.spec.name === spec.name);
@@ -96,7 +98,7 @@ export class InterceptRegistry {
       others.map((i) => ({ spec: i.spec, holder: i.session.client.name, mine: i.session.id === session.id })),
     );
     if (conflict) throw new InterceptError('conflict', conflict);
-    const intercept: Intercept = { id: this.newId(), spec: { ...spec }, session };
+    const intercept: Intercept = { id: this.newId(), spec: { ...spec }, session, ...(user ? { user } : {}) };
     this.intercepts.set(intercept.id, intercept);
     session.signal.addEventListener('abort', () => this.drop(intercept, 'session ended'), { once: true });
     this.logger.info('intercept created', {
@@ -106,6 +108,7 @@ export class InterceptRegistry {
       agentPort: spec.agentPort,
       global: spec.global,
       client: session.client.name,
+      user,
     });
     this.changed(spec.namespace, spec.workloadName);
     return intercept;
@@ -119,6 +122,16 @@ export class InterceptRegistry {
 
   get(id: string): Intercept | undefined {
     return this.intercepts.get(id);
+  }
+
+  /** Every intercept, whoever holds it. */
+  all(): Intercept[] {
+    return [...this.intercepts.values()];
+  }
+
+  /** Ends an intercept that its holder may no longer keep (a revoked right); `why` goes to the log. */
+  end(i: Intercept, why: string): void {
+    this.drop(i, why);
   }
 
   /** Every intercept of `namespace` (all if empty) as the client session `askedBy` may see it. */

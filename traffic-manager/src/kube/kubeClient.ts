@@ -8,6 +8,8 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { TokenReview, TokenReviewStatus } from 'kubernetes-types/authentication/v1';
 import type { Pod } from 'kubernetes-types/core/v1';
+import type { ResourceAttributes, SubjectAccessReview, SubjectAccessReviewStatus } from 'kubernetes-types/authorization/v1';
+import { SESSION_API_VERSION, SESSION_RESOURCE, TELEPATH_API_GROUP, type SessionObject, type SessionUser } from '../../../common/src/sessionIdentity.js';
 
 export interface KubeClientConfig {
   /** e.g. https://10.96.0.1:443 */
@@ -152,6 +154,44 @@ export class KubeClient {
     }
   }
 
+  /**
+   * Whether `user` may do what `attributes` say (a SubjectAccessReview; needs `create` on
+   * subjectaccessreviews.authorization.k8s.io). The API server runs its authorizers (RBAC, and
+   * any webhook) for that user exactly as for a request of theirs.
+   */
+  async reviewAccess(user: SessionUser, attributes: ResourceAttributes, signal?: AbortSignal): Promise<SubjectAccessReviewStatus> {
+    const review: SubjectAccessReview = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, resourceAttributes: attributes },
+    };
+    const answer = await this.request<SubjectAccessReview>('/apis/authorization.k8s.io/v1/subjectaccessreviews', { method: 'POST', body: review, signal });
+    return answer.status ?? { allowed: false };
+  }
+
+  /** A Session object (common/src/sessionIdentity.ts), or undefined when there is none of that name. */
+  async getSession(namespace: string, name: string, signal?: AbortSignal): Promise<SessionObject | undefined> {
+    try {
+      return await this.request<SessionObject>(`${sessionsPath(namespace)}/${encodeURIComponent(name)}`, { signal });
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async listSessions(namespace: string, signal?: AbortSignal): Promise<SessionObject[]> {
+    return (await this.request<{ items?: SessionObject[] }>(sessionsPath(namespace), { signal })).items ?? [];
+  }
+
+  /** Deletes a Session object; one already gone counts as deleted. */
+  async deleteSession(namespace: string, name: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.request(`${sessionsPath(namespace)}/${encodeURIComponent(name)}`, { method: 'DELETE', signal });
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+    }
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -189,6 +229,10 @@ export class KubeClient {
       req.end(body);
     });
   }
+}
+
+function sessionsPath(namespace: string): string {
+  return `/apis/${TELEPATH_API_GROUP}/${SESSION_API_VERSION}/namespaces/${encodeURIComponent(namespace)}/${SESSION_RESOURCE}`;
 }
 
 async function readAll(res: AsyncIterable<unknown>): Promise<string> {

@@ -12,6 +12,8 @@ import type { AgentInfo, ArriveAsAgentResponse, ArriveAsClientResponse } from '.
 import { Protocol, type TunnelMessage, type TunnelOpen } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import type { ClientRightsCheck, RightVerdict } from '../auth/clientRights.js';
+import type { RightName } from '../../../common/src/sessionIdentity.js';
 import type { AgentArrivalCheck } from '../auth/agentVerifier.js';
 import type { ClusterNetworks } from '../clusterInfo.js';
 import type { ClusterInfoSource } from '../clusterInfoSource.js';
@@ -96,7 +98,24 @@ export function echoAgent(podName: string): AgentInfo {
     environment: { SAMPLE_GREETING: 'hello' },
     version: '9.8.7',
     sftpPort: 0,
+    environmentWithheld: '',
   };
+}
+
+/**
+ * Rights as a test sets them: every right in every namespace unless `only` is given, then only the
+ * listed "right namespace" pairs (e.g. "intercept samples"), for every session.
+ */
+export class TestClientRights implements ClientRightsCheck {
+  forgotten: string[] = [];
+  constructor(public only?: Set<string>) {}
+  check(_sessionId: string, right: RightName, namespace: string): Promise<RightVerdict> {
+    if (!this.only || this.only.has(`${right} ${namespace}`)) return Promise.resolve({ ok: true, user: { username: 'tester' } });
+    return Promise.resolve({ ok: false, code: 'denied', reason: `tester may not ${right} in namespace ${namespace}` });
+  }
+  forget(sessionId: string): void {
+    this.forgotten.push(sessionId);
+  }
 }
 
 export interface TestManager {
@@ -137,6 +156,8 @@ export interface TestManagerOptions {
   relay?: Partial<InterceptRelayOptions>;
   /** TestAgentCheck by default. */
   agentCheck?: AgentArrivalCheck;
+  /** TestClientRights (everything allowed) by default. */
+  clientRights?: ClientRightsCheck;
 }
 
 export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
@@ -171,6 +192,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     intercepts,
     relay,
     agentArrivals: agentCheck,
+    clientRights: options.clientRights ?? new TestClientRights(),
     logger: silentLogger,
   });
   await host.listen('client', address);

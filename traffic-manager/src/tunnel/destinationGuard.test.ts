@@ -3,6 +3,7 @@
  * that must see no connection when the policy refuses. The manager here has no TELEPATH_TUNNEL_ALLOW,
  * as a real install has none, so its loopback is closed.
  */
+import { sessionHandle } from '../../../common/src/sessionIdentity.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -125,13 +126,14 @@ describe('refused destinations are never dialed', () => {
     assert.ok(Date.now() - started < 1000, 'no dial timeout was waited for');
   });
 
-  test('a refusal is logged at info with the session and the reason', async () => {
+  test("a refusal is logged at info with the session's handle (never its id) and the reason", async () => {
     logLines.length = 0;
     await openAndRead(m, session, '169.254.169.254', 80);
     const line = logLines.find((l) => l.msg === 'destination refused');
     assert.ok(line, JSON.stringify(logLines));
     assert.equal(line.level, 'info');
-    assert.equal(line.session, session);
+    assert.equal(line.session, sessionHandle(session));
+    assert.ok(!JSON.stringify(logLines).includes(session), 'the session id, which opens tunnels, is not in the log');
     assert.equal(line.tag, 'tcp 169.254.169.254:80');
     assert.match(String(line.reason), /link-local/);
   });

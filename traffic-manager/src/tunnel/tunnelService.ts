@@ -21,6 +21,7 @@ import { type ClientSession, type SessionKind, sessionEndReason } from '../sessi
 import { DialError, dialTcp, dialUdp, hostPort } from './dial.js';
 import type { DestinationVerdict } from './destinationPolicy.js';
 import { type ClientSide, disconnectMessage, type Flow, TcpFlow, UdpFlow } from './flows.js';
+import { sessionHandle } from '../../../common/src/sessionIdentity.js';
 
 export type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
 
@@ -206,7 +207,7 @@ class TunnelStream {
     const host = verdict.allowed ? verdict.ip : ipFromBytes(open.destinationIp);
     this.logger = this.options.logger.child(`${tcp ? 'tcp' : 'udp'} ${hostPort(host, port)}`);
     if (!verdict.allowed) {
-      this.logger.info('destination refused', { session: session.id, client: session.client.name, reason: verdict.reason });
+      this.logger.info('destination refused', { session: sessionHandle(session.id), client: session.client.name, reason: verdict.reason });
       return this.dialFailed(DialOutcome.FAILED, verdict.reason);
     }
     this.state = 'dialing';
@@ -226,11 +227,11 @@ class TunnelStream {
       if (this.state !== 'dialing') return;
       const outcome = e instanceof DialError ? e.outcome : DialOutcome.FAILED;
       const message = e instanceof Error ? e.message : String(e);
-      this.logger.debug('dial failed', { outcome: DialOutcome[outcome], error: message, session: session.id });
+      this.logger.debug('dial failed', { outcome: DialOutcome[outcome], error: message, session: sessionHandle(session.id) });
       return this.dialFailed(outcome, message);
     }
     this.state = 'open';
-    this.logger.debug('dialed', { session: session.id, source: sourceOf(open), allowed: verdict.why });
+    this.logger.debug('dialed', { session: sessionHandle(session.id), source: sourceOf(open), allowed: verdict.why });
     this.write({ $case: 'dialResult', value: { outcome: DialOutcome.OK, message: '' } });
   }
 

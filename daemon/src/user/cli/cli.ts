@@ -379,6 +379,10 @@ async function intercept(argv: string[], io: Io, paths: DaemonPaths): Promise<nu
     if (json) io.out(JSON.stringify(result) + '\n');
     else io.out(describeIntercept(result.intercept));
     if (result.mountProblem && !json) io.err(`telepath: the volumes are not mounted: ${result.mountProblem}\n`);
+    if (result.environmentProblem && !json) {
+      const what = command.length ? 'the command runs without it' : values['env-file'] || values['env-json'] ? 'the file holds none of it' : 'the intercept works';
+      io.err(`telepath: the pod's environment is not available: ${result.environmentProblem}; ${what}\n`);
+    }
     if (command.length === 0) return EXIT.ok;
 
     // Run the command with the pod's environment; leave when it exits, whatever way it does.

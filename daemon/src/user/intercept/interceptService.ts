@@ -7,6 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { describeRight, RIGHTS } from '../../../../common/src/sessionIdentity.js';
+import { kubeError } from '../kube/kubeAccess.js';
 import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../../protocol/src/agent/agentConfig.js';
 import {
   daemonError,
@@ -81,6 +84,7 @@ export class InterceptService {
       throw daemonError(ErrorCode.InterceptConflict, `you already have an intercept named ${name}; "telepath leave ${name}" first, or pass --name`);
     }
     progress('begin', `Intercepting ${ref} in namespace ${namespace}`);
+    await this.checkRight(namespace);
     const workload = await this.installer.findWorkload(ref, namespace);
     const services = await this.installer.listServices(namespace);
     const plan = this.installer.plan(workload, services, params.container);
@@ -117,6 +121,8 @@ export class InterceptService {
     this.workloadOf.set(name, { namespace, workload: `${workload.kind.toLowerCase()}/${workload.metadata.name}`, servicePort: formatServicePort(chosen) });
     const agent = agents[0]!;
     const environment: Record<string, string> = { ...agent.environment };
+    const environmentProblem = agent.environmentWithheld || undefined;
+    if (environmentProblem) progress('report', `The environment is not available: ${environmentProblem}`);
     let mountProblem: string | undefined;
     if (params.mount !== false) {
       try {
@@ -129,7 +135,13 @@ export class InterceptService {
       }
     }
     progress('end', `Intercepting ${formatServicePort(chosen)} of ${workload.kind.toLowerCase()}/${workload.metadata.name}`);
-    return { intercept: this.describe(held), environment, podName: agent.podName, ...(mountProblem ? { mountProblem } : {}) };
+    return {
+      intercept: this.describe(held),
+      environment,
+      podName: agent.podName,
+      ...(mountProblem ? { mountProblem } : {}),
+      ...(environmentProblem ? { environmentProblem } : {}),
+    };
   }
 
   private async mountVolumes(name: string, agent: AgentInfo, mountPoint: string | undefined): Promise<string> {
@@ -218,6 +230,30 @@ export class InterceptService {
       previewToken: params.preview ? randomBytes(12).toString('hex') : '',
       localPort: params.localPort,
     };
+  }
+
+  /**
+   * Whether the cluster lets this user intercept in `namespace`, asked before the workload is
+   * touched. Only a courtesy: the manager asks the API server itself, whatever the daemon did.
+   */
+  private async checkRight(namespace: string): Promise<void> {
+    const r = RIGHTS.intercept;
+    let allowed: boolean;
+    try {
+      const review = await this.session.access.kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { namespace, verb: r.verb, group: r.group, resource: r.resource } } },
+      });
+      allowed = review.status?.allowed === true && review.status.denied !== true;
+    } catch (err) {
+      throw kubeError(err, `asking whether you may intercept in namespace ${namespace}`, this.session.access);
+    }
+    if (!allowed) {
+      throw daemonError(
+        ErrorCode.Forbidden,
+        `the cluster does not let the user of context "${this.session.access.context}" ${describeRight('intercept')} in namespace ${namespace}, ` +
+          `which intercepting there needs; ask a cluster admin for the "may intercept" role of docs/security.md`,
+      );
+    }
   }
 
   /** The manager's conflict rules, asked before a rollout rather than after it. */
@@ -351,6 +387,9 @@ function managerError(e: unknown): Error {
   const err = e as ServiceError;
   if (err?.code === GrpcStatus.ALREADY_EXISTS) return daemonError(ErrorCode.InterceptConflict, err.details);
   if (err?.code === GrpcStatus.INVALID_ARGUMENT) return daemonError(ErrorCode.NotInterceptable, err.details);
+  if (err?.code === GrpcStatus.PERMISSION_DENIED) {
+    return daemonError(ErrorCode.Forbidden, `the traffic-manager refused: ${err.details}; ask a cluster admin for the "may intercept" role of docs/security.md`);
+  }
   if (err?.code === GrpcStatus.UNAVAILABLE || err?.code === GrpcStatus.NOT_FOUND) {
     return daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager: ${err.details || err.message}`);
   }

@@ -11,10 +11,12 @@ import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../../pr
 import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
 import { ipFromBytes, subnetToCidr } from '../../../../protocol/src/ipAddress.js';
 import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { sessionHandle } from '../../../../common/src/sessionIdentity.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
-import { ManagerConnection, isSessionLost } from './managerConnection.js';
+import { clientName, ManagerConnection, isSessionLost } from './managerConnection.js';
+import { proveSession } from './sessionProof.js';
 import type { ClusterNetworks } from '../../network/clusterNetworks.js';
 
 export type { ClusterNetworks };
@@ -130,11 +132,18 @@ export class ClusterSession {
         if (version !== PRODUCT_VERSION) this.log.warn(`the manager reports version ${version}, this daemon is ${PRODUCT_VERSION}`);
         const { session, ttlMs } = await conn.arrive(this.access.namespace);
         this.session = session;
-        this.log.info(`arrived as client, session ${session.sessionId} (ttl ${ttlMs} ms)`);
+        // Before anything else uses the session: the manager grants it nothing in a namespace
+        // until it knows whose it is. A refusal here is the cluster's answer, not a manager
+        // still starting, so it ends the connect at once.
+        const user = await proveSession(this.access, this.managerNamespace, session.sessionId, clientName()).catch((e: unknown) => {
+          throw new Refusal(e);
+        });
+        this.log.info(`arrived as client ${user.username}, session ${sessionHandle(session.sessionId)} (ttl ${ttlMs} ms)`);
         this.scheduleRemain(Math.max(1000, Math.floor(ttlMs / 3)));
         await this.watch();
         return;
       } catch (err) {
+        if (err instanceof Refusal) throw err.cause;
         lastErr = err;
         // Not a manager still starting: the cluster does not let this user reach it. Say so now.
         const refusal = conn.forwardRefusal();
@@ -231,6 +240,11 @@ function toNetworks(info: ClusterInfo): ClusterNetworks {
     dnsIp: info.dnsIp.length ? ipFromBytes(info.dnsIp) : '',
     clusterDomain: info.clusterDomain,
   };
+}
+
+/** An error that ends establish() at once instead of being retried. */
+class Refusal {
+  constructor(readonly cause: unknown) {}
 }
 
 function sleep(ms: number): Promise<void> {

@@ -173,7 +173,7 @@ export function isSessionLost(err: unknown): boolean {
 }
 
 /** Who holds an intercept, as other developers see it in conflicts and listings: user@host. */
-function clientName(): string {
+export function clientName(): string {
   let user = process.env.SUDO_USER || process.env.USER || '';
   try {
     user ||= os.userInfo().username;

@@ -227,7 +227,11 @@ export interface AgentInfo {
   /** The app container whose ports and environment the agent took. */
   container: string;
   ports: AgentPort[];
-  /** The app container's environment as Kubernetes resolved it (env, valueFrom, envFrom). */
+  /**
+   * The app container's environment as Kubernetes resolved it (env, valueFrom, envFrom). In
+   * ListAgents answers, empty unless the caller's user may get intercepts.telepath.dev/environment
+   * in the agent's namespace; environment_withheld then says why.
+   */
   environment: { [key: string]: string };
   /** The agent's product version. */
   version: string;
@@ -236,6 +240,8 @@ export interface AgentInfo {
    * reaches it by a port-forward to the pod); 0 when the agent serves none.
    */
   sftpPort: number;
+  /** In ListAgents answers: why `environment` is left out; empty when it is given. */
+  environmentWithheld: string;
 }
 
 export interface AgentInfo_EnvironmentEntry {
@@ -2154,6 +2160,7 @@ function createBaseAgentInfo(): AgentInfo {
     environment: {},
     version: "",
     sftpPort: 0,
+    environmentWithheld: "",
   };
 }
 
@@ -2188,6 +2195,9 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     }
     if (message.sftpPort !== 0) {
       writer.uint32(80).uint32(message.sftpPort);
+    }
+    if (message.environmentWithheld !== "") {
+      writer.uint32(90).string(message.environmentWithheld);
     }
     return writer;
   },
@@ -2288,6 +2298,14 @@ export const AgentInfo: MessageFns<AgentInfo> = {
             message.sftpPort = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.environmentWithheld = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2338,6 +2356,9 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     if (message.sftpPort !== 0) {
       obj.sftpPort = Math.round(message.sftpPort);
     }
+    if (message.environmentWithheld !== "") {
+      obj.environmentWithheld = message.environmentWithheld;
+    }
     return obj;
   },
 
@@ -2364,6 +2385,7 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     );
     message.version = object.version ?? "";
     message.sftpPort = object.sftpPort ?? 0;
+    message.environmentWithheld = object.environmentWithheld ?? "";
     return message;
   },
 };
@@ -3988,6 +4010,11 @@ export const ManagerService = {
    * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
    * the port; personal ones must differ in what they match); the message says who holds what.
    * Creating the same name again with the same spec returns the existing intercept.
+   *
+   * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
+   * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
+   * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
+   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
    */
   createIntercept: {
     path: "/telepath.manager.v1.Manager/CreateIntercept" as const,
@@ -4024,7 +4051,12 @@ export const ManagerService = {
       Buffer.from(ListInterceptsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListInterceptsResponse => ListInterceptsResponse.decode(value),
   },
-  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  /**
+   * The agents (one per pod) in a namespace (every namespace when empty), optionally of one
+   * workload: ports and environment. Only agents of namespaces where the session's user may
+   * create intercepts.telepath.dev are listed; the environment only where they may also get
+   * intercepts.telepath.dev/environment.
+   */
   listAgents: {
     path: "/telepath.manager.v1.Manager/ListAgents" as const,
     requestStream: false as const,
@@ -4116,13 +4148,23 @@ export interface ManagerServer extends UntypedServiceImplementation {
    * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
    * the port; personal ones must differ in what they match); the message says who holds what.
    * Creating the same name again with the same spec returns the existing intercept.
+   *
+   * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
+   * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
+   * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
+   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
    */
   createIntercept: handleUnaryCall<CreateInterceptRequest, CreateInterceptResponse>;
   /** Ends one of the caller's intercepts; NOT_FOUND when it has none of that name. */
   removeIntercept: handleUnaryCall<RemoveInterceptRequest, RemoveInterceptResponse>;
   /** Every intercept in a namespace (all namespaces when empty), whoever holds it. */
   listIntercepts: handleUnaryCall<ListInterceptsRequest, ListInterceptsResponse>;
-  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  /**
+   * The agents (one per pod) in a namespace (every namespace when empty), optionally of one
+   * workload: ports and environment. Only agents of namespaces where the session's user may
+   * create intercepts.telepath.dev are listed; the environment only where they may also get
+   * intercepts.telepath.dev/environment.
+   */
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
@@ -4257,6 +4299,11 @@ export interface ManagerClient extends Client {
    * ALREADY_EXISTS when it conflicts with another intercept (a global one excludes every other on
    * the port; personal ones must differ in what they match); the message says who holds what.
    * Creating the same name again with the same spec returns the existing intercept.
+   *
+   * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
+   * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
+   * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
+   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
    */
   createIntercept(
     request: CreateInterceptRequest,
@@ -4305,7 +4352,12 @@ export interface ManagerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListInterceptsResponse) => void,
   ): ClientUnaryCall;
-  /** The agents (one per pod) in a namespace, optionally of one workload: ports and environment. */
+  /**
+   * The agents (one per pod) in a namespace (every namespace when empty), optionally of one
+   * workload: ports and environment. Only agents of namespaces where the session's user may
+   * create intercepts.telepath.dev are listed; the environment only where they may also get
+   * intercepts.telepath.dev/environment.
+   */
   listAgents(
     request: ListAgentsRequest,
     callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
