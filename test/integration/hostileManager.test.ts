@@ -48,7 +48,7 @@ function workstation(): { routes4: string; routes6: string; links: string; resol
 
 const cluster = { serviceSubnets: ['10.96.0.0/16'], podSubnets: ['10.244.0.0/24'], dnsIp: '10.96.0.10', clusterDomain: 'cluster.local' };
 function startParams(networks: Record<string, unknown>): Record<string, unknown> {
-  return { managerAddress: `unix:${forwardSocket}`, sessionId: 'hostile-session', networks: { ...cluster, ...networks }, connectedNamespace: 'samples', namespaces: ['samples', 'default'] };
+  return { managerAddress: `unix:${forwardSocket}`, sessionId: 'hostile-session', joinSecret: '0f'.repeat(32), networks: { ...cluster, ...networks }, connectedNamespace: 'samples', namespaces: ['samples', 'default'] };
 }
 
 let before0: ReturnType<typeof workstation>;

@@ -5,7 +5,8 @@
  * - alice may connect, edit samples (the built-in `edit` ClusterRole, for the agent install), and
  *   has the Telepath roles "may intercept" and "may read env and volumes" in samples;
  * - bob may connect and may intercept in team-b only; his attacks use a gRPC client of his own
- *   through his own port-forward, skipping the daemon.
+ *   through his own port-forward, skipping the daemon;
+ * - eve may connect and nothing else; she tries a session id of bob's on her own connection.
  * The manager is installed by an admin first, as on a shared cluster.
  */
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +18,7 @@ import { GRPC_PORT } from '../../common/src/install/managerManifests.js';
 import {
   buildBundles,
   ensureCluster,
+  stateDir,
   fromClientPod,
   kubectlPortForward,
   repoRoot,
@@ -32,7 +34,7 @@ const telepath = path.join(repoRoot, 'dist/telepath.js');
 const samples = path.join(repoRoot, '.cluster/build/samples.js');
 const attacker = path.join(repoRoot, 'test/integration/probes/rightsAttacker.ts');
 
-const grants = `${CONNECT_ROLE}---${INTERCEPT_ROLES}---${connectBindings('alice')}---${connectBindings('bob')}---
+const grants = `${CONNECT_ROLE}---${INTERCEPT_ROLES}---${connectBindings('alice')}---${connectBindings('bob')}---${connectBindings('eve')}---
 apiVersion: v1
 kind: Namespace
 metadata: {name: team-b}
@@ -49,13 +51,21 @@ function kubectlDelete(yaml: string): void {
   ws(['kubectl', 'delete', '--ignore-not-found', '--wait=false', '-f', '-'], { input: yaml });
 }
 
-/** bob's own client, through bob's port-forward, with bob's kubeconfig for the Session object. */
-function bobsClient(port: number, steps: unknown[]): Outcome[] {
-  const r = ws(['env', `KUBECONFIG=${userKubeconfig('bob')}`, 'node', '--import', 'tsx', attacker, `127.0.0.1:${port}`, JSON.stringify(steps)], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as Outcome[];
-  assert.ok(!out.some((o) => o.code === 'CRASH'), r.stdout);
+/** A user's own client (rightsAttacker.ts) through their port-forward, with their kubeconfig for the Session object. */
+function attackerArgs(user: string, port: number, steps: unknown[]): string[] {
+  return ['env', `KUBECONFIG=${userKubeconfig(user)}`, 'node', '--import', 'tsx', attacker, `127.0.0.1:${port}`, JSON.stringify(steps)];
+}
+
+function outcomes(stdout: string): Outcome[] {
+  const out = JSON.parse(stdout) as Outcome[];
+  assert.ok(!out.some((o) => o.code === 'CRASH'), stdout);
   return out;
+}
+
+function bobsClient(port: number, steps: unknown[]): Outcome[] {
+  const r = ws(attackerArgs('bob', port, steps), { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return outcomes(r.stdout);
 }
 
 function podAnswering(header: string): string {
@@ -82,7 +92,7 @@ before(async () => {
 after(() => {
   server?.kill();
   bobForward?.stop();
-  for (const user of ['alice', 'bob']) {
+  for (const user of ['alice', 'bob', 'eve']) {
     asUser(user, ['quit']);
     rmSync(`/run/telepath-user-${user}`, { recursive: true, force: true });
   }
@@ -147,6 +157,44 @@ describe('rights in a namespace are what RBAC gives the user', () => {
     assert.equal(removed!.code, 'OK');
     // Nothing changed for alice.
     assert.equal(podAnswering('x-dev=alice'), 'alice-laptop');
+  });
+
+  test("a session id stolen from bob is unknown on eve's connection, while bob's own connection keeps using it", async () => {
+    const file = path.join(stateDir, 'rights-stolen-session');
+    rmSync(file, { force: true });
+    const eveForward = await kubectlPortForward('telepath', 'deployment/traffic-manager', GRPC_PORT, 30_000, userKubeconfig('eve'));
+    try {
+      // bob arrives, proves who he is, hands his session id over (a leak), waits, then uses it.
+      const bob = wsSpawn(attackerArgs('bob', bobForward!.port, [
+        { op: 'arrive' },
+        { op: 'prove' },
+        { op: 'announce', file },
+        { op: 'sleep', ms: 6000 },
+        { op: 'createIntercept', namespace: 'team-b', workload: 'api' },
+        { op: 'listIntercepts', namespace: 'team-b' },
+      ]));
+      let bobOut = '';
+      bob.stdout!.on('data', (d: Buffer) => (bobOut += d.toString()));
+      const bobDone = new Promise((resolve) => bob.once('exit', resolve));
+      // eve, who may connect but intercept nowhere, uses bob's id on her own connection.
+      const r = ws(attackerArgs('eve', eveForward.port, [
+        { op: 'steal', file },
+        { op: 'createIntercept', namespace: 'team-b', workload: 'api', name: 'eve' },
+        { op: 'listIntercepts', namespace: 'team-b' },
+      ]), { timeoutMs: 90_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const [stolen, create, list] = outcomes(r.stdout);
+      assert.equal(stolen!.code, 'OK');
+      assert.equal(create!.code, 'NOT_FOUND', create!.details);
+      assert.equal(list!.code, 'NOT_FOUND', list!.details);
+      await bobDone;
+      const [, , , , bobCreate, bobList] = outcomes(bobOut);
+      assert.equal(bobCreate!.code, 'OK', bobCreate!.details);
+      assert.deepEqual(bobList!.intercepts!.map((i) => [i.name, i.mine]), [['api', true]]);
+    } finally {
+      eveForward.stop();
+      rmSync(file, { force: true });
+    }
   });
 
   test("revoking alice's right ends her intercept within 30 s, without her daemon's help", async () => {

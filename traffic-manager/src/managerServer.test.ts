@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { type ClientReadableStream, Metadata, status } from '@grpc/grpc-js';
+import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
+import { ManagerClient } from '../../protocol/src/manager/managerService.js';
 import type {
   AgentIntercepts,
   ArriveAsAgentResponse,
@@ -412,8 +413,9 @@ test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, on 
   try {
     const http2 = await import('node:http2');
     for (const address of [m.address, m.agentAddress]) {
-      const socketPath = address.replace(/^unix:/, '');
-      const session = http2.connect('http://manager', { createConnection: () => net.connect(socketPath) });
+      const connect = (): net.Socket =>
+        address.startsWith('unix:') ? net.connect(address.slice('unix:'.length)) : net.connect(Number(address.split(':')[1]), '127.0.0.1');
+      const session = http2.connect('http://manager', { createConnection: connect });
       await once(session, 'remoteSettings');
       assert.equal(session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES, address);
       // The connection window is no setting: the server's WINDOW_UPDATE goes out with its
@@ -475,6 +477,65 @@ describe("rights in a namespace are the cluster's (auth/clientRights.ts decides;
           ['web-1', {}, 'tester may not environment in namespace team-a'],
         ],
       );
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe('a client session is bound to its connections', () => {
+  test('a session id used on another connection is unknown, for every call; with the join secret that connection may use it too', async () => {
+    const m = await startTestManager({ clusterInfo: NETWORKS, tunnelAllow: ['127.0.0.0/8'] });
+    // Another connection: a second channel to the same address (grpc-js shares subchannels
+    // between clients of one target and options unless told not to).
+    const thief = new ManagerClient(m.address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    const listener = net.createServer((s) => s.end('hi')).listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    try {
+      const arrived = await unary<{ session?: { sessionId: string }; joinSecret: string }>((cb) =>
+        m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'alice', namespace: 'samples', version: '1' } }, cb),
+      );
+      const session = arrived.session!;
+      assert.match(arrived.joinSecret, /^[0-9a-f]{64}$/);
+      const spec = { name: 'echo', namespace: 'samples', workloadKind: 'Deployment', workloadName: 'echo', agentPort: 9900, global: true, headers: [], pathPrefix: '', previewToken: '', localPort: 1 };
+      const notFound = { code: status.NOT_FOUND };
+      await assert.rejects(unary((cb) => thief.remain({ session }, cb)), notFound);
+      await assert.rejects(unary((cb) => thief.listIntercepts({ session, namespace: '' }, cb)), notFound);
+      await assert.rejects(unary((cb) => thief.createIntercept({ session, spec }, cb)), notFound);
+      await assert.rejects(unary((cb) => thief.lookupDns({ session, name: 'echo', qtype: 1 }, cb)), notFound);
+      await assert.rejects(unary((cb) => thief.depart({ session }, cb)), notFound);
+      const t = new TunnelClient(thief);
+      t.call.write(tcpOpen(session.sessionId, '127.0.0.1', (listener.address() as net.AddressInfo).port));
+      const ended = await t.next();
+      assert.equal(ended.kind === 'end' && ended.code, status.NOT_FOUND);
+      // A wrong secret is told apart from nothing.
+      await assert.rejects(unary((cb) => thief.joinSession({ session, joinSecret: 'f'.repeat(64) }, cb)), notFound);
+      await assert.rejects(unary((cb) => thief.joinSession({ session: { sessionId: 'nope' }, joinSecret: arrived.joinSecret }, cb)), notFound);
+      assert.equal(m.intercepts.all().length, 0);
+      // The session's own connection was never disturbed; a connection that knows the secret joins.
+      await unary((cb) => m.client.remain({ session }, cb));
+      await unary((cb) => thief.joinSession({ session, joinSecret: arrived.joinSecret }, cb));
+      await unary((cb) => thief.remain({ session }, cb));
+      await unary((cb) => thief.createIntercept({ session, spec }, cb));
+      assert.equal(m.intercepts.all().length, 1);
+    } finally {
+      thief.close();
+      listener.close();
+      await m.close();
+    }
+  });
+
+  test("a closed connection's address is unbound", async () => {
+    const m = await startTestManager();
+    try {
+      const id = await m.arrive();
+      const [peer] = [...(m.sessions as unknown as { sessions: Map<string, { peers: Set<string> }> }).sessions.get(id)!.peers];
+      assert.match(peer!, /^127\.0\.0\.1:\d+$/);
+      m.client.close();
+      const deadline = Date.now() + 5000;
+      while (m.sessions.get(id, 'client', peer) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(m.sessions.get(id, 'client', peer), undefined);
+      assert.ok(m.sessions.get(id, 'client'), 'the session lives on, for its daemon to join again');
     } finally {
       await m.close();
     }

@@ -47,6 +47,7 @@ type MethodName = keyof typeof managerService;
 /** What only a workstation's daemon calls. */
 const CLIENT_METHODS = [
   'arriveAsClient',
+  'joinSession',
   'watchClusterInfo',
   'lookupDns',
   'createIntercept',
@@ -101,6 +102,24 @@ export function setInitialWindow(server: Server, bytes: number): boolean {
 }
 
 type Http2Servers = Map<http2.Http2Server, { sessions?: Set<http2.ServerHttp2Session> }>;
+
+/**
+ * Calls `each` for every HTTP/2 session of the servers `server` has bound so far, the ones open
+ * now and those to come, once per http2 server and `purpose`; false when grpc-js no longer keeps
+ * its http2 servers where this looks.
+ */
+function onEveryHttp2Session(server: Server, purpose: WeakSet<http2.Http2Server>, each: (session: http2.ServerHttp2Session) => void): boolean {
+  const servers = (server as unknown as { http2Servers?: Http2Servers }).http2Servers;
+  if (!(servers instanceof Map)) return false;
+  for (const [h2, entry] of servers) {
+    if (purpose.has(h2)) continue;
+    purpose.add(h2);
+    h2.on('session', each);
+    entry.sessions?.forEach(each);
+  }
+  return true;
+}
+
 const windowRaised = new WeakSet<http2.Http2Server>();
 
 /**
@@ -109,18 +128,32 @@ const windowRaised = new WeakSet<http2.Http2Server>();
  * keeps its http2 servers where this looks.
  */
 export function setConnectionWindow(server: Server, bytes: number): boolean {
-  const servers = (server as unknown as { http2Servers?: Http2Servers }).http2Servers;
-  if (!(servers instanceof Map)) return false;
-  const raise = (session: http2.ServerHttp2Session): void => {
+  return onEveryHttp2Session(server, windowRaised, (session) => {
     if (!session.destroyed) session.setLocalWindowSize(bytes);
-  };
-  for (const [h2, entry] of servers) {
-    if (windowRaised.has(h2)) continue;
-    windowRaised.add(h2);
-    h2.on('session', raise);
-    entry.sessions?.forEach(raise);
-  }
-  return true;
+  });
+}
+
+/** The peer name grpc-js gives a call on this connection (ServerInterceptingCall.getPeer). */
+export function peerOf(socket: { remoteAddress?: string; remotePort?: number } | undefined): string {
+  if (!socket?.remoteAddress) return 'unknown';
+  return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+}
+
+const closeWatched = new WeakSet<http2.Http2Server>();
+
+/**
+ * Calls `closed(peer)` when an HTTP/2 connection of a server `server` has bound closes, for the
+ * connections open now and those to come; call after each bind. Connections without an address
+ * (unix sockets: every one is 'unknown') are left out. False when grpc-js no longer keeps its
+ * http2 servers where this looks.
+ */
+export function onConnectionClosed(server: Server, closed: (peer: string) => void): boolean {
+  return onEveryHttp2Session(server, closeWatched, (session) => {
+    const peer = peerOf(session.socket);
+    if (peer === 'unknown') return;
+    if (session.closed || session.destroyed) return closed(peer);
+    session.once('close', () => closed(peer));
+  });
 }
 
 export class ManagerServerHost {
@@ -158,6 +191,11 @@ export class ManagerServerHost {
         if (e) return reject(e);
         if (!setConnectionWindow(server, CONNECTION_WINDOW_BYTES)) {
           this.logger.warn('cannot raise the HTTP/2 connection window (grpc-js changed); uploads through tunnels will be slower');
+        }
+        // A client session is bound to connections by peer address; a closed one's address must
+        // not stay bound, or a later connection that happens to get the same port would inherit it.
+        if (listener === 'client' && !onConnectionClosed(server, (peer) => this.options.sessions.connectionClosed(peer))) {
+          this.logger.warn('cannot see client connections close (grpc-js changed); a session stays bound to the addresses of closed connections');
         }
         resolve(port);
       });
@@ -205,28 +243,36 @@ export class ManagerServerHost {
   private methods(listener: Listener): ManagerServer {
     const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, clientRights, logger } = this.options;
     const rpcLog = logger.child('rpc');
-    const clientSession = (info: SessionInfo | undefined): ClientSession | undefined => sessions.get(info?.sessionId ?? '', 'client');
+    // A client's session is found only on a connection it is bound to (sessions.ts).
+    const clientSession = (info: SessionInfo | undefined, call: { getPeer(): string }): ClientSession | undefined =>
+      sessions.get(info?.sessionId ?? '', 'client', call.getPeer());
     return {
       version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
 
       arriveAsClient: (call, callback) => {
         const c = call.request.client;
         if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
-        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version }, 'client');
+        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version }, 'client', call.getPeer());
         const ended = this.options.onClientSessionEnded;
         if (ended) session.signal.addEventListener('abort', () => ended(session.id), { once: true });
-        callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs });
+        callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs, joinSecret: session.joinSecret });
+      },
+
+      joinSession: (call, callback) => {
+        const session = sessions.join(call.request.session?.sessionId ?? '', call.request.joinSecret, call.getPeer());
+        if (!session) return callback(unknownSession(call.request.session));
+        callback(null, { ttlMs: sessions.ttlMs });
       },
 
       remain: (call, callback) => {
         const id = call.request.session?.sessionId ?? '';
-        if (!sessions.remain(id, listener)) return callback(unknownSession(call.request.session));
+        if (!sessions.remain(id, listener, call.getPeer())) return callback(unknownSession(call.request.session));
         callback(null, {});
       },
 
       depart: (call, callback) => {
         const id = call.request.session?.sessionId ?? '';
-        if (!sessions.depart(id, listener)) return callback(unknownSession(call.request.session));
+        if (!sessions.depart(id, listener, call.getPeer())) return callback(unknownSession(call.request.session));
         callback(null, {});
       },
 
@@ -234,7 +280,7 @@ export class ManagerServerHost {
 
       lookupDns: (call, callback) => {
         const { name, qtype } = call.request;
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return callback(unknownSession(call.request.session));
         const domain = this.options.clusterInfo.current()?.clusterDomain ?? 'cluster.local';
         const asked = qualifyName(name, session.client.namespace, domain);
@@ -265,7 +311,7 @@ export class ManagerServerHost {
       },
 
       createIntercept: (call, callback) => {
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return callback(unknownSession(call.request.session));
         const spec = call.request.spec;
         if (!spec?.namespace) return callback(serviceError(status.INVALID_ARGUMENT, 'spec with a namespace is required'));
@@ -287,7 +333,7 @@ export class ManagerServerHost {
       },
 
       removeIntercept: (call, callback) => {
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return callback(unknownSession(call.request.session));
         try {
           intercepts.remove(session, call.request.name);
@@ -298,13 +344,13 @@ export class ManagerServerHost {
       },
 
       listIntercepts: (call, callback) => {
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return callback(unknownSession(call.request.session));
         callback(null, { intercepts: intercepts.list(call.request.namespace, session.id) });
       },
 
       listAgents: (call, callback) => {
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return callback(unknownSession(call.request.session));
         const all = intercepts.listAgents(call.request.namespace, call.request.workloadName);
         this.agentsFor(session.id, all).then(
@@ -314,7 +360,7 @@ export class ManagerServerHost {
       },
 
       watchDials: (call) => {
-        const session = clientSession(call.request.session);
+        const session = clientSession(call.request.session, call);
         if (!session) return void call.emit('error', unknownSession(call.request.session));
         relay.watchDials(call, session);
       },
@@ -407,7 +453,7 @@ export class ManagerServerHost {
 
   private watchClusterInfo(call: WatchCall): void {
     const { sessions, clusterInfo, namespace } = this.options;
-    const session = sessions.get(call.request.session?.sessionId ?? '', 'client');
+    const session = sessions.get(call.request.session?.sessionId ?? '', 'client', call.getPeer());
     if (!session) return void call.emit('error', unknownSession(call.request.session));
     if (this.shuttingDown) return endWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
     const send = (n: ClusterNetworks): void => {

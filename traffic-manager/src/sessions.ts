@@ -6,8 +6,14 @@
  * Every session is of one kind, a client's or an agent's, and is found only under its kind: the
  * two arrive on different listeners (managerServer.ts), so an agent's session id must not open a
  * client's tunnel, nor a client's session id act as an agent.
+ *
+ * A client's session is bound to the connections it may be used on: the one it arrived on, and
+ * those that joined it with its join secret (returned once, by ArriveAsClient). A session id used
+ * on any other connection is unknown, so an id that leaked (a log, a screen) is worth nothing
+ * without the secret. A connection is named by its peer address (each port-forward stream is its
+ * own TCP connection from the pod's loopback); when it closes, its name is unbound.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
 import { sessionHandle } from '../../common/src/sessionIdentity.js';
 
@@ -42,7 +48,13 @@ export interface ClientSession {
 interface SessionEntry extends ClientSession {
   expiresAt: number;
   readonly controller: AbortController;
+  /** Client sessions: the connections (peer addresses) it may be used on, oldest first. */
+  readonly peers: Set<string>;
+  readonly joinSecret: string;
 }
+
+/** A session bound to more connections than this forgets the oldest. */
+export const MAX_PEERS_PER_SESSION = 16;
 
 export interface SessionRegistryOptions {
   ttlMs: number;
@@ -70,7 +82,7 @@ export class SessionRegistry {
    * session is then ended at once, so its orphaned tunnels do not linger until the TTL. Only a
    * session of the same kind is replaced: a client cannot end an agent's session by naming its id.
    */
-  arrive(client: ClientDescription, kind: SessionKind = 'client'): ClientSession {
+  arrive(client: ClientDescription, kind: SessionKind = 'client', peer?: string): ClientSession & { joinSecret: string } {
     if (client.installId) {
       for (const s of this.sessions.values()) {
         if (s.kind === kind && s.client.installId === client.installId) this.end(s, 'replaced');
@@ -86,6 +98,8 @@ export class SessionRegistry {
       expiresAt: now + this.ttlMs,
       signal: controller.signal,
       controller,
+      peers: new Set(peer === undefined ? [] : [peer]),
+      joinSecret: randomBytes(32).toString('hex'),
     };
     this.sessions.set(entry.id, entry);
     this.logger.info('arrived', { kind, session: sessionHandle(entry.id), client: client.name, namespace: client.namespace, version: client.version });
@@ -94,30 +108,50 @@ export class SessionRegistry {
 
   /**
    * The live session of this kind with this id; an expired one is ended here rather than
-   * returned. A session of the other kind is not found.
+   * returned. A session of the other kind is not found, nor a session bound to connections when
+   * asked from another `peer`.
    */
-  get(id: string, kind: SessionKind): ClientSession | undefined {
-    return this.live(id, kind);
+  get(id: string, kind: SessionKind, peer?: string): ClientSession | undefined {
+    return this.live(id, kind, peer);
+  }
+
+  /**
+   * Binds connection `peer` to a client session whose join secret it knows; the session, or
+   * undefined when the id or the secret is wrong (the two are not told apart).
+   */
+  join(id: string, secret: string, peer: string): ClientSession | undefined {
+    const s = this.live(id, 'client');
+    if (!s || !sameSecret(s.joinSecret, secret)) return undefined;
+    s.peers.delete(peer);
+    s.peers.add(peer);
+    while (s.peers.size > MAX_PEERS_PER_SESSION) s.peers.delete(s.peers.values().next().value!);
+    return s;
+  }
+
+  /** A connection closed: no session may be used on its peer address any more. */
+  connectionClosed(peer: string): void {
+    for (const s of this.sessions.values()) s.peers.delete(peer);
   }
 
   /** Extends the session by a full TTL; false when it is unknown, of the other kind or expired. */
-  remain(id: string, kind: SessionKind): boolean {
-    const s = this.live(id, kind);
+  remain(id: string, kind: SessionKind, peer?: string): boolean {
+    const s = this.live(id, kind, peer);
     if (!s) return false;
     s.expiresAt = this.clock.now() + this.ttlMs;
     return true;
   }
 
-  depart(id: string, kind: SessionKind): boolean {
-    const s = this.live(id, kind);
+  depart(id: string, kind: SessionKind, peer?: string): boolean {
+    const s = this.live(id, kind, peer);
     if (!s) return false;
     this.end(s, 'departed');
     return true;
   }
 
-  private live(id: string, kind: SessionKind): SessionEntry | undefined {
+  private live(id: string, kind: SessionKind, peer?: string): SessionEntry | undefined {
     const s = this.sessions.get(id);
     if (!s || s.kind !== kind) return undefined;
+    if (peer !== undefined && kind === 'client' && !s.peers.has(peer)) return undefined;
     if (this.clock.now() >= s.expiresAt) {
       this.end(s, 'expired');
       return undefined;
@@ -165,6 +199,12 @@ export class SessionRegistry {
     this.logger.info('session ended', { session: sessionHandle(s.id), client: s.client.name, reason });
     s.controller.abort(reason);
   }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Why a session's signal was aborted, for status messages. */

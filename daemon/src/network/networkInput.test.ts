@@ -142,7 +142,8 @@ test('namespaces: a list of labels; the connected namespace may be empty, a shor
 });
 
 test('network/start params: every field checked, unknown shapes refused', () => {
-  const params = { managerAddress: 'unix:/tmp/telepath-forward-x/manager.sock', sessionId: '0b5c0ffe-1', networks: good, connectedNamespace: 'samples', namespaces: ['samples'] };
+  const joinSecret = 'ab'.repeat(32);
+  const params = { managerAddress: 'unix:/tmp/telepath-forward-x/manager.sock', sessionId: '0b5c0ffe-1', joinSecret, networks: good, connectedNamespace: 'samples', namespaces: ['samples'] };
   assert.deepEqual(checkStartParams(params, strict), params);
   assert.match(refusal(() => checkStartParams(undefined, strict)), /^refused network\/start: the params are undefined, not an object/);
   for (const managerAddress of ['dns:///10.0.0.1:8081', '127.0.0.1:8081', 'unix:relative.sock', 'unix:/tmp/../run/containerd/containerd.sock', 'unix:/tmp/a\nb']) {
@@ -150,10 +151,14 @@ test('network/start params: every field checked, unknown shapes refused', () => 
   }
   assert.match(refusal(() => checkStartParams({ ...params, sessionId: 'a b' }, strict)), /the session id "a b" is not 1 to 256 printable characters/);
   assert.match(refusal(() => checkStartParams({ ...params, connectedNamespace: 'x y' }, strict)), /the connected namespace "x y"/);
+  assert.match(refusal(() => checkStartParams({ ...params, joinSecret: 'x' }, strict)), /the join secret is not 64 hex digits/);
+  assert.doesNotMatch(refusal(() => checkStartParams({ ...params, joinSecret: 'x' }, strict)), /"x"/, 'a secret is not echoed');
 });
 
 test('network/update params: only what is present is checked and returned', () => {
-  assert.deepEqual(checkUpdateParams({ sessionId: 'abc' }, strict), { sessionId: 'abc' });
+  const joinSecret = 'cd'.repeat(32);
+  assert.deepEqual(checkUpdateParams({ sessionId: 'abc', joinSecret }, strict), { sessionId: 'abc', joinSecret });
+  assert.match(refusal(() => checkUpdateParams({ sessionId: 'abc' }, strict)), /the join secret is not 64 hex digits/);
   assert.deepEqual(checkUpdateParams({ shortNameNamespace: 'dev' }, strict), { shortNameNamespace: 'dev' });
   assert.match(refusal(() => checkUpdateParams({ shortNameNamespace: 'dev\nx' }, strict)), /^refused network\/update: the short-name namespace/);
   assert.match(refusal(() => checkUpdateParams({ networks: { ...good, serviceSubnets: ['0.0.0.0/0'] } }, strict)), /is a default route/);

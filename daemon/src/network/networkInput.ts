@@ -286,6 +286,10 @@ function sessionIdProblem(value: unknown): string | undefined {
   return typeof value === 'string' && /^[\x21-\x7e]{1,256}$/.test(value) ? undefined : `the session id ${shown(value)} is not 1 to 256 printable characters`;
 }
 
+function joinSecretProblem(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? undefined : 'the join secret is not 64 hex digits';
+}
+
 /** The socket path in a checked manager address. */
 export function managerSocketPath(managerAddress: string): string {
   return managerAddress.slice('unix:'.length);
@@ -303,6 +307,7 @@ export function checkStartParams(value: unknown, policy: SubnetPolicy): NetworkS
   const v = paramsObject(value, 'network/start');
   p.add(managerAddressProblem(v.managerAddress));
   p.add(sessionIdProblem(v.sessionId));
+  p.add(joinSecretProblem(v.joinSecret));
   const networks = checkNetworksInto(v.networks, policy, p);
   const namespaces = checkNamespacesInto(v.namespaces, p);
   checkNamespaceInto(v.connectedNamespace, 'the connected namespace', true, p);
@@ -310,6 +315,7 @@ export function checkStartParams(value: unknown, policy: SubnetPolicy): NetworkS
   return {
     managerAddress: v.managerAddress as string,
     sessionId: v.sessionId as string,
+    joinSecret: v.joinSecret as string,
     networks: networks!,
     connectedNamespace: v.connectedNamespace as string,
     namespaces,
@@ -323,9 +329,11 @@ export function checkUpdateParams(value: unknown, policy: SubnetPolicy): Network
   const out: NetworkUpdateParams = {};
   if (v.networks !== undefined) out.networks = checkNetworksInto(v.networks, policy, p);
   if (v.namespaces !== undefined) out.namespaces = checkNamespacesInto(v.namespaces, p);
-  if (v.sessionId !== undefined) {
+  if (v.sessionId !== undefined || v.joinSecret !== undefined) {
     p.add(sessionIdProblem(v.sessionId));
+    p.add(joinSecretProblem(v.joinSecret));
     out.sessionId = v.sessionId as string;
+    out.joinSecret = v.joinSecret as string;
   }
   if (v.shortNameNamespace !== undefined) {
     checkNamespaceInto(v.shortNameNamespace, 'the short-name namespace', false, p);

@@ -30,6 +30,7 @@ const networks = { serviceSubnets: ['10.96.0.0/16'], podSubnets: ['10.244.0.0/24
 const start = (over: Record<string, unknown> = {}) => ({
   managerAddress: `unix:${managerSocket}`,
   sessionId: 'session-1',
+  joinSecret: '5e'.repeat(32),
   networks,
   connectedNamespace: 'samples',
   namespaces: ['samples'],

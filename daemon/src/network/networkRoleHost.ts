@@ -15,7 +15,7 @@ import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import type { Logger } from '../../../common/src/log/fileLogger.js';
 import { listenOwnerOnly } from './unixSocket.js';
 import type { ClusterNetworks } from './clusterNetworks.js';
-import { lookupDns, managerChannelOptions } from './managerChannel.js';
+import { lookupDns, managerChannelOptions, SessionJoiner } from './managerChannel.js';
 import { NetworkRole } from './networkRole.js';
 import { checkStartParams, checkUpdateParams, managerSocketPath, RefusedInput } from './networkInput.js';
 import { mountAt, READ_AHEAD_KB, readAheadRefusal, setReadAhead } from './readAhead.js';
@@ -36,8 +36,9 @@ export interface NetworkRoleHostOptions {
 export class NetworkRoleHost {
   private readonly server: net.Server;
   private daemon?: MessageConnection;
-  private served?: { role: NetworkRole; manager: ManagerClient; networks: ClusterNetworks; namespaces: string[] };
+  private served?: { role: NetworkRole; manager: ManagerClient; joiner: SessionJoiner; networks: ClusterNetworks; namespaces: string[] };
   private sessionId = '';
+  private joinSecret = '';
   /** Requests run one at a time: start, update and stop change the same routes and resolver. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -102,6 +103,9 @@ export class NetworkRoleHost {
     await this.stopRole();
     const manager = new ManagerClient(p.managerAddress, credentials.createInsecure(), managerChannelOptions());
     this.sessionId = p.sessionId;
+    this.joinSecret = p.joinSecret;
+    // This process's connection is not the daemon's: the manager lets it use the session once joined.
+    const joiner = new SessionJoiner(manager, () => ({ sessionId: this.sessionId, joinSecret: this.joinSecret }), (m) => this.opts.log.warn(m));
     try {
       const role = await NetworkRole.start({
         client: manager,
@@ -114,9 +118,10 @@ export class NetworkRoleHost {
         log: this.opts.log,
         allowWideSubnets,
       });
-      this.served = { role, manager, networks: p.networks, namespaces: p.namespaces };
+      this.served = { role, manager, joiner, networks: p.networks, namespaces: p.namespaces };
       return role.status();
     } catch (err) {
+      joiner.close();
       manager.close();
       this.opts.log.error('starting routes and DNS failed', err);
       throw err;
@@ -172,7 +177,11 @@ export class NetworkRoleHost {
       s.networks = networks;
       s.namespaces = namespaces;
     }
-    if (p.sessionId) this.sessionId = p.sessionId;
+    if (p.sessionId && p.joinSecret) {
+      this.sessionId = p.sessionId;
+      this.joinSecret = p.joinSecret;
+      await s.joiner.join();
+    }
     if (p.shortNameNamespace) await s.role.setShortNameNamespace(p.shortNameNamespace);
     return s.role.status();
   }
@@ -184,6 +193,7 @@ export class NetworkRoleHost {
     try {
       await s.role.stop();
     } finally {
+      s.joiner.close();
       s.manager.close();
     }
   }

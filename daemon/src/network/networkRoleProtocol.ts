@@ -21,6 +21,8 @@ export interface NetworkStartParams {
   /** The gRPC target of the daemon's port-forward listener to the manager's gRPC port: `unix:/path`. */
   managerAddress: string;
   sessionId: string;
+  /** The session's join secret: the manager lets this process's own connection use the session only after it joins. */
+  joinSecret: string;
   networks: ClusterNetworks;
   connectedNamespace: string;
   namespaces: string[];
@@ -29,8 +31,9 @@ export interface NetworkStartParams {
 export interface NetworkUpdateParams {
   networks?: ClusterNetworks;
   namespaces?: string[];
-  /** The daemon arrived again (a restarted manager issued a new session). */
+  /** The daemon arrived again (a restarted manager issued a new session); with its join secret. */
   sessionId?: string;
+  joinSecret?: string;
   /** Short names resolve in this namespace from now on. */
   shortNameNamespace?: string;
 }

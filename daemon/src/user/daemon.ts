@@ -109,7 +109,7 @@ export class Daemon implements DaemonApi {
         onRearrived: () => {
           void this.intercepts?.interceptor.resume().then(() => this.update({}));
           if (this.network && this.session === session && 'sessionChanged' in this.network) {
-            this.network.sessionChanged(session.sessionId).catch((err: Error) => this.log.warn(`the network role did not take the new session: ${err.message}`));
+            this.network.sessionChanged(session.sessionId, session.joinSecret).catch((err: Error) => this.log.warn(`the network role did not take the new session: ${err.message}`));
           }
         },
         onClusterInfo: (n) => {
@@ -281,6 +281,7 @@ export class Daemon implements DaemonApi {
       this.network = await this.link.start({
         managerAddress: session.managerAddress,
         sessionId: session.sessionId,
+        joinSecret: session.joinSecret,
         networks: session.networks!,
         connectedNamespace: session.access.namespace,
         namespaces: await session.namespaces(),

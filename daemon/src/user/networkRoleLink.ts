@@ -166,8 +166,8 @@ export class RemoteNetwork {
     this.state = await this.conn.sendRequest(networkRoleRequests.update, { shortNameNamespace: namespace });
   }
 
-  async sessionChanged(sessionId: string): Promise<void> {
-    this.state = await this.conn.sendRequest(networkRoleRequests.update, { sessionId });
+  async sessionChanged(sessionId: string, joinSecret: string): Promise<void> {
+    this.state = await this.conn.sendRequest(networkRoleRequests.update, { sessionId, joinSecret });
   }
 
   /** Nothing to stop when the role is gone: it restored everything as its daemon link closed. */

@@ -20,7 +20,7 @@ test('session messages round-trip', () => {
     client: { name: 'alice@laptop', installId: '0f4e9f2a', namespace: 'shop', version: '0.1.0' },
   };
   assert.deepEqual(roundTrip(ArriveAsClientRequest, arrive), arrive);
-  const session: ArriveAsClientResponse = { session: { sessionId: 's-1' }, ttlMs: 86_400_000 };
+  const session: ArriveAsClientResponse = { session: { sessionId: 's-1' }, ttlMs: 86_400_000, joinSecret: 'c0ffee' };
   assert.deepEqual(roundTrip(ArriveAsClientResponse, session), session);
   assert.deepEqual(roundTrip(VersionResponse, { version: '0.1.0', name: 'traffic-manager' }), {
     version: '0.1.0',

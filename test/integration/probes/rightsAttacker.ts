@@ -9,9 +9,12 @@
  * Steps: {op:'arrive'}; {op:'prove', claim?: SessionUser} writes the Session object of the current
  * session with the user's credentials, naming who the API server says they are, or `claim`
  * instead (a forgery); {op:'createIntercept', namespace, workload, name?}; {op:'removeIntercept',
- * name}; {op:'listAgents', namespace}; {op:'listIntercepts', namespace}; {op:'sleep', ms}. Outcome: {op, code,
+ * name}; {op:'listAgents', namespace}; {op:'listIntercepts', namespace}; {op:'sleep', ms}; {op:'announce', file} writes
+ * the session id to `file`; {op:'steal', file} waits for `file` and uses the session id in it from
+ * now on (on this process's own connection). Outcome: {op, code,
  * details, ...} (code as grpc-js names it, or the API server's HTTP status for 'prove').
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ApiException, AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import type { AgentInfo, InterceptInfo, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
@@ -25,7 +28,9 @@ type Step =
   | { op: 'removeIntercept'; name: string }
   | { op: 'listAgents'; namespace: string }
   | { op: 'listIntercepts'; namespace: string }
-  | { op: 'sleep'; ms: number };
+  | { op: 'sleep'; ms: number }
+  | { op: 'announce'; file: string }
+  | { op: 'steal'; file: string };
 
 export interface Outcome {
   op: string;
@@ -103,6 +108,18 @@ async function main(target: string, steps: Step[]): Promise<Outcome[]> {
         case 'prove':
           out.push(await prove(sessionId, s.claim));
           break;
+        case 'announce':
+          // The session id, for another process to steal (rights.test.ts).
+          writeFileSync(s.file, sessionId);
+          out.push({ op: 'announce', code: 'OK', details: '' });
+          break;
+        case 'steal': {
+          const deadline = Date.now() + 60_000;
+          while (!existsSync(s.file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+          sessionId = readFileSync(s.file, 'utf8');
+          out.push({ op: 'steal', code: sessionId ? 'OK' : 'NOTHING', details: '' });
+          break;
+        }
         case 'sleep':
           await new Promise((r) => setTimeout(r, s.ms));
           out.push({ op: 'sleep', code: 'OK', details: '' });

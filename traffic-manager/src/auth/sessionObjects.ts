@@ -7,7 +7,7 @@
  *   them, so no user can delete another's.
  * - Every `sweepMs` the objects whose session is gone (a manager restart forgets every session)
  *   and that are older than `graceMs` are deleted.
- * - Every `recheckMs` each held intercept's right is asked again (auth/clientRights.ts remembers
+ * - Every `recheckMs` (5 s) each held intercept's right is asked again (auth/clientRights.ts remembers
  *   answers for its cache time): an intercept whose user lost the right in its namespace, or whose
  *   Session object is gone, is ended. An API server that cannot be asked ends nothing: intercepts
  *   keep running through an API server outage, new ones are refused.
@@ -105,7 +105,7 @@ export class SessionObjects {
       t.unref();
       this.timers.push(t);
     };
-    every(this.options.recheckMs ?? 10_000, () => this.recheck(), 're-checking intercepts');
+    every(this.options.recheckMs ?? 5_000, () => this.recheck(), 're-checking intercepts');
     every(this.options.sweepMs ?? 60_000, () => this.sweep(), 'sweeping Session objects');
   }
 

@@ -24,7 +24,8 @@ type DialsCall = ServerWritableStream<WatchDialsRequest, DialRequest>;
 
 export interface InterceptRelayOptions {
   registry: InterceptRegistry;
-  lookupSession(id: string, kind: SessionKind): ClientSession | undefined;
+  /** The session, when `peer` (the connection asking) may use it (SessionRegistry.get). */
+  lookupSession(id: string, kind: SessionKind, peer?: string): ClientSession | undefined;
   logger: Logger;
   /** How long a client may take to accept a connection before the agent hears TIMEOUT. */
   acceptTimeoutMs?: number;
@@ -123,7 +124,7 @@ export class InterceptRelay {
   accept(call: TunnelCall, accept: TunnelAccept): void {
     const p = this.pending.get(accept.dialId);
     if (!p) return fail(call, status.NOT_FOUND, `no pending connection ${JSON.stringify(accept.dialId)} (it timed out or the agent gave up)`);
-    if (p.clientSessionId !== accept.sessionId || !this.options.lookupSession(accept.sessionId, 'client')) {
+    if (p.clientSessionId !== accept.sessionId || !this.options.lookupSession(accept.sessionId, 'client', call.getPeer())) {
       return fail(call, status.PERMISSION_DENIED, 'that connection belongs to another session');
     }
     clearTimeout(p.timer);

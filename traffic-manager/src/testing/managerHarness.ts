@@ -131,7 +131,7 @@ export interface TestManager {
   clusterInfo: SettableClusterInfo;
   clock: ManualClock;
   agentCheck: AgentArrivalCheck;
-  /** The daemons' listener. */
+  /** The daemons' listener: "127.0.0.1:PORT". */
   address: string;
   agentAddress: string;
   /** A fresh session in `namespace`. */
@@ -164,7 +164,9 @@ export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, ans
 
 export async function startTestManager(options: TestManagerOptions = {}): Promise<TestManager> {
   const dir = mkdtempSync(path.join(tmpdir(), 'telepath-manager-'));
-  const address = `unix:${path.join(dir, 'manager.sock')}`;
+  // TCP on loopback, as the real daemons' listener: a client session is bound to its connection
+  // by peer address, which unix sockets do not have.
+  let address = '127.0.0.1:0';
   const agentAddress = `unix:${path.join(dir, 'agents.sock')}`;
   const clock = new ManualClock();
   const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
@@ -195,7 +197,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     clientRights: options.clientRights ?? new TestClientRights(),
     logger: silentLogger,
   });
-  await host.listen('client', address);
+  address = `127.0.0.1:${await host.listen('client', address)}`;
   await host.listen('agent', agentAddress);
   const client = new ManagerClient(address, credentials.createInsecure());
   const agentClient = new ManagerClient(agentAddress, credentials.createInsecure());

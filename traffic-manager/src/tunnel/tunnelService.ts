@@ -33,7 +33,8 @@ export type TunnelCall = ServerDuplexStream<TunnelMessage, TunnelMessage>;
 export type TunnelSide = SessionKind;
 
 export interface TunnelServiceOptions {
-  lookupSession(id: string, kind: SessionKind): ClientSession | undefined;
+  /** The session, when `peer` (the connection asking) may use it (SessionRegistry.get). */
+  lookupSession(id: string, kind: SessionKind, peer?: string): ClientSession | undefined;
   /** Where a session may dial (DestinationGuard); a refusal is answered like a failed dial. */
   destinations: { judge(sessionId: string, ip: Uint8Array, port: number): DestinationVerdict };
   logger: Logger;
@@ -196,7 +197,7 @@ class TunnelStream {
   private async open(open: TunnelOpen): Promise<void> {
     const invalid = validateOpen(open);
     if (invalid) return this.fail(status.INVALID_ARGUMENT, invalid);
-    const session = this.options.lookupSession(open.sessionId, 'client');
+    const session = this.options.lookupSession(open.sessionId, 'client', this.call.getPeer());
     if (!session) return this.fail(status.NOT_FOUND, `unknown or expired session ${JSON.stringify(open.sessionId)}`);
     this.session = session;
     session.signal.addEventListener('abort', this.onSessionEnd, { once: true });

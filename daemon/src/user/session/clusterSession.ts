@@ -39,6 +39,7 @@ const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
 export class ClusterSession {
   private conn?: ManagerConnection;
   private session?: SessionInfo;
+  private secret = '';
   private remainTimer?: NodeJS.Timeout;
   private stopWatch?: () => void;
   private closed = false;
@@ -81,6 +82,11 @@ export class ClusterSession {
   /** The current session id; it changes when the daemon arrives again after a manager restart. */
   get sessionId(): string {
     return this.session?.sessionId ?? '';
+  }
+
+  /** What another connection (the network role's) needs to use the session: the manager binds it to connections. */
+  get joinSecret(): string {
+    return this.secret;
   }
 
   lookupDns(name: string, qtype: number, signal: AbortSignal): Promise<LookupDNSResponse> {
@@ -130,8 +136,12 @@ export class ClusterSession {
       try {
         const version = await conn.version();
         if (version !== PRODUCT_VERSION) this.log.warn(`the manager reports version ${version}, this daemon is ${PRODUCT_VERSION}`);
-        const { session, ttlMs } = await conn.arrive(this.access.namespace);
+        // Back after the port-forward broke: the session may live on, bound to the old connection.
+        // Joining it from this one keeps it, and the intercepts it holds.
+        if (this.session && (await this.rejoin(this.session))) return;
+        const { session, ttlMs, joinSecret } = await conn.arrive(this.access.namespace);
         this.session = session;
+        this.secret = joinSecret;
         // Before anything else uses the session: the manager grants it nothing in a namespace
         // until it knows whose it is. A refusal here is the cluster's answer, not a manager
         // still starting, so it ends the connect at once.
@@ -163,6 +173,21 @@ export class ClusterSession {
       ErrorCode.ManagerUnreachable,
       `the traffic-manager in namespace ${this.managerNamespace} does not answer: ${(lastErr as Error)?.message ?? 'closed'}`,
     );
+  }
+
+  /** Joins `session` on the current connection and resumes its keep-alive and watch; false when the manager no longer has it. */
+  private async rejoin(session: SessionInfo): Promise<boolean> {
+    let ttlMs: number;
+    try {
+      ({ ttlMs } = await this.conn!.join(session, this.secret));
+    } catch (err) {
+      if (isSessionLost(err)) return false;
+      throw err;
+    }
+    this.log.info(`joined session ${sessionHandle(session.sessionId)} again on a new connection`);
+    this.scheduleRemain(Math.max(1000, Math.floor(ttlMs / 3)));
+    await this.watch();
+    return true;
   }
 
   /** Resolves with the first cluster-info snapshot; later ones go to onClusterInfo. */

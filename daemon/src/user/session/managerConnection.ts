@@ -87,13 +87,22 @@ export class ManagerConnection {
     );
   }
 
-  arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number }> {
+  arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number; joinSecret: string }> {
     return new Promise((resolve, reject) =>
       this.client.arriveAsClient(
         { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION } },
         new Metadata(),
         { deadline: Date.now() + deadlineMs },
-        (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs })),
+        (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs, joinSecret: res!.joinSecret })),
+      ),
+    );
+  }
+
+  /** Binds this channel's current connection to a session it did not arrive on (NOT_FOUND: gone, or not ours). */
+  join(session: SessionInfo, joinSecret: string, deadlineMs = 10_000): Promise<{ ttlMs: number }> {
+    return new Promise((resolve, reject) =>
+      this.client.joinSession({ session, joinSecret }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve({ ttlMs: res!.ttlMs }),
       ),
     );
   }

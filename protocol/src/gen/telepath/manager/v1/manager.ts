@@ -36,7 +36,8 @@ export const protobufFileName = "telepath/manager/v1/manager.proto";
  * the other side's port fails with PERMISSION_DENIED.
  *
  * Every RPC that takes a SessionInfo fails with gRPC status NOT_FOUND when the session is unknown
- * or has expired, or was opened on the other port; the daemon then arrives again and reopens its
+ * or has expired, or was opened on the other port, or (a client's) is used on a connection that
+ * neither opened it nor joined it; the daemon then joins again, or arrives again, and reopens its
  * streams. Each RPC has its own
  * request and response message so that fields can be added to one without touching the others.
  */
@@ -79,6 +80,20 @@ export interface ArriveAsClientResponse {
     | SessionInfo
     | undefined;
   /** The session expires this long after the last Remain (or the arrival). */
+  ttlMs: number;
+  /**
+   * What JoinSession asks for; given only here. The session id alone opens nothing on another
+   * connection.
+   */
+  joinSecret: string;
+}
+
+export interface JoinSessionRequest {
+  session?: SessionInfo | undefined;
+  joinSecret: string;
+}
+
+export interface JoinSessionResponse {
   ttlMs: number;
 }
 
@@ -727,7 +742,7 @@ export const ArriveAsClientRequest: MessageFns<ArriveAsClientRequest> = {
 };
 
 function createBaseArriveAsClientResponse(): ArriveAsClientResponse {
-  return { session: undefined, ttlMs: 0 };
+  return { session: undefined, ttlMs: 0, joinSecret: "" };
 }
 
 export const ArriveAsClientResponse: MessageFns<ArriveAsClientResponse> = {
@@ -737,6 +752,9 @@ export const ArriveAsClientResponse: MessageFns<ArriveAsClientResponse> = {
     }
     if (message.ttlMs !== 0) {
       writer.uint32(16).uint32(message.ttlMs);
+    }
+    if (message.joinSecret !== "") {
+      writer.uint32(26).string(message.joinSecret);
     }
     return writer;
   },
@@ -770,6 +788,14 @@ export const ArriveAsClientResponse: MessageFns<ArriveAsClientResponse> = {
             message.ttlMs = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.joinSecret = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -790,6 +816,9 @@ export const ArriveAsClientResponse: MessageFns<ArriveAsClientResponse> = {
     if (message.ttlMs !== 0) {
       obj.ttlMs = Math.round(message.ttlMs);
     }
+    if (message.joinSecret !== "") {
+      obj.joinSecret = message.joinSecret;
+    }
     return obj;
   },
 
@@ -801,6 +830,150 @@ export const ArriveAsClientResponse: MessageFns<ArriveAsClientResponse> = {
     message.session = (object.session !== undefined && object.session !== null)
       ? SessionInfo.fromPartial(object.session)
       : undefined;
+    message.ttlMs = object.ttlMs ?? 0;
+    message.joinSecret = object.joinSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinSessionRequest(): JoinSessionRequest {
+  return { session: undefined, joinSecret: "" };
+}
+
+export const JoinSessionRequest: MessageFns<JoinSessionRequest> = {
+  encode(message: JoinSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.joinSecret !== "") {
+      writer.uint32(18).string(message.joinSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.joinSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: JoinSessionRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.joinSecret !== "") {
+      obj.joinSecret = message.joinSecret;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinSessionRequest>, I>>(base?: I): JoinSessionRequest {
+    return JoinSessionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinSessionRequest>, I>>(object: I): JoinSessionRequest {
+    const message = createBaseJoinSessionRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.joinSecret = object.joinSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinSessionResponse(): JoinSessionResponse {
+  return { ttlMs: 0 };
+}
+
+export const JoinSessionResponse: MessageFns<JoinSessionResponse> = {
+  encode(message: JoinSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttlMs !== 0) {
+      writer.uint32(8).uint32(message.ttlMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ttlMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: JoinSessionResponse): unknown {
+    const obj: any = {};
+    if (message.ttlMs !== 0) {
+      obj.ttlMs = Math.round(message.ttlMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinSessionResponse>, I>>(base?: I): JoinSessionResponse {
+    return JoinSessionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinSessionResponse>, I>>(object: I): JoinSessionResponse {
+    const message = createBaseJoinSessionResponse();
     message.ttlMs = object.ttlMs ?? 0;
     return message;
   },
@@ -3932,7 +4105,10 @@ export const ManagerService = {
     responseSerialize: (value: VersionResponse): Buffer => Buffer.from(VersionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VersionResponse => VersionResponse.decode(value),
   },
-  /** Opens a client session. The daemon calls Remain well within ttl_ms to keep it. */
+  /**
+   * Opens a client session, bound to the calling connection. The daemon calls Remain well within
+   * ttl_ms to keep it.
+   */
   arriveAsClient: {
     path: "/telepath.manager.v1.Manager/ArriveAsClient" as const,
     requestStream: false as const,
@@ -3943,6 +4119,20 @@ export const ManagerService = {
     responseSerialize: (value: ArriveAsClientResponse): Buffer =>
       Buffer.from(ArriveAsClientResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ArriveAsClientResponse => ArriveAsClientResponse.decode(value),
+  },
+  /**
+   * Binds the calling connection to a client session too: the daemon's network role (a process
+   * of its own, with a connection of its own), or the daemon after its port-forward came back.
+   * NOT_FOUND when the session is unknown or the join secret is not its.
+   */
+  joinSession: {
+    path: "/telepath.manager.v1.Manager/JoinSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinSessionRequest): Buffer => Buffer.from(JoinSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinSessionRequest => JoinSessionRequest.decode(value),
+    responseSerialize: (value: JoinSessionResponse): Buffer => Buffer.from(JoinSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinSessionResponse => JoinSessionResponse.decode(value),
   },
   remain: {
     path: "/telepath.manager.v1.Manager/Remain" as const,
@@ -4014,7 +4204,8 @@ export const ManagerService = {
    * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
    * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
    * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
-   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
+   * manager asks again every 5 s while the intercept lives (answers are remembered for 10 s), and
+   * ends it when the right is gone.
    */
   createIntercept: {
     path: "/telepath.manager.v1.Manager/CreateIntercept" as const,
@@ -4121,8 +4312,17 @@ export interface ManagerServer extends UntypedServiceImplementation {
    * from its own, because the in-cluster code is shipped by, and must match, the daemon.
    */
   version: handleUnaryCall<VersionRequest, VersionResponse>;
-  /** Opens a client session. The daemon calls Remain well within ttl_ms to keep it. */
+  /**
+   * Opens a client session, bound to the calling connection. The daemon calls Remain well within
+   * ttl_ms to keep it.
+   */
   arriveAsClient: handleUnaryCall<ArriveAsClientRequest, ArriveAsClientResponse>;
+  /**
+   * Binds the calling connection to a client session too: the daemon's network role (a process
+   * of its own, with a connection of its own), or the daemon after its port-forward came back.
+   * NOT_FOUND when the session is unknown or the join secret is not its.
+   */
+  joinSession: handleUnaryCall<JoinSessionRequest, JoinSessionResponse>;
   remain: handleUnaryCall<RemainRequest, RemainResponse>;
   /** Ends a session at once: its tunnels are closed and its state is dropped. */
   depart: handleUnaryCall<DepartRequest, DepartResponse>;
@@ -4152,7 +4352,8 @@ export interface ManagerServer extends UntypedServiceImplementation {
    * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
    * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
    * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
-   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
+   * manager asks again every 5 s while the intercept lives (answers are remembered for 10 s), and
+   * ends it when the right is gone.
    */
   createIntercept: handleUnaryCall<CreateInterceptRequest, CreateInterceptResponse>;
   /** Ends one of the caller's intercepts; NOT_FOUND when it has none of that name. */
@@ -4209,7 +4410,10 @@ export interface ManagerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VersionResponse) => void,
   ): ClientUnaryCall;
-  /** Opens a client session. The daemon calls Remain well within ttl_ms to keep it. */
+  /**
+   * Opens a client session, bound to the calling connection. The daemon calls Remain well within
+   * ttl_ms to keep it.
+   */
   arriveAsClient(
     request: ArriveAsClientRequest,
     callback: (error: ServiceError | null, response: ArriveAsClientResponse) => void,
@@ -4224,6 +4428,26 @@ export interface ManagerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ArriveAsClientResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Binds the calling connection to a client session too: the daemon's network role (a process
+   * of its own, with a connection of its own), or the daemon after its port-forward came back.
+   * NOT_FOUND when the session is unknown or the join secret is not its.
+   */
+  joinSession(
+    request: JoinSessionRequest,
+    callback: (error: ServiceError | null, response: JoinSessionResponse) => void,
+  ): ClientUnaryCall;
+  joinSession(
+    request: JoinSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinSessionResponse) => void,
+  ): ClientUnaryCall;
+  joinSession(
+    request: JoinSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinSessionResponse) => void,
   ): ClientUnaryCall;
   remain(
     request: RemainRequest,
@@ -4303,7 +4527,8 @@ export interface ManagerClient extends Client {
    * The session's user (its Session object, see common/src/sessionIdentity.ts) must be allowed to
    * create intercepts.telepath.dev in the workload's namespace: PERMISSION_DENIED otherwise, or
    * when the session has no Session object; UNAVAILABLE when the API server cannot be asked. The
-   * manager asks again every 10 s while the intercept lives, and ends it when the right is gone.
+   * manager asks again every 5 s while the intercept lives (answers are remembered for 10 s), and
+   * ends it when the right is gone.
    */
   createIntercept(
     request: CreateInterceptRequest,
