@@ -7,7 +7,8 @@
  *
  * Requests reach their destination as they came: method, target, header names, case, order and
  * body framing (see upstreamRequest). Responses come back with status, reason, headers (minus
- * connection-scoped ones), body, trailers and 1xx.
+ * connection-scoped ones), body, trailers and 1xx; the agent adds only the Set-Cookie that removes
+ * a preview cookie whose intercept is gone (previewCookieRemoval).
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -15,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import { HeaderMultimap } from './headerMultimap.js';
 import { flatHeaders, groupedHeaders, headerPairs, withoutHopByHop, type HeaderPair } from './http1Headers.js';
 import { matchRule } from './matchRule.js';
-import { previewAnswer } from './previewLink.js';
+import { previewAnswer, previewCookieRemoval } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
   countRequest,
@@ -109,7 +110,8 @@ export class Http1Router {
     const target = req.url ?? '/';
     const rules = this.ctx.rules();
     const headers = HeaderMultimap.fromRaw(req.rawHeaders);
-    const preview = previewAnswer(rules, { method, target, headers, encrypted: isEncrypted(conn.socket) });
+    const encrypted = isEncrypted(conn.socket);
+    const preview = previewAnswer(rules, { method, target, headers, encrypted });
     if (preview) {
       this.ctx.stats.previewRedirects++;
       res.writeHead(302, flatHeaders(preview));
@@ -118,16 +120,25 @@ export class Http1Router {
     }
     const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers }));
     countRequest(this.ctx.stats, destination);
+    const cookieRemoval = previewCookieRemoval(rules, this.ctx.endedPreviewTokens(), { headers, encrypted });
     if (this.ctx.closing()) res.shouldKeepAlive = false;
     conn.inflight++;
     res.once('close', () => {
       conn.inflight--;
       if (this.ctx.closing() && conn.inflight === 0 && !conn.upgraded) conn.socket.end();
     });
-    this.forward(conn, req, res, destination, false);
+    this.forward(conn, req, res, destination, cookieRemoval, false);
   }
 
-  private forward(conn: Http1Connection, req: http.IncomingMessage, res: http.ServerResponse, destination: Destination, isRetry: boolean): void {
+  /** `cookieRemoval`: a Set-Cookie that the response gets besides the destination's headers. */
+  private forward(
+    conn: Http1Connection,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    destination: Destination,
+    cookieRemoval: string | undefined,
+    isRetry: boolean,
+  ): void {
     const agent = this.poolFor(conn, destination);
     let upReq: http.ClientRequest;
     try {
@@ -140,7 +151,7 @@ export class Http1Router {
     upReq.on('information', (info: http.InformationEvent) => relayInformational(res, info));
     upReq.on('response', (upRes: http.IncomingMessage) => {
       responded = true;
-      this.relayResponse(upRes, res, destination);
+      this.relayResponse(upRes, res, destination, cookieRemoval);
     });
     upReq.on('error', (e: NodeJS.ErrnoException) => {
       req.unpipe(upReq);
@@ -151,7 +162,7 @@ export class Http1Router {
       // A pooled connection the destination had just closed: a request without a body can be
       // sent again on a fresh one, as browsers do.
       if (!isRetry && upReq.reusedSocket && !hasBody(req) && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && !res.headersSent) {
-        this.forward(conn, req, res, destination, true);
+        this.forward(conn, req, res, destination, cookieRemoval, true);
         return;
       }
       this.badGateway(res, destination, e);
@@ -171,7 +182,7 @@ export class Http1Router {
     });
   }
 
-  private relayResponse(upRes: http.IncomingMessage, res: http.ServerResponse, destination: Destination): void {
+  private relayResponse(upRes: http.IncomingMessage, res: http.ServerResponse, destination: Destination, cookieRemoval: string | undefined): void {
     upRes.on('error', (e) => this.ctx.logger.debug('response from upstream failed', { to: describeDestination(destination), error: e.message }));
     if (res.destroyed) {
       upRes.destroy();
@@ -180,13 +191,18 @@ export class Http1Router {
     // The destination's Date, or none: not the agent's.
     res.sendDate = false;
     if (this.ctx.closing()) res.shouldKeepAlive = false;
+    const pairs = withoutHopByHop(headerPairs(upRes.rawHeaders));
+    // After the destination's own lines; writeHead takes the list as it is, so every Set-Cookie,
+    // the destination's and this one, stays a line of its own.
+    if (cookieRemoval !== undefined) pairs.push(['Set-Cookie', cookieRemoval]);
     try {
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, flatHeaders(withoutHopByHop(headerPairs(upRes.rawHeaders))));
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, flatHeaders(pairs));
     } catch (e) {
       upRes.destroy();
       this.badGateway(res, destination, asError(e));
       return;
     }
+    if (cookieRemoval !== undefined) this.ctx.stats.previewCookiesRemoved++;
     upRes.pipe(res, { end: false });
     upRes.once('end', () => {
       if (upRes.rawTrailers.length) res.addTrailers(headerPairs(upRes.rawTrailers));

@@ -6,14 +6,15 @@
  *
  * Forwarded both ways: headers (minus connection-specific ones), bodies through pipe (HTTP/2 flow
  * control holds the sender), trailers (gRPC's status travels in them, hence waitForTrailers) and
- * RST_STREAM codes.
+ * RST_STREAM codes. The agent adds only the set-cookie that removes a preview cookie whose intercept
+ * is gone (previewCookieRemoval).
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { forwardableH2Headers } from './h2Headers.js';
 import { HeaderMultimap } from './headerMultimap.js';
 import { matchRule } from './matchRule.js';
-import { previewAnswer } from './previewLink.js';
+import { previewAnswer, previewCookieRemoval } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
   countRequest,
@@ -102,7 +103,8 @@ export class Http2Router {
     const target = headers[':path'] ?? '/';
     const rules = this.ctx.rules();
     const multimap = HeaderMultimap.fromObject(headers);
-    const preview = previewAnswer(rules, { method, target, headers: multimap, encrypted: isEncrypted(stream.session?.socket) });
+    const encrypted = isEncrypted(stream.session?.socket);
+    const preview = previewAnswer(rules, { method, target, headers: multimap, encrypted });
     if (preview) {
       this.ctx.stats.previewRedirects++;
       const out: http2.OutgoingHttpHeaders = { ':status': 302 };
@@ -113,10 +115,18 @@ export class Http2Router {
     }
     const destination = destinationFor(matchRule(rules, { method, path: requestPath(target), headers: multimap }));
     countRequest(this.ctx.stats, destination);
-    this.forward(conn, stream, headers, destination).catch((e: unknown) => this.badGateway(stream, destination, asError(e)));
+    const cookieRemoval = previewCookieRemoval(rules, this.ctx.endedPreviewTokens(), { headers: multimap, encrypted });
+    this.forward(conn, stream, headers, destination, cookieRemoval).catch((e: unknown) => this.badGateway(stream, destination, asError(e)));
   }
 
-  private async forward(conn: Http2Connection, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, destination: Destination): Promise<void> {
+  /** `cookieRemoval`: a set-cookie that the response gets besides the destination's headers. */
+  private async forward(
+    conn: Http2Connection,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    destination: Destination,
+    cookieRemoval: string | undefined,
+  ): Promise<void> {
     const session = await this.upstreamFor(conn, destination);
     if (stream.destroyed || stream.closed) return;
     const endStream = stream.endAfterHeaders;
@@ -150,13 +160,16 @@ export class Http2Router {
       'response',
       this.guarded(stream, upstream, (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
         if (stream.destroyed || stream.closed) return;
+        const out = forwardableH2Headers(h);
+        if (cookieRemoval !== undefined) out['set-cookie'] = [...headerValues(out['set-cookie']), cookieRemoval];
         // A response without a body, e.g. gRPC's trailers-only answer: its status is in these headers.
         if (upstream.endAfterHeaders) {
-          stream.respond(forwardableH2Headers(h), { endStream: true });
-          return;
+          stream.respond(out, { endStream: true });
+        } else {
+          stream.respond(out, { waitForTrailers: true });
+          upstream.pipe(stream);
         }
-        stream.respond(forwardableH2Headers(h), { waitForTrailers: true });
-        upstream.pipe(stream);
+        if (cookieRemoval !== undefined) this.ctx.stats.previewCookiesRemoved++;
       }),
     );
     upstream.on('trailers', (t: http2.IncomingHttpHeaders) => {
@@ -241,6 +254,11 @@ export class Http2Router {
     conn.upstreams.set(key, upstream);
     return session;
   }
+}
+
+function headerValues(value: http2.OutgoingHttpHeaders[string]): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value.map(String) : [String(value)];
 }
 
 function asError(e: unknown): Error {

@@ -16,9 +16,6 @@ export interface InterceptRule {
   pathPrefix?: string;
   /** A browser holding the cookie set by `/.telepath/preview/<token>` matches too. */
   previewToken?: string;
-  /** When the intercept ends (ms since the epoch), if it has a set end: the preview cookie's
-   * Max-Age. Today's manager gives intercepts none (InterceptInfo carries no lifetime). */
-  expiresAt?: number;
 }
 
 export interface RoutedRequest {

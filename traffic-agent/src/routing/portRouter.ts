@@ -47,6 +47,9 @@ export interface PortRouterOptions {
 
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
+/** How many preview tokens of ended intercepts a port remembers; the oldest are forgotten first. */
+export const ENDED_PREVIEW_TOKENS_KEPT = 1000;
+
 export class PortRouter {
   readonly stats: PortRouterStats = {
     connections: 0,
@@ -58,9 +61,12 @@ export class PortRouter {
     requestsToApp: 0,
     requestsToClient: 0,
     previewRedirects: 0,
+    previewCookiesRemoved: 0,
     badGateway: 0,
   };
   private rules: readonly InterceptRule[] = [];
+  /** Preview tokens of this port's intercepts that are gone, oldest first; one whose rule comes back leaves. */
+  private readonly endedPreviewTokens = new Set<string>();
   private readonly sockets = new Set<net.Socket>();
   private closing = false;
   private readonly whenEmpty: (() => void)[] = [];
@@ -76,6 +82,7 @@ export class PortRouter {
       logger: this.logger,
       stats: this.stats,
       rules: () => this.rules,
+      endedPreviewTokens: () => this.endedPreviewTokens,
       closing: () => this.closing,
       dial: (destination, source) => this.dial(destination, source),
     };
@@ -86,10 +93,13 @@ export class PortRouter {
   /**
    * Replaces the rules. New connections and new requests on open HTTP connections use them at
    * once; requests in flight finish where they started; upstream connections to intercepts no
-   * longer present close once their in-flight requests are done.
+   * longer present close once their in-flight requests are done. The preview tokens of rules that
+   * go are remembered, so that their cookies can be removed from browsers that still send them.
    */
   setRules(rules: readonly InterceptRule[]): void {
+    const previous = this.rules;
     this.rules = rules.map((r) => ({ ...r, headers: r.headers.map((h) => ({ ...h })) }));
+    this.rememberEndedPreviewTokens(previous);
     const live = new Set(this.rules.map((r) => r.id));
     this.http1.retire(live);
     this.http2.retire(live);
@@ -156,6 +166,18 @@ export class PortRouter {
       await new Promise<void>((resolve) => this.whenEmpty.push(resolve));
     } finally {
       clearTimeout(grace);
+    }
+  }
+
+  private rememberEndedPreviewTokens(previous: readonly InterceptRule[]): void {
+    const live = new Set(this.rules.map((r) => r.previewToken));
+    for (const token of live) if (token !== undefined) this.endedPreviewTokens.delete(token);
+    for (const { previewToken } of previous) {
+      if (previewToken !== undefined && !live.has(previewToken)) this.endedPreviewTokens.add(previewToken);
+    }
+    for (const token of this.endedPreviewTokens) {
+      if (this.endedPreviewTokens.size <= ENDED_PREVIEW_TOKENS_KEPT) break;
+      this.endedPreviewTokens.delete(token);
     }
   }
 

@@ -5,8 +5,9 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { InterceptRule } from './portRouter.js';
+import { ENDED_PREVIEW_TOKENS_KEPT, type InterceptRule } from './portRouter.js';
 import {
+  APP_SET_COOKIES,
   eventually,
   FakeHttp1Server,
   http1,
@@ -22,6 +23,13 @@ import {
 
 const ALICE: InterceptRule = { id: 'alice', global: false, headers: [{ name: 'X-Telepath-Intercept', value: 'alice' }] };
 const BOB_API: InterceptRule = { id: 'bob', global: false, headers: [], pathPrefix: '/api/' };
+
+/** The values of a response's Set-Cookie lines, one per line, in order. */
+function setCookieLines(rawHeaders: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'set-cookie') lines.push(rawHeaders[i + 1]!);
+  return lines;
+}
 
 describe('HTTP/1.1 routing', () => {
   let app: FakeHttp1Server;
@@ -198,12 +206,11 @@ describe('HTTP/1.1 routing', () => {
     assert.ok(r.router.stats.previewRedirects >= 2);
   });
 
-  test('preview link behind an HTTPS proxy: the cookie is Secure, and lives no longer than the intercept', async () => {
-    r.router.setRules([{ ...ALICE, previewToken: 'tok-123', expiresAt: Date.now() + 600_000 }]);
+  test('preview link behind an HTTPS proxy: the cookie is Secure, and a session cookie (an intercept has no set end)', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'tok-123' }]);
     const redirect = await http1(r.port, { path: '/.telepath/preview/tok-123', headers: { 'X-Forwarded-Proto': 'https' } });
     assert.equal(redirect.status, 302);
-    const [cookie] = redirect.headers['set-cookie'] ?? [];
-    assert.match(cookie ?? '', /^telepath-preview=tok-123; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=(599|600)$/);
+    assert.deepEqual(redirect.headers['set-cookie'], ['telepath-preview=tok-123; Path=/; HttpOnly; SameSite=Lax; Secure']);
   });
 
   test('a preview link with an unknown token is an ordinary request for the app', async () => {
@@ -212,6 +219,76 @@ describe('HTTP/1.1 routing', () => {
     assert.equal(a.status, 200);
     assert.equal(seenBy(a).server, 'app');
     assert.equal(seenBy(a).url, '/.telepath/preview/not-a-token');
+  });
+
+  test('the cookie of an intercept that is gone: the request goes to the app, the answer removes the cookie after the app\'s own', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'gone-1' }, BOB_API]);
+    r.router.setRules([BOB_API]);
+    const before = r.router.stats.previewCookiesRemoved;
+    const a = await http1(r.port, { path: '/set-cookies', headers: { Cookie: 'theme=dark; telepath-preview=gone-1' } });
+    assert.equal(a.status, 200);
+    const seen = seenBy(a);
+    assert.equal(seen.server, 'app');
+    assert.equal(seen.rawHeaders[seen.rawHeaders.indexOf('Cookie') + 1], 'theme=dark; telepath-preview=gone-1', 'the request as it came');
+    assert.deepEqual(setCookieLines(a.rawHeaders), [...APP_SET_COOKIES, 'telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0'], 'one line each');
+    assert.equal(a.headers['x-server'], 'app');
+    assert.equal(a.headers['content-type'], 'application/json');
+    assert.equal(r.router.stats.previewCookiesRemoved - before, 1);
+    const secure = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=gone-1', 'X-Forwarded-Proto': 'https' } });
+    assert.deepEqual(secure.headers['set-cookie'], ['telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0'], 'Secure as it was set');
+  });
+
+  test('no Set-Cookie from the agent without a preview cookie of an intercept that is gone', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'gone-2' }, BOB_API]);
+    r.router.setRules([{ ...ALICE, previewToken: 'live-2' }, BOB_API]);
+    const before = r.router.stats.previewCookiesRemoved;
+    const none = await http1(r.port, { path: '/x' });
+    assert.equal(none.headers['set-cookie'], undefined);
+    const others = await http1(r.port, { path: '/set-cookies', headers: { Cookie: 'theme=dark; gone-2=1' } });
+    assert.deepEqual(setCookieLines(others.rawHeaders), APP_SET_COOKIES, 'the app\'s own, untouched');
+    const live = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=live-2' } });
+    assert.equal(seenBy(live).server, 'alice');
+    assert.equal(live.headers['set-cookie'], undefined);
+    const unknown = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=another-workloads' } });
+    assert.equal(seenBy(unknown).server, 'app');
+    assert.equal(unknown.headers['set-cookie'], undefined, 'a token this port never had may be live behind the same host');
+    assert.equal(r.router.stats.previewCookiesRemoved, before);
+  });
+
+  test('an intercept that comes back with its token keeps its cookie', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'back-3' }]);
+    r.router.setRules([BOB_API]);
+    r.router.setRules([{ ...ALICE, previewToken: 'back-3' }, BOB_API]);
+    const a = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=back-3' } });
+    assert.equal(seenBy(a).server, 'alice');
+    assert.equal(a.headers['set-cookie'], undefined);
+  });
+
+  test('no intercepts left: a connection routed per request still removes the cookie; a new one is a plain pipe and does not', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'last-4' }]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const first = await http1(r.port, { path: '/one', agent, headers: { Cookie: 'telepath-preview=last-4' } });
+    assert.equal(seenBy(first).server, 'alice');
+    r.router.setRules([]);
+    const second = await http1(r.port, { path: '/two', agent, headers: { Cookie: 'telepath-preview=last-4' } });
+    agent.destroy();
+    assert.equal(second.localPort, first.localPort, 'same client connection');
+    assert.equal(seenBy(second).server, 'app');
+    assert.deepEqual(second.headers['set-cookie'], ['telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    const piped = await http1(r.port, { path: '/three', headers: { Cookie: 'telepath-preview=last-4' } });
+    assert.equal(seenBy(piped).server, 'app');
+    assert.equal(piped.headers['set-cookie'], undefined);
+  });
+
+  test('a port remembers the tokens of its last ENDED_PREVIEW_TOKENS_KEPT ended intercepts', async () => {
+    for (let i = 0; i <= ENDED_PREVIEW_TOKENS_KEPT; i++) {
+      r.router.setRules([{ ...ALICE, previewToken: `many-${i}` }, BOB_API]);
+      r.router.setRules([BOB_API]);
+    }
+    const forgotten = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=many-0' } });
+    assert.equal(forgotten.headers['set-cookie'], undefined);
+    const oldestKept = await http1(r.port, { path: '/x', headers: { Cookie: 'telepath-preview=many-1' } });
+    assert.equal(oldestKept.headers['set-cookie']?.length, 1);
   });
 
   test('a failing tunnel gives a 502 naming the workstation, and the connection serves the next request', async () => {

@@ -6,7 +6,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { InterceptRule } from './portRouter.js';
-import { eventually, FakeHttp2Server, h2call, pattern, type RouterUnderTest, sha256, startRouter } from './testing/routerHarness.js';
+import { APP_SET_COOKIES, eventually, FakeHttp2Server, h2call, pattern, type RouterUnderTest, sha256, startRouter } from './testing/routerHarness.js';
 
 const ALICE: InterceptRule = { id: 'alice', global: false, headers: [{ name: 'x-telepath-intercept', value: 'alice' }] };
 const BOB_SERVICE: InterceptRule = { id: 'bob', global: false, headers: [], pathPrefix: '/shop.Cart/' };
@@ -137,11 +137,45 @@ describe('HTTP/2 routing', () => {
     const redirect = await h2call(session, { ':path': '/.telepath/preview/tok' });
     assert.equal(redirect.headers[':status'], 302);
     assert.equal(redirect.headers.location, '/');
-    assert.equal(String(redirect.headers['set-cookie']), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax', 'h2c, no proxy: not Secure; no known end: a session cookie');
+    assert.equal(String(redirect.headers['set-cookie']), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax', 'h2c, no proxy: not Secure; a session cookie');
     const proxied = await h2call(session, { ':path': '/.telepath/preview/tok', forwarded: 'for=192.0.2.60;proto=https' });
     assert.match(String(proxied.headers['set-cookie']), /; Secure$/);
     const withCookie = await h2call(session, { ':path': '/p', cookie: 'a=b; telepath-preview=tok' });
     assert.equal(serverOf(withCookie.body), 'alice');
+  });
+
+  test('the cookie of an intercept that is gone: the stream goes to the app, the answer removes the cookie after the app\'s own', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'gone-1' }, BOB_SERVICE]);
+    r.router.setRules([BOB_SERVICE]);
+    const before = r.router.stats.previewCookiesRemoved;
+    const a = await h2call(session, { ':path': '/set-cookies', cookie: 'theme=dark; telepath-preview=gone-1' });
+    assert.equal(a.headers[':status'], 200);
+    assert.equal(serverOf(a.body), 'app');
+    assert.equal(a.headers['x-server'], 'app');
+    assert.deepEqual(a.headers['set-cookie'], [...APP_SET_COOKIES, 'telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    assert.equal(r.router.stats.previewCookiesRemoved - before, 1);
+    const secure = await h2call(session, { ':path': '/x', cookie: 'telepath-preview=gone-1', 'x-forwarded-proto': 'https' });
+    assert.deepEqual(secure.headers['set-cookie'], ['telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0'], 'Secure as it was set');
+    const trailersOnly = await h2call(session, { ':path': '/trailers-only', cookie: 'telepath-preview=gone-1' });
+    assert.equal(trailersOnly.headers['grpc-status'], '5');
+    assert.deepEqual(trailersOnly.headers['set-cookie'], ['telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0'], 'an answer without a body too');
+  });
+
+  test('no set-cookie from the agent without a preview cookie of an intercept that is gone', async () => {
+    r.router.setRules([{ ...ALICE, previewToken: 'gone-2' }, BOB_SERVICE]);
+    r.router.setRules([{ ...ALICE, previewToken: 'live-2' }, BOB_SERVICE]);
+    const before = r.router.stats.previewCookiesRemoved;
+    const none = await h2call(session, { ':path': '/x' });
+    assert.equal(none.headers['set-cookie'], undefined);
+    const others = await h2call(session, { ':path': '/set-cookies', cookie: 'theme=dark; gone-2=1' });
+    assert.deepEqual(others.headers['set-cookie'], APP_SET_COOKIES, 'the app\'s own, untouched');
+    const live = await h2call(session, { ':path': '/x', cookie: 'telepath-preview=live-2' });
+    assert.equal(serverOf(live.body), 'alice');
+    assert.equal(live.headers['set-cookie'], undefined);
+    const unknown = await h2call(session, { ':path': '/x', cookie: 'telepath-preview=another-workloads' });
+    assert.equal(serverOf(unknown.body), 'app');
+    assert.equal(unknown.headers['set-cookie'], undefined, 'a token this port never had may be live behind the same host');
+    assert.equal(r.router.stats.previewCookiesRemoved, before);
   });
 
   test('removing a rule: later streams go to the app and the session to the workstation closes', async () => {

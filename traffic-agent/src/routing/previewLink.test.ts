@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeaderMultimap } from './headerMultimap.js';
-import { cameOverHttps, parsePreviewRequest, previewAnswer, previewCookieTokens, previewResponseHeaders, redirectTarget, remainingSeconds } from './previewLink.js';
+import { cameOverHttps, parsePreviewRequest, previewAnswer, previewCookieRemoval, previewCookieTokens, previewResponseHeaders, redirectTarget } from './previewLink.js';
 
 describe('parsePreviewRequest', () => {
   test('GET and HEAD of /.telepath/preview/<token>', () => {
@@ -30,8 +30,8 @@ describe('parsePreviewRequest', () => {
 });
 
 describe('preview answer and cookie', () => {
-  test('the answer sets the cookie and is not cached; over plain HTTP with no known end, a session cookie without Secure', () => {
-    assert.deepEqual(previewResponseHeaders({ token: 'tok', location: '/x' }, { secure: false }), [
+  test('the answer sets the cookie and is not cached; over plain HTTP, a session cookie without Secure', () => {
+    assert.deepEqual(previewResponseHeaders({ token: 'tok', location: '/x' }, false), [
       ['Location', '/x'],
       ['Set-Cookie', 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax'],
       ['Cache-Control', 'no-store'],
@@ -39,11 +39,8 @@ describe('preview answer and cookie', () => {
     ]);
   });
 
-  test('Secure behind HTTPS, Max-Age from the life the intercept has left', () => {
-    const cookie = (c: Parameters<typeof previewResponseHeaders>[1]) => previewResponseHeaders({ token: 'tok', location: '/' }, c)[1]![1];
-    assert.equal(cookie({ secure: true }), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Secure');
-    assert.equal(cookie({ secure: true, maxAgeSeconds: 3599 }), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=3599');
-    assert.equal(cookie({ secure: false, maxAgeSeconds: 0 }), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+  test('Secure behind HTTPS, and still a session cookie', () => {
+    assert.equal(previewResponseHeaders({ token: 'tok', location: '/' }, true)[1]![1], 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Secure');
   });
 
   test('HTTPS is TLS to the agent, or what the proxy in front says (its first, client-side, entry)', () => {
@@ -62,14 +59,7 @@ describe('preview answer and cookie', () => {
     assert.equal(cameOverHttps(HeaderMultimap.fromObject({ ':scheme': 'http', ':path': '/' }), false), false);
   });
 
-  test('remainingSeconds rounds down, never below 0, and is unknown without an end', () => {
-    assert.equal(remainingSeconds(undefined, 1_000), undefined);
-    assert.equal(remainingSeconds(61_999, 1_000), 60);
-    assert.equal(remainingSeconds(500, 1_000), 0);
-    assert.equal(remainingSeconds(Number.NaN, 1_000), undefined);
-  });
-
-  test('previewAnswer: only for a live token; the rule\'s end and the request\'s scheme shape the cookie', () => {
+  test('previewAnswer: only for a live token; the request\'s scheme shapes the cookie', () => {
     const rule = { id: 'i1', global: false, headers: [], previewToken: 'tok' };
     const req = (target: string, ...raw: string[]) => ({ method: 'GET', target, headers: HeaderMultimap.fromRaw(raw), encrypted: false });
     assert.equal(previewAnswer([rule], req('/.telepath/preview/other')), undefined);
@@ -77,8 +67,35 @@ describe('preview answer and cookie', () => {
     const plain = new Map(previewAnswer([rule], req('/.telepath/preview/tok?to=/cart'))!);
     assert.equal(plain.get('Location'), '/cart');
     assert.equal(plain.get('Set-Cookie'), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax');
-    const ending = new Map(previewAnswer([{ ...rule, expiresAt: 1_000_000 + 90_500 }], req('/.telepath/preview/tok', 'X-Forwarded-Proto', 'https'), 1_000_000)!);
-    assert.equal(ending.get('Set-Cookie'), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=90');
+    const secure = new Map(previewAnswer([rule], req('/.telepath/preview/tok', 'X-Forwarded-Proto', 'https'))!);
+    assert.equal(secure.get('Set-Cookie'), 'telepath-preview=tok; Path=/; HttpOnly; SameSite=Lax; Secure');
+  });
+
+  test('previewCookieRemoval: the cookie of an intercept that is gone is removed with the attributes it was set with', () => {
+    const live = { id: 'i1', global: false, headers: [], previewToken: 'live' };
+    const ended = new Set(['old']);
+    const req = (encrypted: boolean, ...raw: string[]) => ({ headers: HeaderMultimap.fromRaw(raw), encrypted });
+    const plain = 'telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
+    const secure = 'telepath-preview=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0';
+    assert.equal(previewCookieRemoval([live], ended, req(false, 'Cookie', 'a=1; telepath-preview=old')), plain);
+    assert.equal(previewCookieRemoval([], ended, req(true, 'Cookie', 'telepath-preview="old"')), secure);
+    assert.equal(previewCookieRemoval([], ended, req(false, 'X-Forwarded-Proto', 'https', 'Cookie', 'telepath-preview=old')), secure);
+    const h2 = HeaderMultimap.fromObject({ ':scheme': 'https', cookie: 'telepath-preview=old' });
+    assert.equal(previewCookieRemoval([], ended, { headers: h2, encrypted: false }), secure);
+  });
+
+  test('previewCookieRemoval: nothing without a preview cookie, for a live one, or for a token the port never had', () => {
+    const live = { id: 'i1', global: false, headers: [], previewToken: 'live' };
+    const ended = new Set(['old']);
+    const req = (...raw: string[]) => ({ headers: HeaderMultimap.fromRaw(raw), encrypted: false });
+    assert.equal(previewCookieRemoval([live], ended, req()), undefined);
+    assert.equal(previewCookieRemoval([live], ended, req('Cookie', 'old=1; other=telepath-preview')), undefined, 'other cookies are not the agent\'s');
+    assert.equal(previewCookieRemoval([live], ended, req('Cookie', 'telepath-preview=live')), undefined);
+    const both = req('Cookie', 'telepath-preview=old', 'Cookie', 'telepath-preview=live');
+    assert.equal(previewCookieRemoval([live], ended, both), undefined, 'a live one would go with it');
+    const elsewhere = req('Cookie', 'telepath-preview=elsewhere');
+    assert.equal(previewCookieRemoval([live], ended, elsewhere), undefined, 'maybe another workload\'s, behind the same host');
+    assert.equal(previewCookieRemoval([live], new Set(), req('Cookie', 'telepath-preview=old')), undefined);
   });
 
   test('tokens are found in any Cookie header, quoted or not', () => {

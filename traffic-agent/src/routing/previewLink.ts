@@ -6,11 +6,11 @@
  * The cookie is `HttpOnly` (no script on the page reads it), `SameSite=Lax` (another site's
  * subrequests do not carry it), `Path=/`, and `Secure` when the browser came over HTTPS — to the
  * agent itself over TLS, or through a proxy that says so (`X-Forwarded-Proto: https`, `Forwarded:
- * proto=https`, HTTP/2's `:scheme`) — so it is never sent in clear afterwards. It lives no longer
- * than the intercept: `Max-Age` is the intercept's remaining life when the agent knows it
- * (InterceptRule.expiresAt); today's intercepts have no set end (they last as long as their
- * client's session, which the agent does not know), so the cookie is a session cookie, gone when
- * the browser closes, and a cookie whose intercept ended routes nowhere (its token matches no rule).
+ * proto=https`, HTTP/2's `:scheme`) — so it is never sent in clear afterwards. It has no `Max-Age`:
+ * intercepts have no set end (they last as long as their client's session). Once its intercept is
+ * gone, the agent removes it with the next answer it relays to that browser through the same port
+ * (previewCookieRemoval), as long as the port still routes requests: while it has no intercepts it
+ * is a plain pipe to the app, and the cookie stays until the browser closes, routing nothing.
  */
 import type { HeaderMultimap } from './headerMultimap.js';
 import type { InterceptRule } from './matchRule.js';
@@ -41,13 +41,6 @@ export function parsePreviewRequest(method: string, target: string): PreviewRequ
   return { token, location: redirectTarget(queryParam(target, 'to')) };
 }
 
-export interface PreviewCookie {
-  /** The browser reached the site over HTTPS (cameOverHttps). */
-  secure: boolean;
-  /** Seconds left of the intercept's life; absent when unknown (a session cookie). */
-  maxAgeSeconds?: number;
-}
-
 /** The request as the agent saw it. */
 export interface PreviewRequestContext {
   method: string;
@@ -63,19 +56,17 @@ export interface PreviewRequestContext {
  * when the request is not one, or its token belongs to no intercept: then it is an ordinary
  * request, routed like any other.
  */
-export function previewAnswer(rules: readonly InterceptRule[], request: PreviewRequestContext, now = Date.now()): [string, string][] | undefined {
+export function previewAnswer(rules: readonly InterceptRule[], request: PreviewRequestContext): [string, string][] | undefined {
   const preview = parsePreviewRequest(request.method, request.target);
-  const rule = preview && rules.find((r) => r.previewToken === preview.token);
-  if (!preview || !rule) return undefined;
-  return previewResponseHeaders(preview, { secure: cameOverHttps(request.headers, request.encrypted), maxAgeSeconds: remainingSeconds(rule.expiresAt, now) });
+  if (!preview || !rules.some((r) => r.previewToken === preview.token)) return undefined;
+  return previewResponseHeaders(preview, cameOverHttps(request.headers, request.encrypted));
 }
 
-/** The preview answer's headers (besides the status, 302). */
-export function previewResponseHeaders(preview: PreviewRequest, cookie: PreviewCookie): [string, string][] {
-  const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', ...(cookie.secure ? ['Secure'] : []), ...(cookie.maxAgeSeconds !== undefined ? [`Max-Age=${cookie.maxAgeSeconds}`] : [])];
+/** The preview answer's headers (besides the status, 302); `secure`: the browser came over HTTPS. */
+export function previewResponseHeaders(preview: PreviewRequest, secure: boolean): [string, string][] {
   return [
     ['Location', preview.location],
-    ['Set-Cookie', [`${PREVIEW_COOKIE}=${preview.token}`, ...attributes].join('; ')],
+    ['Set-Cookie', [`${PREVIEW_COOKIE}=${preview.token}`, ...cookieAttributes(secure)].join('; ')],
     // A cached redirect would skip the agent, and with it the cookie, next time.
     ['Cache-Control', 'no-store'],
     ['Content-Length', '0'],
@@ -101,11 +92,27 @@ export function cameOverHttps(headers: HeaderMultimap, encrypted: boolean): bool
   return false;
 }
 
-/** Whole seconds from `now` to `expiresAt` (both ms since the epoch), rounded down so the cookie
- * never outlives the intercept; undefined when there is no end. */
-export function remainingSeconds(expiresAt: number | undefined, now: number): number | undefined {
-  if (expiresAt === undefined || !Number.isFinite(expiresAt)) return undefined;
-  return Math.max(0, Math.floor((expiresAt - now) / 1000));
+/**
+ * The Set-Cookie that removes the request's preview cookie once its intercept is gone: a token of
+ * `ended` (this port's intercepts that are no more) and none of `rules`. Undefined otherwise,
+ * tokens the port never had included: several workloads can sit behind one host, and the cookie of
+ * another one's intercept is not this agent's to remove. The attributes are the cookie's own,
+ * `Secure` by the same test: a browser ignores a `Secure` Set-Cookie that comes over plain HTTP.
+ */
+export function previewCookieRemoval(
+  rules: readonly InterceptRule[],
+  ended: ReadonlySet<string>,
+  request: Pick<PreviewRequestContext, 'headers' | 'encrypted'>,
+): string | undefined {
+  if (ended.size === 0) return undefined;
+  const tokens = previewCookieTokens(request.headers.get('cookie'));
+  if (![...tokens].some((t) => ended.has(t)) || rules.some((r) => r.previewToken !== undefined && tokens.has(r.previewToken))) return undefined;
+  return [`${PREVIEW_COOKIE}=`, ...cookieAttributes(cameOverHttps(request.headers, request.encrypted)), 'Max-Age=0'].join('; ');
+}
+
+/** The cookie's attributes, the same when it is set and when it is removed. */
+function cookieAttributes(secure: boolean): string[] {
+  return ['Path=/', 'HttpOnly', 'SameSite=Lax', ...(secure ? ['Secure'] : [])];
 }
 
 /** Every preview token found in the request's Cookie header values. */

@@ -30,6 +30,8 @@ export interface PortRouterStats {
   requestsToClient: number;
   /** Preview links answered by the agent. */
   previewRedirects: number;
+  /** Responses on which the agent removed the preview cookie of an intercept that is gone. */
+  previewCookiesRemoved: number;
   /** 502 answers because a destination could not be reached. */
   badGateway: number;
 }
@@ -38,6 +40,8 @@ export interface RouterContext {
   readonly logger: Logger;
   readonly stats: PortRouterStats;
   rules(): readonly InterceptRule[];
+  /** Preview tokens of this port's intercepts that are gone (see previewCookieRemoval). */
+  endedPreviewTokens(): ReadonlySet<string>;
   /** True once the PortRouter is closing: finish what is in flight, start nothing new. */
   closing(): boolean;
   /** A new connection to `destination`; rejects (or the stream errors) when it cannot be reached. */

@@ -32,6 +32,9 @@ export function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** The cookies the fake servers set on `/set-cookies`. */
+export const APP_SET_COOKIES: readonly string[] = ['session=abc; Path=/; HttpOnly', 'theme=dark'];
+
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -41,7 +44,8 @@ function listen(server: net.Server): Promise<number> {
 
 /**
  * An HTTP/1 server named `identity`. Default answer: JSON of what it saw. `/download?bytes=N`: N
- * pattern bytes. `/trailers`: chunked with a trailer. Upgrade `x-echo`: 101, then echoes each chunk
+ * pattern bytes. `/trailers`: chunked with a trailer. `/set-cookies`: the default answer with two
+ * Set-Cookie lines of its own (APP_SET_COOKIES). Upgrade `x-echo`: 101, then echoes each chunk
  * prefixed with its identity. Upgrade `h2c`: declined with a plain 200.
  */
 export class FakeHttp1Server {
@@ -101,7 +105,8 @@ export class FakeHttp1Server {
         res.end('part two');
       } else {
         const body = JSON.stringify({ server: this.identity, ...seen });
-        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Server': this.identity });
+        const cookies = url.pathname === '/set-cookies' ? APP_SET_COOKIES.flatMap((c) => ['Set-Cookie', c]) : [];
+        res.writeHead(200, ['Content-Type', 'application/json', 'X-Server', this.identity, ...cookies]);
         res.end(body);
       }
     });
@@ -127,7 +132,7 @@ export class FakeHttp1Server {
  * An HTTP/2 (h2c) server named `identity`. Default answer: JSON of what it saw. `/grpc`: a
  * gRPC-shaped answer with grpc-status trailers. `/download?bytes=N`: N pattern bytes. `/reset`:
  * RST_STREAM ENHANCE_YOUR_CALM. `/trailers-only`: headers with grpc-status and END_STREAM. `/hang`:
- * never answered.
+ * never answered. `/set-cookies`: the default answer with the set-cookie fields APP_SET_COOKIES.
  */
 export class FakeHttp2Server {
   sessions = 0;
@@ -203,7 +208,8 @@ export class FakeHttp2Server {
         stream.end(pattern(Number(url.searchParams.get('bytes'))));
       } else {
         const seen: Record<string, unknown> = { ...headers };
-        stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-server': this.identity });
+        const cookies = url.pathname === '/set-cookies' ? { 'set-cookie': [...APP_SET_COOKIES] } : {};
+        stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-server': this.identity, ...cookies });
         stream.end(JSON.stringify({ server: this.identity, headers: seen, bodyBytes: bytes, bodySha256: hash.digest('hex'), trailers }));
       }
     });
