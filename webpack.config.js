@@ -42,9 +42,10 @@ module.exports = [
   // fast and loads no daemon code; the daemon; and the root process of the network role.
   bundle('telepath', './daemon/src/user/cli/bin.ts', { plugins: [shebang()] }),
   bundle('telepathd', './daemon/src/user/daemonBin.ts', {
-    // ws loads these native speed-ups only when present; it works without them.
-    externals: { bufferutil: 'commonjs bufferutil', 'utf-8-validate': 'commonjs utf-8-validate' },
-    plugins: [shebang()],
+    // ws loads these native speed-ups only when present; it works without them. So does ssh2,
+    // which the daemon uses to make each volume mount's key pair (see the agent's bundle below).
+    externals: { bufferutil: 'commonjs bufferutil', 'utf-8-validate': 'commonjs utf-8-validate', 'cpu-features': 'commonjs cpu-features' },
+    plugins: [shebang(), new webpack.IgnorePlugin({ resourceRegExp: /\.node$/, contextRegExp: /ssh2/ })],
   }),
   bundle('telepath-network', './daemon/src/network/networkBin.ts', { plugins: [shebang()] }),
   bundle('traffic-manager', './traffic-manager/src/main.ts'),

@@ -15,6 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { GRPC_PORT } from '../../common/src/install/managerManifests.js';
+import { generateEd25519KeyPair } from '../../common/src/sshKeys.js';
 import {
   buildBundles,
   ensureCluster,
@@ -107,10 +108,12 @@ describe('rights in a namespace are what RBAC gives the user', () => {
   test('alice, who may intercept and read the environment in samples, intercepts echo: her requests reach her, with the pod environment', () => {
     const c = asUser('alice', ['connect', '--namespace', 'samples']);
     assert.equal(c.code, 0, c.stderr);
-    const r = asUser('alice', ['intercept', 'echo', '--port', '18090', '--http-header', 'x-dev=alice', '--mount=false', '--output', 'json']);
+    const r = asUser('alice', ['intercept', 'echo', '--port', '18090', '--http-header', 'x-dev=alice', '--mount', '/tmp/telepath-rights-alice', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; environmentProblem?: string };
+    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; environmentProblem?: string; mountProblem?: string };
     assert.equal(result.environmentProblem, undefined);
+    assert.equal(result.mountProblem, undefined, 'the volumes mount with the key the manager handed to the agent');
+    assert.equal(ws(['cat', '/tmp/telepath-rights-alice/etc/sample/config.txt']).code, 0);
     assert.equal(result.environment.SAMPLE_SECRET, 's3cr3t-from-a-secret', 'the environment, Secret-sourced values too');
     assert.equal(podAnswering('x-dev=alice'), 'alice-laptop');
     assert.match(podAnswering('x-dev=nobody'), /^echo-/);
@@ -133,9 +136,10 @@ describe('rights in a namespace are what RBAC gives the user', () => {
       { op: 'listAgents', namespace: 'samples' },
       { op: 'listIntercepts', namespace: 'samples' },
       { op: 'createIntercept', namespace: 'team-b', workload: 'web' },
+      { op: 'authorizeVolumes', name: 'web', publicKey: generateEd25519KeyPair().public },
       { op: 'removeIntercept', name: 'web' },
     ]);
-    const [arrive, nobody, forged, stillNobody, proved, , denied, agentsAll, agentsSamples, listed, teamB, removed] = out;
+    const [arrive, nobody, forged, stillNobody, proved, , denied, agentsAll, agentsSamples, listed, teamB, volumes, removed] = out;
     assert.equal(arrive!.code, 'OK');
     assert.equal(nobody!.code, 'PERMISSION_DENIED');
     assert.match(nobody!.details, /does not know who holds this session/);
@@ -154,6 +158,8 @@ describe('rights in a namespace are what RBAC gives the user', () => {
       [['echo', [{ name: 'x-dev', value: '' }]]],
     );
     assert.equal(teamB!.code, 'OK', `bob may intercept in team-b: ${teamB!.details}`);
+    assert.equal(volumes!.code, 'PERMISSION_DENIED', 'but not mount volumes there');
+    assert.match(volumes!.details, /^bob may not get intercepts\.telepath\.dev\/volumes in namespace team-b/);
     assert.equal(removed!.code, 'OK');
     // Nothing changed for alice.
     assert.equal(podAnswering('x-dev=alice'), 'alice-laptop');
@@ -211,15 +217,24 @@ describe('rights in a namespace are what RBAC gives the user', () => {
     assert.ok(ended > 0, 'the intercept still routes 40 s after the right was revoked');
     assert.ok(ended <= 30_000, `ended after ${ended} ms`);
     process.stdout.write(`# revocation took ${ended} ms\n`);
+    // The mount's key went with the intercept: the agent ended its login, and lets it in no more.
+    const deadline = Date.now() + 15_000;
+    let read = ws(['timeout', '5', 'cat', '/tmp/telepath-rights-alice/etc/sample/config.txt']);
+    while (read.code === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      read = ws(['timeout', '5', 'cat', '/tmp/telepath-rights-alice/etc/sample/config.txt']);
+    }
+    assert.notEqual(read.code, 0, 'the volumes are still readable after the right was revoked');
   });
 
-  test('with "may intercept" back but not "may read env", alice intercepts again and is told the environment is withheld', async () => {
+  test('with "may intercept" back but not "may read env and volumes", alice intercepts again and is told the environment and volumes are withheld', async () => {
     kubectlApply(aliceIntercept);
     asUser('alice', ['leave', 'echo']);
-    const r = asUser('alice', ['intercept', 'echo', '--port', '18090', '--http-header', 'x-dev=alice', '--mount=false', '--output', 'json']);
+    const r = asUser('alice', ['intercept', 'echo', '--port', '18090', '--http-header', 'x-dev=alice', '--mount', '/tmp/telepath-rights-alice', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; environmentProblem?: string };
+    const result = JSON.parse(r.stdout) as { environment: Record<string, string>; environmentProblem?: string; mountProblem?: string };
     assert.match(result.environmentProblem ?? '', /alice may not get intercepts\.telepath\.dev\/environment in namespace samples/);
+    assert.match(result.mountProblem ?? '', /alice may not get intercepts\.telepath\.dev\/volumes in namespace samples.*"may read env and volumes" role/);
     assert.equal(result.environment.SAMPLE_SECRET, undefined);
     assert.equal(podAnswering('x-dev=alice'), 'alice-laptop');
     const human = asUser('alice', ['intercept', 'echo', '--name', 'echo-2', '--port', '18090', '--http-header', 'x-dev=alice2', '--mount=false']);

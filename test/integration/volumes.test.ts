@@ -126,6 +126,41 @@ describe('volumes', () => {
     }, () => last);
   });
 
+  test("another local user reads nothing: not through the mount, and not through its forward without the mount's key (nor with root's own)", () => {
+    const [sshfs] = pidsWhere((p) => {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return argv[0]?.endsWith('sshfs') === true && argv.includes(mountPoint);
+    });
+    assert.ok(sshfs, 'the sshfs process of the mount');
+    const argv = readFileSync(`/proc/${sshfs}/cmdline`, 'utf8').split('\0');
+    const port = Number(/(?:^|,)port=(\d+)/.exec(argv.find((a) => /(?:^|,)port=\d+/.test(a)) ?? '')?.[1]);
+    assert.ok(port > 0, argv.join(' '));
+    // An SFTP login through the forward's local port: with no key, then with a key of its own.
+    const login = `
+      const { Client, utils } = require(${JSON.stringify(path.join(repoRoot, 'node_modules/ssh2'))});
+      const tryLogin = (auth) => new Promise((resolve) => {
+        const c = new Client();
+        c.on('ready', () => { c.end(); resolve('logged in'); });
+        c.on('error', (e) => resolve(e.message));
+        c.connect({ host: '127.0.0.1', port: ${port}, username: 'x', readyTimeout: 10000, ...auth });
+      });
+      (async () => {
+        const none = await tryLogin({});
+        const stranger = await tryLogin({ privateKey: utils.generateKeyPairSync('ed25519').private });
+        console.log(JSON.stringify({ none, stranger }));
+      })();`;
+    for (const asOther of [true, false]) {
+      const r = ws([...(asOther ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : []), 'node', '-e', login]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { none: string; stranger: string };
+      assert.match(out.none, /authentication methods failed/, `as ${asOther ? 'nobody' : 'root'}: ${r.stdout}`);
+      assert.match(out.stranger, /authentication methods failed/, `as ${asOther ? 'nobody' : 'root'}: ${r.stdout}`);
+    }
+    const ls = ws(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', 'ls', mountPoint]);
+    assert.notEqual(ls.code, 0);
+    assert.match(ls.stderr, /Permission denied/i);
+  });
+
   test('read-only volumes stay read-only', () => {
     const w = wsWrite(path.join(mountPoint, '/etc/sample/new.txt'), 'nope');
     assert.notEqual(w.code, 0);

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../common/src/log/jsonLogger.js';
 import { type SftpServer, startSftpServer } from '../../traffic-agent/src/sftp/sftpServer.js';
 import { sshfsArgs } from '../../daemon/src/user/intercept/sshfsArgs.js';
-import { generateEd25519KeyPair } from '../../traffic-agent/src/sftp/sshKeys.js';
+import { generateEd25519KeyPair } from '../../common/src/sshKeys.js';
 import { APP_YAML, CONFIG_TXT, makeVolumeTree, OUTSIDE_SECRET, type VolumeTree } from '../../traffic-agent/src/sftp/testing/volumeTree.js';
 
 const run = promisify(execFile);

@@ -41,7 +41,7 @@ test('the agent sends its pod token as a bearer token, read afresh at each arriv
     },
     watchAgentIntercepts: (call) => {
       assert.equal(call.request.session?.sessionId, 'agent-session');
-      call.write({ intercepts: [] });
+      call.write({ intercepts: [], volumeKeys: [] });
     },
   };
   server.addService(managerService, manager as ManagerServer);

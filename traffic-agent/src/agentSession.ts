@@ -25,8 +25,11 @@ export interface AgentSessionOptions {
   /** The pod's token for the manager (AGENT_TOKEN_DIR); throws when it cannot be read. */
   readToken(): string;
   logger: Logger;
-  /** The active intercepts of this workload; [] whenever the manager is out of reach. */
-  onIntercepts(intercepts: InterceptInfo[]): void;
+  /**
+   * The active intercepts of this workload, and the public keys that may mount its volumes; []
+   * (and no keys: the last ones stay) whenever the manager is out of reach.
+   */
+  onIntercepts(intercepts: InterceptInfo[], volumeKeys?: string[]): void;
   /** How long a client may take to answer an intercepted connection. */
   dialTimeoutMs?: number;
 }
@@ -143,7 +146,7 @@ export class AgentSession {
     this.watch = call;
     call.on('data', (m: AgentIntercepts) => {
       this.backoffMs = MIN_BACKOFF_MS;
-      this.options.onIntercepts(m.intercepts);
+      this.options.onIntercepts(m.intercepts, m.volumeKeys);
     });
     call.on('error', (e: ServiceError) => {
       if (this.watch === call) this.lost(`the intercept watch failed: ${e.details || e.message}`);

@@ -27,6 +27,7 @@ import { appEnvironment } from './agentEnv.js';
 import { AgentSession } from './agentSession.js';
 import { toRule } from './interceptRules.js';
 import { PortRouter } from './routing/portRouter.js';
+import { AuthorizedKeys } from './sftp/authorizedKeys.js';
 import { readOnlyMountPoints } from './sftp/sftpMounts.js';
 import { startSftpServer } from './sftp/sftpServer.js';
 
@@ -70,6 +71,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   // The app's volumes, for the workstation (docs/intercept.md): only on the pod's loopback,
   // which the daemon reaches by a port-forward that RBAC allowed.
   let sftp: { close(): Promise<void> } | undefined;
+  // Empty until the manager hands over the keys of intercepts whose holders may mount: until then nobody gets in.
+  const volumeKeys = new AuthorizedKeys();
   if (existsSync(AGENT_MOUNTS_DIR)) {
     try {
       const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
@@ -77,6 +80,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
         root: AGENT_MOUNTS_DIR,
         port: 0,
         readOnlyPaths: readOnlyMountPoints(mountinfo, AGENT_MOUNTS_DIR),
+        authorizedKeys: volumeKeys,
         logger: logger.child('sftp'),
       });
       info.sftpPort = server.port;
@@ -109,9 +113,12 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     hosts.push({ agentPort: port.agentPort, router, server });
   }
 
-  const apply = (intercepts: InterceptInfo[]): void => {
+  const apply = (intercepts: InterceptInfo[], keys?: string[]): void => {
+    if (keys) {
+      volumeKeys.replace(keys, (_line, e) => logger.warn('the manager sent a volume key that is no public key', { error: e.message }));
+    }
     for (const h of hosts) h.router.setRules(intercepts.filter((i) => i.spec?.agentPort === h.agentPort && i.active).map(toRule));
-    logger.info('intercepts', { count: intercepts.length, names: intercepts.map((i) => `${i.spec?.name ?? '?'} (${i.clientName})`) });
+    logger.info('intercepts', { count: intercepts.length, names: intercepts.map((i) => `${i.spec?.name ?? '?'} (${i.clientName})`), volumeKeys: volumeKeys.size });
   };
   if (managerAddress) {
     session = new AgentSession({

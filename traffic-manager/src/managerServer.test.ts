@@ -9,6 +9,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
+import { generateEd25519KeyPair } from '../../common/src/sshKeys.js';
 import type {
   AgentIntercepts,
   ArriveAsAgentResponse,
@@ -536,6 +537,43 @@ describe('a client session is bound to its connections', () => {
       while (m.sessions.get(id, 'client', peer) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(m.sessions.get(id, 'client', peer), undefined);
       assert.ok(m.sessions.get(id, 'client'), 'the session lives on, for its daemon to join again');
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe('AuthorizeVolumes', () => {
+  test("a holder with the volumes right hands a key to the workload's agents; without the right, or with a bad key, nothing changes", async () => {
+    const rights = new TestClientRights(new Set(['intercept samples', 'volumes samples', 'intercept other']));
+    const m = await startTestManager({ clientRights: rights });
+    try {
+      const agent = await m.arriveAgent('echo-1');
+      const watch = m.agentClient.watchAgentIntercepts({ session: { sessionId: agent } });
+      const updates: { volumeKeys: string[] }[] = [];
+      watch.on('data', (u: { volumeKeys: string[] }) => updates.push(u));
+      watch.on('error', () => undefined);
+      const session = { sessionId: await m.arrive() };
+      const spec = (name: string, namespace: string) => ({ name, namespace, workloadKind: 'Deployment', workloadName: 'echo', agentPort: 9900, global: false, headers: [{ name: 'x', value: name }], pathPrefix: '', previewToken: '', localPort: 1 });
+      await unary((cb) => m.client.createIntercept({ session, spec: spec('mine', 'samples') }, cb));
+      await unary((cb) => m.client.createIntercept({ session, spec: spec('theirs', 'other') }, cb));
+      const key = generateEd25519KeyPair().public;
+      await assert.rejects(unary((cb) => m.client.authorizeVolumes({ session, interceptName: 'mine', publicKey: 'ssh-ed25519 AAAAC3Nza' }, cb)), { code: status.INVALID_ARGUMENT });
+      await assert.rejects(unary((cb) => m.client.authorizeVolumes({ session, interceptName: 'nope', publicKey: key }, cb)), { code: status.NOT_FOUND });
+      await assert.rejects(unary((cb) => m.client.authorizeVolumes({ session, interceptName: 'theirs', publicKey: key }, cb)), {
+        code: status.PERMISSION_DENIED,
+        details: 'tester may not volumes in namespace other',
+      });
+      assert.deepEqual(m.intercepts.volumeKeys('samples', 'echo'), []);
+      await unary((cb) => m.client.authorizeVolumes({ session, interceptName: 'mine', publicKey: key }, cb));
+      assert.deepEqual(m.intercepts.volumeKeys('samples', 'echo'), [key.trim()]);
+      const deadline = Date.now() + 5000;
+      while (!updates.some((u) => u.volumeKeys.includes(key.trim())) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(updates.some((u) => u.volumeKeys.includes(key.trim())), 'the agent is told the key');
+      // The key goes with the intercept.
+      await unary((cb) => m.client.removeIntercept({ session, name: 'mine' }, cb));
+      assert.deepEqual(m.intercepts.volumeKeys('samples', 'echo'), []);
+      watch.cancel();
     } finally {
       await m.close();
     }

@@ -54,6 +54,7 @@ const CLIENT_METHODS = [
   'removeIntercept',
   'listIntercepts',
   'listAgents',
+  'authorizeVolumes',
   'watchDials',
 ] as const satisfies readonly MethodName[];
 /** What only agents call. */
@@ -359,6 +360,25 @@ export class ManagerServerHost {
         );
       },
 
+      authorizeVolumes: (call, callback) => {
+        const session = clientSession(call.request.session, call);
+        if (!session) return callback(unknownSession(call.request.session));
+        const { interceptName, publicKey } = call.request;
+        const problem = publicKeyProblem(publicKey);
+        if (problem) return callback(serviceError(status.INVALID_ARGUMENT, problem));
+        const held = intercepts.held(session, interceptName);
+        if (!held) return callback(serviceError(status.NOT_FOUND, `you have no intercept named ${interceptName}`));
+        clientRights.check(session.id, 'volumes', held.spec.namespace).then((verdict) => {
+          if (!verdict.ok) {
+            rpcLog.info('volumes refused', { session: sessionHandle(session.id), namespace: held.spec.namespace, why: verdict.reason });
+            return callback(rightError(verdict));
+          }
+          if (intercepts.get(held.id) !== held) return callback(serviceError(status.NOT_FOUND, `the intercept ${interceptName} ended`));
+          intercepts.setVolumeKey(held, publicKey.trim());
+          callback(null, {});
+        }, (e: unknown) => callback(serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e))));
+      },
+
       watchDials: (call) => {
         const session = clientSession(call.request.session, call);
         if (!session) return void call.emit('error', unknownSession(call.request.session));
@@ -436,7 +456,10 @@ export class ManagerServerHost {
     if (!session || !agent) return void call.emit('error', unknownSession(call.request.session));
     if (this.shuttingDown) return endAgentWatch(call, status.UNAVAILABLE, 'the traffic-manager is shutting down');
     const send = (): void => {
-      if (!call.writableEnded && !call.destroyed) call.write({ intercepts: intercepts.forWorkload(agent.info.namespace, agent.info.workloadName) });
+      if (!call.writableEnded && !call.destroyed) {
+        const { namespace, workloadName } = agent.info;
+        call.write({ intercepts: intercepts.forWorkload(namespace, workloadName), volumeKeys: intercepts.volumeKeys(namespace, workloadName) });
+      }
     };
     const unsubscribe = intercepts.onWorkloadChange(agent.info.namespace, agent.info.workloadName, send);
     const onSessionEnd = (): void => endAgentWatch(call, status.NOT_FOUND, `session ${session.id} ended`);
@@ -500,6 +523,17 @@ function interceptError(e: unknown): Partial<ServiceError> {
     return serviceError(code, e.message);
   }
   return serviceError(status.INTERNAL, e instanceof Error ? e.message : String(e));
+}
+
+/** Why `key` is not one OpenSSH public key line of a key type ssh2 and OpenSSH both take; undefined when it is. */
+export function publicKeyProblem(key: string): string | undefined {
+  const m = /^(ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa) ([A-Za-z0-9+/]+={0,2})(?: [\x20-\x7e]{0,200})?$/.exec(key.trim());
+  if (!m || key.length > 4096) return 'public_key must be one OpenSSH public key line ("ssh-ed25519 AAAA…")';
+  const blob = Buffer.from(m[2]!, 'base64');
+  // The blob starts with its own type name, length-prefixed.
+  const n = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (n !== m[1]!.length || blob.subarray(4, 4 + n).toString('latin1') !== m[1]) return `public_key's data is not a ${m[1]} key`;
+  return undefined;
 }
 
 function rightError(verdict: Exclude<RightVerdict, { ok: true }>): Partial<ServiceError> {

@@ -38,6 +38,7 @@ const handlers: ManagerServer = {
   version: (_call, callback) => callback(null, { version: '0.1.0', name: 'traffic-manager' }),
   arriveAsClient: (_call, callback) => callback(null, { session: { sessionId: SESSION }, ttlMs: 60_000, joinSecret: 'j' }),
   joinSession: (_call, callback) => callback(unimplemented()),
+  authorizeVolumes: (_call, callback) => callback(unimplemented()),
   remain: (call, callback) =>
     call.request.session?.sessionId === SESSION ? callback(null, {}) : callback(sessionError()),
   depart: (_call, callback) => callback(null, {}),

@@ -9,7 +9,7 @@
  * Steps: {op:'arrive'}; {op:'prove', claim?: SessionUser} writes the Session object of the current
  * session with the user's credentials, naming who the API server says they are, or `claim`
  * instead (a forgery); {op:'createIntercept', namespace, workload, name?}; {op:'removeIntercept',
- * name}; {op:'listAgents', namespace}; {op:'listIntercepts', namespace}; {op:'sleep', ms}; {op:'announce', file} writes
+ * name}; {op:'authorizeVolumes', name, publicKey}; {op:'listAgents', namespace}; {op:'listIntercepts', namespace}; {op:'sleep', ms}; {op:'announce', file} writes
  * the session id to `file`; {op:'steal', file} waits for `file` and uses the session id in it from
  * now on (on this process's own connection). Outcome: {op, code,
  * details, ...} (code as grpc-js names it, or the API server's HTTP status for 'prove').
@@ -26,6 +26,7 @@ type Step =
   | { op: 'prove'; claim?: SessionUser }
   | { op: 'createIntercept'; namespace: string; workload: string; name?: string }
   | { op: 'removeIntercept'; name: string }
+  | { op: 'authorizeVolumes'; name: string; publicKey: string }
   | { op: 'listAgents'; namespace: string }
   | { op: 'listIntercepts'; namespace: string }
   | { op: 'sleep'; ms: number }
@@ -126,6 +127,11 @@ async function main(target: string, steps: Step[]): Promise<Outcome[]> {
           break;
         case 'createIntercept':
           out.push((await call('createIntercept', (cb) => client.createIntercept({ session: session(), spec: spec(s) }, cb as never))).outcome);
+          break;
+        case 'authorizeVolumes':
+          out.push(
+            (await call('authorizeVolumes', (cb) => client.authorizeVolumes({ session: session(), interceptName: s.name, publicKey: s.publicKey }, cb as never))).outcome,
+          );
           break;
         case 'removeIntercept':
           out.push((await call('removeIntercept', (cb) => client.removeIntercept({ session: session(), name: s.name }, cb as never))).outcome);

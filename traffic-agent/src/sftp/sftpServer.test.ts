@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../../common/src/log/jsonLogger.js';
 import { type SftpServer, startSftpServer } from './sftpServer.js';
 import { SftpStatus } from './sftpStatus.js';
-import { generateEd25519KeyPair } from './sshKeys.js';
+import { generateEd25519KeyPair } from '../../../common/src/sshKeys.js';
+import { AuthorizedKeys } from './authorizedKeys.js';
 import { APP_YAML, CONFIG_TXT, makeVolumeTree, NESTED_TXT, sftpCode, SftpTestClient, sha256, type VolumeTree } from './testing/volumeTree.js';
 
 describe('sftp server without a key (the port-forward is the authentication)', () => {
@@ -241,6 +242,44 @@ describe('sftp server with an authorized key', () => {
       startSftpServer({ root: tree.root, port: 0, readOnlyPaths: [], logger: silentLogger, authorizedKey: allowed.private }),
       /must be a public key/,
     );
+  });
+});
+
+describe('sftp server with the keys the manager hands over', () => {
+  let tree: VolumeTree;
+  let server: SftpServer;
+  const keys = new AuthorizedKeys();
+  const alice = generateEd25519KeyPair();
+  const bob = generateEd25519KeyPair();
+
+  before(async () => {
+    tree = await makeVolumeTree();
+    server = await startSftpServer({ root: tree.root, port: 0, readOnlyPaths: tree.readOnlyPaths, logger: silentLogger, authorizedKeys: keys });
+  });
+  after(async () => {
+    await server.close();
+    await tree.remove();
+  });
+
+  test('an empty set lets nobody in, "none" and keyboard-interactive included', async () => {
+    keys.replace([]);
+    await assert.rejects(SftpTestClient.connect(server.port, { privateKey: alice.private }), /authentication methods failed/);
+    await assert.rejects(SftpTestClient.connect(server.port), /authentication methods failed/);
+  });
+
+  test('a key handed over lets in; when it is withdrawn its open login ends at once, and the other key stays in', async () => {
+    const bad: string[] = [];
+    keys.replace([alice.public, bob.public, 'ssh-ed25519 nonsense'], (line) => bad.push(line));
+    assert.deepEqual(bad, ['ssh-ed25519 nonsense']);
+    const a = await SftpTestClient.connect(server.port, { privateKey: alice.private });
+    const b = await SftpTestClient.connect(server.port, { privateKey: bob.private });
+    assert.equal((await a.readFile('/etc/config/config.txt')).toString(), CONFIG_TXT);
+    keys.replace([bob.public]);
+    await assert.rejects(a.readFile('/etc/config/config.txt'));
+    assert.equal((await b.readFile('/etc/config/config.txt')).toString(), CONFIG_TXT);
+    await assert.rejects(SftpTestClient.connect(server.port, { privateKey: alice.private }), /authentication methods failed/);
+    a.close();
+    b.close();
   });
 });
 

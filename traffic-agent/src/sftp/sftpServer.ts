@@ -5,22 +5,24 @@
  * Only the "sftp" subsystem is served: no shell, exec, or port forwarding, so the server cannot be
  * used to run anything in the pod or to reach further into the cluster.
  *
- * Who can connect: the server listens on the pod's loopback only, so the sole way in is a
- * Kubernetes port-forward to the agent pod, which the API server grants only to users with the
- * `pods/portforward` right in the namespace. That is why, without `authorizedKey`, any
- * authentication (also "none", which OpenSSH's client tries first) is accepted: the port-forward
- * is the authentication. With `authorizedKey`, only that public key gets in.
+ * Who can connect: the server listens on the pod's loopback only, so the way in is a Kubernetes
+ * port-forward to the agent pod, which the API server grants only to users with the
+ * `pods/portforward` right in the namespace; and then only with a public key of `authorizedKeys`,
+ * which the manager hands over for intercepts whose holders may mount the volumes
+ * (authorizedKeys.ts). A port-forward alone is not enough: the workstation end of a daemon's
+ * forward is a local TCP port that other local users can reach too.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type AuthContext, type CipherAlgorithm, type Connection, type ParsedKey, Server } from 'ssh2';
+import { type AuthContext, type CipherAlgorithm, type Connection, Server } from 'ssh2';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { coalesceWrites } from './coalescedWrites.js';
 import { serveSftp } from './sftpSession.js';
 import { pauseWhileStopped, WriteBacklog } from './writeBacklog.js';
-import { generateEd25519KeyPair, parseSshKey } from './sshKeys.js';
+import { generateEd25519KeyPair, parseSshKey } from '../../../common/src/sshKeys.js';
+import { AuthorizedKeys, keyId } from './authorizedKeys.js';
 
 export interface SftpServerOptions {
   /** The directory whose contents the client sees as "/" (the agent's mount root). */
@@ -32,7 +34,12 @@ export interface SftpServerOptions {
   /** Absolute paths under `root` that refuse every change (the read-only volume mounts). */
   readOnlyPaths: string[];
   logger: Logger;
-  /** An OpenSSH public key ("ssh-ed25519 AAAA… comment"): the only key let in. */
+  /**
+   * The public keys let in (and no other way in); a key that leaves the set ends the logins made
+   * with it. Without it, any login is let in: only for tests, which reach the server directly.
+   */
+  authorizedKeys?: AuthorizedKeys;
+  /** One OpenSSH public key ("ssh-ed25519 AAAA… comment") as the only key: authorizedKeys of one. */
   authorizedKey?: string;
   /** WRITE data held before reading stops, and again when it resumes (for tests; bytes). */
   writeBacklog?: { high: number; low: number };
@@ -70,7 +77,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   // symlink (/tmp on macOS, a test's temp dir) would otherwise never match a resolved path.
   const root = await fsp.realpath(options.root);
   const readOnlyPaths = await Promise.all(options.readOnlyPaths.map((p) => realOrResolved(p)));
-  const allowedKey = options.authorizedKey === undefined ? undefined : parsePublicKey(options.authorizedKey);
+  const allowedKeys = options.authorizedKeys ?? (options.authorizedKey === undefined ? undefined : new AuthorizedKeys([options.authorizedKey]));
 
   // A fresh key at every start: nothing to store (the agent's file system is read-only) and
   // nothing to leak. The daemon learns it from hostPublicKey or trusts the port-forward.
@@ -94,7 +101,17 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     connections.add(client);
     const peer = `${info.ip}:${info.port}`;
     log.debug('sftp connection', { peer });
-    client.on('authentication', (ctx) => authenticate(ctx, allowedKey));
+    let loggedInWith: string | undefined;
+    client.on('authentication', (ctx) => {
+      const id = authenticate(ctx, allowedKeys);
+      if (id !== undefined) loggedInWith = id;
+    });
+    const stopWatchingKeys = allowedKeys?.onRemoved((removed) => {
+      if (loggedInWith !== undefined && removed.has(loggedInWith)) {
+        log.info('sftp login ended: its key was withdrawn', { peer });
+        client.end();
+      }
+    });
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
@@ -107,6 +124,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     // A vanished port-forward resets the socket; that must not take the agent down.
     client.on('error', (err) => log.debug('sftp connection error', { peer, error: err.message }));
     client.on('close', () => {
+      stopWatchingKeys?.();
       connections.delete(client);
       log.debug('sftp connection closed', { peer });
     });
@@ -133,7 +151,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
     });
   });
   const port = (listener.address() as AddressInfo).port;
-  log.info('sftp server listening', { host, port, root, readOnlyPaths, hostKeyFingerprint, auth: allowedKey ? 'publickey' : 'port-forward' });
+  log.info('sftp server listening', { host, port, root, readOnlyPaths, hostKeyFingerprint, auth: allowedKeys ? 'publickey' : 'anyone' });
 
   return {
     port,
@@ -150,23 +168,17 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   };
 }
 
-function authenticate(ctx: AuthContext, allowedKey: ParsedKey | undefined): void {
-  if (allowedKey === undefined) return ctx.accept();
-  if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-  const wanted = allowedKey.getPublicSSH();
-  if (ctx.key.algo !== allowedKey.type || ctx.key.data.length !== wanted.length || !timingSafeEqual(ctx.key.data, wanted)) {
-    return ctx.reject(['publickey']);
-  }
+/** Accepts or rejects one authentication request; the id of the key that logged in, if one did. */
+function authenticate(ctx: AuthContext, allowed: AuthorizedKeys | undefined): string | undefined {
+  if (allowed === undefined) return void ctx.accept();
+  if (ctx.method !== 'publickey') return void ctx.reject(['publickey']);
+  const key = allowed.find(ctx.key.algo, ctx.key.data);
+  if (!key) return void ctx.reject(['publickey']);
   // Without a signature the client only asks whether the key would do.
-  if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
-  if (allowedKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return ctx.accept();
-  ctx.reject(['publickey']);
-}
-
-function parsePublicKey(text: string): ParsedKey {
-  const key = parseSshKey(text.trim(), 'authorizedKey');
-  if (key.isPrivateKey()) throw new Error('authorizedKey must be a public key, not a private one');
-  return key;
+  if (ctx.signature === undefined || ctx.blob === undefined) return void ctx.accept();
+  if (!key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return void ctx.reject(['publickey']);
+  ctx.accept();
+  return keyId(ctx.key.algo, ctx.key.data);
 }
 
 async function realOrResolved(p: string): Promise<string> {

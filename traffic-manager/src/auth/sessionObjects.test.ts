@@ -21,12 +21,13 @@ class FakeApi implements SessionObjectsApi {
   }
 }
 
-/** Verdicts per "session namespace"; anything unlisted is allowed. */
+/** Verdicts per "session namespace [right]"; anything unlisted is allowed. */
 class Rights implements ClientRightsCheck {
   verdicts = new Map<string, RightVerdict>();
   forgotten: string[] = [];
-  check(sessionId: string, _right: RightName, namespace: string): Promise<RightVerdict> {
-    return Promise.resolve(this.verdicts.get(`${sessionId} ${namespace}`) ?? { ok: true, user: { username: 'alice' } });
+  check(sessionId: string, right: RightName, namespace: string): Promise<RightVerdict> {
+    const v = this.verdicts.get(`${sessionId} ${namespace} ${right}`) ?? this.verdicts.get(`${sessionId} ${namespace}`);
+    return Promise.resolve(v ?? { ok: true, user: { username: 'alice' } });
   }
   forget(sessionId: string): void {
     this.forgotten.push(sessionId);
@@ -81,6 +82,19 @@ test('an intercept whose holder lost the right, or whose Session object is gone,
   rights.verdicts.set(`${bob.id} team-b`, { ok: false, code: 'unavailable', reason: 'API server down' });
   assert.equal(await objects.recheck(), 2);
   assert.deepEqual(intercepts.all().map((i) => i.spec.name).sort(), ['db', 'web']);
+});
+
+test('a volume key whose holder lost the volumes right is withdrawn; the intercept stays', async () => {
+  const { sessions, intercepts, rights, objects } = setup();
+  const alice = sessions.arrive({ name: 'alice@a', installId: 'a', namespace: 'samples', version: '1' });
+  const i = intercepts.create(alice, spec('echo', 'samples'));
+  intercepts.setVolumeKey(i, 'ssh-ed25519 AAAA');
+  await objects.recheck();
+  assert.deepEqual(intercepts.volumeKeys('samples', 'echo'), ['ssh-ed25519 AAAA']);
+  rights.verdicts.set(`${alice.id} samples volumes`, { ok: false, code: 'denied', reason: 'alice may not get intercepts.telepath.dev/volumes' });
+  assert.equal(await objects.recheck(), 0);
+  assert.deepEqual(intercepts.volumeKeys('samples', 'echo'), []);
+  assert.equal(intercepts.all().length, 1);
 });
 
 test("an ended session's identity is forgotten and its object deleted", () => {

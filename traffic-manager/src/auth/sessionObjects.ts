@@ -9,13 +9,14 @@
  *   and that are older than `graceMs` are deleted.
  * - Every `recheckMs` (5 s) each held intercept's right is asked again (auth/clientRights.ts remembers
  *   answers for its cache time): an intercept whose user lost the right in its namespace, or whose
- *   Session object is gone, is ended. An API server that cannot be asked ends nothing: intercepts
+ *   Session object is gone, is ended; a volume key whose holder lost the volumes right is
+ *   withdrawn (the agents then end its SFTP logins). An API server that cannot be asked ends nothing: intercepts
  *   keep running through an API server outage, new ones are refused.
  */
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
-import { sessionHash, sessionHandle, sessionObjectName, type SessionObject } from '../../../common/src/sessionIdentity.js';
-import type { InterceptRegistry } from '../intercepts/interceptRegistry.js';
-import type { ClientRightsCheck } from './clientRights.js';
+import { type RightName, sessionHash, sessionHandle, sessionObjectName, type SessionObject } from '../../../common/src/sessionIdentity.js';
+import type { Intercept, InterceptRegistry } from '../intercepts/interceptRegistry.js';
+import type { ClientRightsCheck, RightVerdict } from './clientRights.js';
 
 export interface SessionObjectsApi {
   listSessions(namespace: string): Promise<SessionObject[]>;
@@ -60,15 +61,27 @@ export class SessionObjects {
     let ended = 0;
     try {
       const verdicts = new Map<string, ReturnType<ClientRightsCheck['check']>>();
+      const ask = (i: Intercept, right: RightName) => {
+        const key = `${i.session.id}\n${i.spec.namespace}\n${right}`;
+        if (!verdicts.has(key)) verdicts.set(key, rights.check(i.session.id, right, i.spec.namespace));
+        return verdicts.get(key)!;
+      };
+      const lost = (v: RightVerdict): v is Extract<RightVerdict, { ok: false }> => !v.ok && v.code !== 'unavailable';
       for (const i of intercepts.all()) {
-        const key = `${i.session.id}\n${i.spec.namespace}`;
-        if (!verdicts.has(key)) verdicts.set(key, rights.check(i.session.id, 'intercept', i.spec.namespace));
-        const verdict = await verdicts.get(key)!;
-        if (verdict.ok || verdict.code === 'unavailable') continue;
+        const verdict = await ask(i, 'intercept');
         if (intercepts.get(i.id) !== i) continue;
-        logger.warn('intercept ended: its holder no longer has the right', { name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, user: i.user, why: verdict.reason });
-        intercepts.end(i, verdict.reason);
-        ended++;
+        if (lost(verdict)) {
+          logger.warn('intercept ended: its holder no longer has the right', { name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, user: i.user, why: verdict.reason });
+          intercepts.end(i, verdict.reason);
+          ended++;
+          continue;
+        }
+        if (!i.volumeKey) continue;
+        const volumes = await ask(i, 'volumes');
+        if (intercepts.get(i.id) === i && lost(volumes)) {
+          logger.warn('volume key withdrawn: its holder no longer has the right', { name: i.spec.name, user: i.user, why: volumes.reason });
+          intercepts.setVolumeKey(i, undefined);
+        }
       }
     } finally {
       this.rechecking = false;

@@ -18,6 +18,8 @@ export interface Intercept {
   readonly session: ClientSession;
   /** The Kubernetes user the cluster allowed it for (auth/clientRights.ts), for logs. */
   readonly user?: string;
+  /** The OpenSSH public key its holder may mount the workload's volumes with (AuthorizeVolumes). */
+  volumeKey?: string;
 }
 
 export interface AgentEntry {
@@ -122,6 +124,28 @@ export class InterceptRegistry {
 
   get(id: string): Intercept | undefined {
     return this.intercepts.get(id);
+  }
+
+  /** Lets an intercept's holder mount the volumes with `key`, or no longer (undefined); agents are told. */
+  setVolumeKey(i: Intercept, key: string | undefined): void {
+    if (this.intercepts.get(i.id) !== i || i.volumeKey === key) return;
+    i.volumeKey = key;
+    this.logger.info(key ? 'volume key registered' : 'volume key withdrawn', { name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, user: i.user });
+    this.changed(i.spec.namespace, i.spec.workloadName);
+  }
+
+  /** The volume keys of a workload's intercepts (active or not), as its agents' SFTP servers take them. */
+  volumeKeys(namespace: string, workloadName: string): string[] {
+    const keys = new Set<string>();
+    for (const i of this.intercepts.values()) {
+      if (i.volumeKey && i.spec.namespace === namespace && i.spec.workloadName === workloadName) keys.add(i.volumeKey);
+    }
+    return [...keys].sort();
+  }
+
+  /** One of the session's intercepts, by name. */
+  held(session: ClientSession, name: string): Intercept | undefined {
+    return [...this.intercepts.values()].find((i) => i.session.id === session.id && i.spec.name === name);
   }
 
   /** Every intercept, whoever holds it. */

@@ -157,7 +157,24 @@ export class InterceptService {
       const now = samePod.find((a) => a.sftpPort !== previous.sftpPort) ?? samePod[0] ?? agents[0];
       return now ? { pod: now.podName, sftpPort: now.sftpPort } : previous;
     };
-    return this.volumes.mount({ name, namespace: agent.namespace, pod: agent.podName, sftpPort: agent.sftpPort, locate, ...(mountPoint ? { mountPoint } : {}) });
+    const authorize = async (publicKey: string): Promise<void> => {
+      try {
+        await this.interceptor.authorizeVolumes(name, publicKey);
+      } catch (e) {
+        const err = e as ServiceError;
+        if (err.code === GrpcStatus.PERMISSION_DENIED) throw new Error(`the traffic-manager refused: ${err.details}; ask a cluster admin for the "may read env and volumes" role of docs/security.md`);
+        throw new Error(`the traffic-manager did not take the mount's key: ${err.details ?? err.message}`);
+      }
+    };
+    return this.volumes.mount({
+      name,
+      namespace: agent.namespace,
+      pod: agent.podName,
+      sftpPort: agent.sftpPort,
+      locate,
+      authorize,
+      ...(mountPoint ? { mountPoint } : {}),
+    });
   }
 
   async leave(name: string): Promise<void> {

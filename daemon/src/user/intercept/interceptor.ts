@@ -18,6 +18,8 @@ export interface HeldIntercept {
   id: string;
   /** False while the link to the manager is being restored. */
   active: boolean;
+  /** The public key its volume mount logs in with (AuthorizeVolumes); handed over again after a restore. */
+  volumeKey?: string;
 }
 
 export interface InterceptorLink {
@@ -68,6 +70,17 @@ export class Interceptor {
     return true;
   }
 
+  /**
+   * Lets the agents of `name`'s workload accept `publicKey` for its volumes; the manager refuses
+   * without the volumes right in the namespace (PERMISSION_DENIED).
+   */
+  async authorizeVolumes(name: string, publicKey: string): Promise<void> {
+    const h = this.held.get(name);
+    if (!h) throw new Error(`no intercept named ${name}`);
+    await unary((cb) => this.link.client().authorizeVolumes({ session: { sessionId: this.link.sessionId() }, interceptName: name, publicKey }, cb));
+    h.volumeKey = publicKey;
+  }
+
   /** The session link broke: intercepts wait until the daemon has arrived again. */
   suspend(): void {
     for (const h of this.held.values()) h.active = false;
@@ -83,6 +96,8 @@ export class Interceptor {
         const info = await this.create(h.spec);
         h.id = info.id;
         h.active = true;
+        // A manager that restarted knows no keys: the mount's sshfs gets in again once it does.
+        if (h.volumeKey) await this.authorizeVolumes(h.spec.name, h.volumeKey);
         this.log.info(`intercept ${h.spec.name} restored`);
       } catch (e) {
         this.log.error(`intercept ${h.spec.name} could not be restored: ${(e as ServiceError).details ?? (e as Error).message}`);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PortForwardListener } from '../kube/portForward.js';
+import { generateEd25519KeyPair } from '../../../../common/src/sshKeys.js';
 import { sshfsArgs } from './sshfsArgs.js';
 import { mountAt, READ_AHEAD_KB, setReadAhead } from '../../network/readAhead.js';
 import { within } from '../within.js';
@@ -33,6 +34,11 @@ export interface MountRequest {
   locate?: (previous: { pod: string; sftpPort: number }) => Promise<{ pod: string; sftpPort: number }>;
   /** Where to mount; default a directory of its own under the temp directory. */
   mountPoint?: string;
+  /**
+   * Hands the mount's public key to the agents, through the manager (which checks the user's
+   * volumes right): the agent lets in no other key.
+   */
+  authorize(publicKey: string): Promise<void>;
 }
 
 interface ActiveMount {
@@ -40,11 +46,16 @@ interface ActiveMount {
   created: boolean;
   sshfs: ChildProcess;
   forward: PortForwardListener;
+  /** The private directory holding the mount's private key. */
+  keyDir: string;
 }
 
 interface Journal {
-  mounts: { name: string; mountPoint: string; created: boolean }[];
+  mounts: { name: string; mountPoint: string; created: boolean; keyDir?: string }[];
 }
+
+/** Each mount's private key lives in a 0700 directory of this name under the temp directory. */
+const KEY_DIR_PREFIX = 'telepath-key-';
 
 /** The journal of mounts inside the daemon's journal directory. */
 export function mountJournal(journalDir: string): string {
@@ -79,6 +90,7 @@ export class VolumeMounts {
         log.warn(`removed the stale mount ${m.mountPoint} of intercept ${m.name} (its daemon did not stop cleanly)`);
       }
       if (m.created) removeEmptyDir(m.mountPoint);
+      if (m.keyDir && path.basename(m.keyDir).startsWith(KEY_DIR_PREFIX)) fs.rmSync(m.keyDir, { recursive: true, force: true });
     }
     if (journal.mounts.length) fs.rmSync(journalFile, { force: true });
   }
@@ -106,9 +118,21 @@ export class VolumeMounts {
       target,
       (err) => this.log.warn(`port-forward to the agent's volumes: ${err.message}`),
     );
+    // A key pair of this mount's own: the forward's local port is open to every local user, the
+    // agent lets in only this key, and only this user can read it (a 0700 directory, a 0600 file).
+    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), KEY_DIR_PREFIX));
+    const identityFile = path.join(keyDir, 'id_ed25519');
+    const pair = generateEd25519KeyPair();
+    fs.writeFileSync(identityFile, pair.private, { mode: 0o600 });
+    try {
+      await req.authorize(pair.public);
+    } catch (e) {
+      fs.rmSync(keyDir, { recursive: true, force: true });
+      throw e;
+    }
     const localPort = await forward.listen(0, '127.0.0.1');
-    this.writeJournal({ add: { name: req.name, mountPoint, created } });
-    const sshfs = spawn('sshfs', ['-f', ...sshfsArgs({ port: localPort, mountPoint })], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.writeJournal({ add: { name: req.name, mountPoint, created, keyDir } });
+    const sshfs = spawn('sshfs', ['-f', ...sshfsArgs({ port: localPort, mountPoint, identityFile })], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     sshfs.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     try {
@@ -116,6 +140,7 @@ export class VolumeMounts {
     } catch (e) {
       sshfs.kill('SIGTERM');
       await forward.close();
+      fs.rmSync(keyDir, { recursive: true, force: true });
       this.writeJournal({ remove: req.name });
       if (created) removeEmptyDir(mountPoint);
       throw new Error(`sshfs could not mount the volumes: ${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
@@ -124,7 +149,7 @@ export class VolumeMounts {
     sshfs.once('exit', (code) => {
       if (this.active.get(req.name)?.sshfs === sshfs) this.log.warn(`sshfs for ${mountPoint} exited (${code}); the volumes are gone until the next intercept`);
     });
-    this.active.set(req.name, { mountPoint, created, sshfs, forward });
+    this.active.set(req.name, { mountPoint, created, sshfs, forward, keyDir });
     this.log.info(`volumes of ${req.namespace}/${req.pod} mounted at ${mountPoint}`);
     return mountPoint;
   }
@@ -141,6 +166,7 @@ export class VolumeMounts {
     unmount(m.mountPoint, this.log);
     m.sshfs.kill('SIGTERM');
     await m.forward.close();
+    fs.rmSync(m.keyDir, { recursive: true, force: true });
     if (m.created) removeEmptyDir(m.mountPoint);
     this.writeJournal({ remove: name });
   }

@@ -41,21 +41,33 @@ export class FakeNameserver {
     readonly port: number,
   ) {}
 
+  /**
+   * UDP and TCP on one port. A free UDP port may be taken for TCP by another test running at the
+   * same time; without a fixed port, another is tried then.
+   */
   static async start(options: FakeNameserverOptions): Promise<FakeNameserver> {
-    const udp = dgram.createSocket(net.isIPv6(options.host) ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(options.port ?? 0, options.host, () => resolve());
-    });
-    const port = udp.address().port;
-    const tcp = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(port, options.host, () => resolve());
-    });
-    const server = new FakeNameserver(options, udp, tcp, port);
-    server.serve();
-    return server;
+    for (let attempt = 0; ; attempt++) {
+      const udp = dgram.createSocket(net.isIPv6(options.host) ? 'udp6' : 'udp4');
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(options.port ?? 0, options.host, () => resolve());
+      });
+      const port = udp.address().port;
+      const tcp = net.createServer();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tcp.once('error', reject);
+          tcp.listen(port, options.host, () => resolve());
+        });
+      } catch (e) {
+        udp.close();
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.port !== undefined || attempt >= 20) throw e;
+        continue;
+      }
+      const server = new FakeNameserver(options, udp, tcp, port);
+      server.serve();
+      return server;
+    }
   }
 
   async close(): Promise<void> {

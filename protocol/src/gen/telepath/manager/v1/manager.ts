@@ -279,6 +279,11 @@ export interface WatchAgentInterceptsRequest {
 
 export interface AgentIntercepts {
   intercepts: InterceptInfo[];
+  /**
+   * The OpenSSH public keys ("ssh-ed25519 AAAA…") the agent's SFTP server lets in: those that
+   * holders of the workload's intercepts were allowed to register (AuthorizeVolumes). Empty: nobody.
+   */
+  volumeKeys: string[];
 }
 
 export interface HeaderMatch {
@@ -339,6 +344,19 @@ export interface RemoveInterceptRequest {
 }
 
 export interface RemoveInterceptResponse {
+}
+
+export interface AuthorizeVolumesRequest {
+  session?:
+    | SessionInfo
+    | undefined;
+  /** InterceptSpec.name of one of the caller's intercepts. */
+  interceptName: string;
+  /** One OpenSSH public key line: "ssh-ed25519 AAAA…" (the daemon makes one per mount). */
+  publicKey: string;
+}
+
+export interface AuthorizeVolumesResponse {
 }
 
 export interface ListInterceptsRequest {
@@ -2852,13 +2870,16 @@ export const WatchAgentInterceptsRequest: MessageFns<WatchAgentInterceptsRequest
 };
 
 function createBaseAgentIntercepts(): AgentIntercepts {
-  return { intercepts: [] };
+  return { intercepts: [], volumeKeys: [] };
 }
 
 export const AgentIntercepts: MessageFns<AgentIntercepts> = {
   encode(message: AgentIntercepts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.intercepts) {
       InterceptInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.volumeKeys) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -2884,6 +2905,14 @@ export const AgentIntercepts: MessageFns<AgentIntercepts> = {
             message.intercepts.push(InterceptInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.volumeKeys.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2901,6 +2930,9 @@ export const AgentIntercepts: MessageFns<AgentIntercepts> = {
     if (message.intercepts?.length) {
       obj.intercepts = message.intercepts.map((e) => InterceptInfo.toJSON(e));
     }
+    if (message.volumeKeys?.length) {
+      obj.volumeKeys = message.volumeKeys;
+    }
     return obj;
   },
 
@@ -2910,6 +2942,7 @@ export const AgentIntercepts: MessageFns<AgentIntercepts> = {
   fromPartial<I extends Exact<DeepPartial<AgentIntercepts>, I>>(object: I): AgentIntercepts {
     const message = createBaseAgentIntercepts();
     message.intercepts = object.intercepts?.map((e) => InterceptInfo.fromPartial(e)) || [];
+    message.volumeKeys = object.volumeKeys?.map((e) => e) || [];
     return message;
   },
 };
@@ -3601,6 +3634,149 @@ export const RemoveInterceptResponse: MessageFns<RemoveInterceptResponse> = {
   },
 };
 
+function createBaseAuthorizeVolumesRequest(): AuthorizeVolumesRequest {
+  return { session: undefined, interceptName: "", publicKey: "" };
+}
+
+export const AuthorizeVolumesRequest: MessageFns<AuthorizeVolumesRequest> = {
+  encode(message: AuthorizeVolumesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionInfo.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.interceptName !== "") {
+      writer.uint32(18).string(message.interceptName);
+    }
+    if (message.publicKey !== "") {
+      writer.uint32(26).string(message.publicKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeVolumesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeVolumesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.interceptName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.publicKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: AuthorizeVolumesRequest): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionInfo.toJSON(message.session);
+    }
+    if (message.interceptName !== "") {
+      obj.interceptName = message.interceptName;
+    }
+    if (message.publicKey !== "") {
+      obj.publicKey = message.publicKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeVolumesRequest>, I>>(base?: I): AuthorizeVolumesRequest {
+    return AuthorizeVolumesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeVolumesRequest>, I>>(object: I): AuthorizeVolumesRequest {
+    const message = createBaseAuthorizeVolumesRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionInfo.fromPartial(object.session)
+      : undefined;
+    message.interceptName = object.interceptName ?? "";
+    message.publicKey = object.publicKey ?? "";
+    return message;
+  },
+};
+
+function createBaseAuthorizeVolumesResponse(): AuthorizeVolumesResponse {
+  return {};
+}
+
+export const AuthorizeVolumesResponse: MessageFns<AuthorizeVolumesResponse> = {
+  encode(_: AuthorizeVolumesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeVolumesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeVolumesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(_: AuthorizeVolumesResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeVolumesResponse>, I>>(base?: I): AuthorizeVolumesResponse {
+    return AuthorizeVolumesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeVolumesResponse>, I>>(_: I): AuthorizeVolumesResponse {
+    const message = createBaseAuthorizeVolumesResponse();
+    return message;
+  },
+};
+
 function createBaseListInterceptsRequest(): ListInterceptsRequest {
   return { session: undefined, namespace: "" };
 }
@@ -4258,6 +4434,24 @@ export const ManagerService = {
     responseDeserialize: (value: Buffer): ListAgentsResponse => ListAgentsResponse.decode(value),
   },
   /**
+   * Lets the holder of an intercept mount its workload's volumes: the agents of the workload
+   * accept SFTP logins with this OpenSSH public key (and no other key, and no other way) while
+   * the intercept lives and its holder may get intercepts.telepath.dev/volumes in its namespace.
+   * A second call replaces the key. NOT_FOUND when the caller has no intercept of that name,
+   * PERMISSION_DENIED without the right, INVALID_ARGUMENT for a key that is not one OpenSSH line.
+   */
+  authorizeVolumes: {
+    path: "/telepath.manager.v1.Manager/AuthorizeVolumes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthorizeVolumesRequest): Buffer =>
+      Buffer.from(AuthorizeVolumesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthorizeVolumesRequest => AuthorizeVolumesRequest.decode(value),
+    responseSerialize: (value: AuthorizeVolumesResponse): Buffer =>
+      Buffer.from(AuthorizeVolumesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthorizeVolumesResponse => AuthorizeVolumesResponse.decode(value),
+  },
+  /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
    * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
    * while its client watches: when this stream breaks, agents send its traffic to the app again.
@@ -4367,6 +4561,14 @@ export interface ManagerServer extends UntypedServiceImplementation {
    * intercepts.telepath.dev/environment.
    */
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
+  /**
+   * Lets the holder of an intercept mount its workload's volumes: the agents of the workload
+   * accept SFTP logins with this OpenSSH public key (and no other key, and no other way) while
+   * the intercept lives and its holder may get intercepts.telepath.dev/volumes in its namespace.
+   * A second call replaces the key. NOT_FOUND when the caller has no intercept of that name,
+   * PERMISSION_DENIED without the right, INVALID_ARGUMENT for a key that is not one OpenSSH line.
+   */
+  authorizeVolumes: handleUnaryCall<AuthorizeVolumesRequest, AuthorizeVolumesResponse>;
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
    * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
@@ -4597,6 +4799,28 @@ export interface ManagerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lets the holder of an intercept mount its workload's volumes: the agents of the workload
+   * accept SFTP logins with this OpenSSH public key (and no other key, and no other way) while
+   * the intercept lives and its holder may get intercepts.telepath.dev/volumes in its namespace.
+   * A second call replaces the key. NOT_FOUND when the caller has no intercept of that name,
+   * PERMISSION_DENIED without the right, INVALID_ARGUMENT for a key that is not one OpenSSH line.
+   */
+  authorizeVolumes(
+    request: AuthorizeVolumesRequest,
+    callback: (error: ServiceError | null, response: AuthorizeVolumesResponse) => void,
+  ): ClientUnaryCall;
+  authorizeVolumes(
+    request: AuthorizeVolumesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthorizeVolumesResponse) => void,
+  ): ClientUnaryCall;
+  authorizeVolumes(
+    request: AuthorizeVolumesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthorizeVolumesResponse) => void,
   ): ClientUnaryCall;
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
