@@ -21,6 +21,7 @@ import { registerDebugCommands } from './ui/debugCommands.js';
 import { registerDebugProvider } from './ui/debugProvider.js';
 import { registerInterceptCommands } from './ui/interceptCommands.js';
 import { watchNetworkRole } from './ui/networkRoleNotice.js';
+import { watchEndedIntercepts } from './ui/endedInterceptNotice.js';
 import { Operations } from './ui/operations.js';
 import { TelepathStatusBar } from './ui/statusBar.js';
 import type { UiContext } from './ui/uiContext.js';
@@ -87,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): TelepathTestApi {
     ...registerDebugCommands(ui, ops),
     ...registerDebugProvider(ui, ops),
     watchNetworkRole(ui, ops),
+    watchEndedIntercepts(ui),
   );
   log.info(`Telepath ${PRODUCT_VERSION} active; daemon socket ${paths.socket}`);
   // Find a daemon that already runs; one is started only when the view or a command needs it.

@@ -225,6 +225,16 @@ describe('rights in a namespace are what RBAC gives the user', () => {
       read = ws(['timeout', '5', 'cat', '/tmp/telepath-rights-alice/etc/sample/config.txt']);
     }
     assert.notEqual(read.code, 0, 'the volumes are still readable after the right was revoked');
+    // Her daemon was told, and tells her.
+    const status = JSON.parse(asUser('alice', ['status', '--output', 'json']).stdout) as {
+      intercepts: { name: string }[];
+      endedIntercepts?: { name: string; workload?: string; reason: string }[];
+    };
+    assert.deepEqual(status.intercepts, []);
+    assert.equal(status.endedIntercepts?.[0]?.name, 'echo');
+    assert.equal(status.endedIntercepts?.[0]?.workload, 'deployment/echo');
+    assert.match(status.endedIntercepts?.[0]?.reason ?? '', /^alice may not create intercepts\.telepath\.dev in namespace samples/);
+    assert.match(asUser('alice', ['status']).stdout, /Ended: {7}echo deployment\/echo by the traffic-manager at .*: alice may not create/);
   });
 
   test('with "may intercept" back but not "may read env and volumes", alice intercepts again and is told the environment and volumes are withheld', async () => {

@@ -57,6 +57,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     rights: clientRights,
     intercepts,
     liveSessions: () => sessions.ids('client'),
+    tellHolder: (i, reason) => relay.interceptEnded(i.session.id, i.id, i.spec.name, reason),
     logger: logger.child('rights'),
   });
   sessionObjects.start();

@@ -129,6 +129,7 @@ export class Daemon implements DaemonApi {
         this.intercepts = new InterceptService(session, this.log.child('intercepts'), {
           mountJournal: this.mountJournalFile,
           raiseReadAhead: link ? (mountPoint) => link.raiseReadAhead(mountPoint) : undefined,
+          onChange: () => this.update({}),
         });
         this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
         return this.status();
@@ -336,6 +337,8 @@ export class Daemon implements DaemonApi {
   private update(patch: Partial<DaemonStatus>): void {
     const next = { ...this.current, ...patch };
     next.intercepts = this.intercepts?.mine() ?? [];
+    const ended = this.intercepts?.ended() ?? [];
+    next.endedIntercepts = ended.length ? ended : undefined;
     for (const k of Object.keys(next) as (keyof DaemonStatus)[]) if (next[k] === undefined) delete next[k];
     this.current = next as DaemonStatus;
     this.changes.emit('status', this.status());

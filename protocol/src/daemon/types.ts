@@ -258,6 +258,18 @@ export const NetworkRoleStatus = named(
 );
 export type NetworkRoleStatus = Infer<typeof NetworkRoleStatus>;
 
+export const EndedIntercept = named(
+  'EndedIntercept',
+  object({
+    name: string(),
+    namespace: optional(string()),
+    workload: optional(string({ description: 'e.g. "deployment/echo".' })),
+    reason: string({ description: 'Why the traffic-manager ended it, e.g. "alice may not create intercepts.telepath.dev in namespace samples".' }),
+    at: string({ description: 'When the daemon heard of it (ISO 8601).' }),
+  }),
+);
+export type EndedIntercept = Infer<typeof EndedIntercept>;
+
 export const DaemonStatus = named(
   'DaemonStatus',
   object({
@@ -270,6 +282,11 @@ export const DaemonStatus = named(
     dns: optional(DnsStatus),
     networkRole: optional(NetworkRoleStatus),
     intercepts: optional(array(InterceptInfo, { description: "This daemon's intercepts." })),
+    endedIntercepts: optional(
+      array(EndedIntercept, {
+        description: 'Intercepts of this session that the traffic-manager ended by itself (the user lost the right to them), the latest 10.',
+      }),
+    ),
     error: optional(StatusError),
   }),
 );

@@ -30,6 +30,8 @@ export interface SessionObjectsOptions {
   intercepts: InterceptRegistry;
   /** The ids of the live client sessions. */
   liveSessions: () => string[];
+  /** Tells an intercept's holder that it was ended, and why (InterceptRelay.interceptEnded). */
+  tellHolder?: (i: Intercept, reason: string) => void;
   logger: Logger;
   /** Wall-clock now in ms, to age objects by their creationTimestamp. */
   wallNow?: () => number;
@@ -73,6 +75,7 @@ export class SessionObjects {
         if (lost(verdict)) {
           logger.warn('intercept ended: its holder no longer has the right', { name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, user: i.user, why: verdict.reason });
           intercepts.end(i, verdict.reason);
+          this.options.tellHolder?.(i, verdict.reason);
           ended++;
           continue;
         }

@@ -120,6 +120,14 @@ export class InterceptRelay {
     });
   }
 
+  /** Tells the holder's dial streams that the manager ended its intercept `name` (a notice, not a connection). */
+  interceptEnded(sessionId: string, interceptId: string, name: string, reason: string): void {
+    for (const w of this.dialStreams.get(sessionId) ?? []) {
+      if (w.writableEnded || w.destroyed) continue;
+      w.write({ dialId: '', interceptId, interceptName: name, sourceIp: new Uint8Array(0), sourcePort: 0, ended: { name, reason } });
+    }
+  }
+
   /** A client's Tunnel that starts with Accept. */
   accept(call: TunnelCall, accept: TunnelAccept): void {
     const p = this.pending.get(accept.dialId);

@@ -495,6 +495,9 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
   for (const i of st.intercepts ?? []) {
     lines.push(`Intercept:   ${i.name} ${i.workload} ${i.servicePort} -> :${i.localPort} (${i.mode}${i.state === 'waiting' ? ', waiting for the manager' : ''})`);
   }
+  for (const e of st.endedIntercepts ?? []) {
+    lines.push(`Ended:       ${e.name}${e.workload ? ` ${e.workload}` : ''} by the traffic-manager at ${e.at}: ${e.reason}`);
+  }
   if (st.error) lines.push(`Error:       ${st.error.message}`);
   io.out(lines.join('\n') + '\n');
 }

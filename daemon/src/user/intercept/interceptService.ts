@@ -14,6 +14,7 @@ import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../../protocol/src
 import {
   daemonError,
   ErrorCode,
+  type EndedIntercept,
   type InterceptInfo,
   type InterceptParams,
   type InterceptResult,
@@ -45,7 +46,12 @@ export interface InterceptServiceOptions {
   mountJournal?: string;
   /** Raises a mount's read-ahead as root, for a daemon that is not (through its network role). */
   raiseReadAhead?: (mountPoint: string) => Promise<void>;
+  /** The intercepts (or what is known of ended ones) changed without a request: tell the clients. */
+  onChange?: () => void;
 }
+
+/** How many intercepts the manager ended are remembered for `status`. */
+const ENDED_KEPT = 10;
 
 /** The variable that tells a local process where the container's volumes are. */
 export const TELEPATH_ROOT = 'TELEPATH_ROOT';
@@ -55,15 +61,19 @@ export class InterceptService {
   private readonly installer: AgentInstaller;
   private readonly workloadOf = new Map<string, { namespace: string; workload: string; servicePort: string }>();
   private readonly mountPoints = new Map<string, string>();
+  private readonly endedList: EndedIntercept[] = [];
   private readonly volumes: VolumeMounts | undefined;
 
   constructor(
     private readonly session: ClusterSession,
-    log: Logger,
+    private readonly log: Logger,
     private readonly options: InterceptServiceOptions = {},
   ) {
     this.installer = new AgentInstaller(session.access, log.child('agent'));
-    this.interceptor = new Interceptor({ client: () => session.client, sessionId: () => session.sessionId }, log.child('intercept'));
+    this.interceptor = new Interceptor(
+      { client: () => session.client, sessionId: () => session.sessionId, onEnded: (name, reason) => void this.endedByManager(name, reason) },
+      log.child('intercept'),
+    );
     this.volumes = options.mountJournal ? new VolumeMounts(session.access.kc, options.mountJournal, log.child('mounts'), options.raiseReadAhead) : undefined;
   }
 
@@ -185,6 +195,21 @@ export class InterceptService {
       throw daemonError(ErrorCode.InterceptNotFound, `there is no intercept named ${name}${names.length ? ` (yours: ${names.join(', ')})` : ''}`);
     }
     this.workloadOf.delete(name);
+  }
+
+  /** Intercepts the manager ended (a revoked right), newest last, for `status`. */
+  ended(): EndedIntercept[] {
+    return [...this.endedList];
+  }
+
+  private async endedByManager(name: string, reason: string): Promise<void> {
+    const where = this.workloadOf.get(name);
+    this.endedList.push({ name, ...(where ? { namespace: where.namespace, workload: where.workload } : {}), reason, at: new Date().toISOString() });
+    this.endedList.splice(0, Math.max(0, this.endedList.length - ENDED_KEPT));
+    this.workloadOf.delete(name);
+    this.mountPoints.delete(name);
+    await this.volumes?.unmount(name).catch((e: unknown) => this.log.warn(`unmounting the volumes of ${name}: ${(e as Error).message}`));
+    this.options.onChange?.();
   }
 
   mine(): InterceptInfo[] {

@@ -25,6 +25,8 @@ export interface HeldIntercept {
 export interface InterceptorLink {
   client(): ManagerClient;
   sessionId(): string;
+  /** The manager ended an intercept by itself (its holder lost the right to it); it is no longer held. */
+  onEnded?(name: string, reason: string): void;
 }
 
 export class Interceptor {
@@ -129,6 +131,15 @@ export class Interceptor {
     const call = client.watchDials({ session: { sessionId } }, new Metadata());
     this.dials = call;
     call.on('data', (d: DialRequest) => {
+      if (d.ended) {
+        const h = this.held.get(d.ended.name);
+        if (!h || (d.interceptId && d.interceptId !== h.id)) return;
+        this.held.delete(d.ended.name);
+        this.log.warn(`the traffic-manager ended intercept ${d.ended.name}: ${d.ended.reason}`);
+        if (this.held.size === 0) this.stopDials();
+        this.link.onEnded?.(d.ended.name, d.ended.reason);
+        return;
+      }
       const h = this.held.get(d.interceptName);
       if (!h) {
         this.log.debug(`a connection for unknown intercept ${d.interceptName}; ignoring`);

@@ -395,6 +395,18 @@ export interface DialRequest {
   /** The cluster client that connected, for logs. */
   sourceIp: Uint8Array;
   sourcePort: number;
+  /**
+   * Set (and dial_id empty) when this is no connection but a notice: the manager ended one of
+   * the client's intercepts itself, e.g. because its holder lost the right to it.
+   */
+  ended?: InterceptEnded | undefined;
+}
+
+export interface InterceptEnded {
+  /** InterceptSpec.name. */
+  name: string;
+  /** Why, for the user: "alice may not create intercepts.telepath.dev in namespace samples". */
+  reason: string;
 }
 
 function createBaseVersionRequest(): VersionRequest {
@@ -4144,7 +4156,14 @@ export const WatchDialsRequest: MessageFns<WatchDialsRequest> = {
 };
 
 function createBaseDialRequest(): DialRequest {
-  return { dialId: "", interceptId: "", interceptName: "", sourceIp: new Uint8Array(0), sourcePort: 0 };
+  return {
+    dialId: "",
+    interceptId: "",
+    interceptName: "",
+    sourceIp: new Uint8Array(0),
+    sourcePort: 0,
+    ended: undefined,
+  };
 }
 
 export const DialRequest: MessageFns<DialRequest> = {
@@ -4163,6 +4182,9 @@ export const DialRequest: MessageFns<DialRequest> = {
     }
     if (message.sourcePort !== 0) {
       writer.uint32(40).uint32(message.sourcePort);
+    }
+    if (message.ended !== undefined) {
+      InterceptEnded.encode(message.ended, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -4220,6 +4242,14 @@ export const DialRequest: MessageFns<DialRequest> = {
             message.sourcePort = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ended = InterceptEnded.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4249,6 +4279,9 @@ export const DialRequest: MessageFns<DialRequest> = {
     if (message.sourcePort !== 0) {
       obj.sourcePort = Math.round(message.sourcePort);
     }
+    if (message.ended !== undefined) {
+      obj.ended = InterceptEnded.toJSON(message.ended);
+    }
     return obj;
   },
 
@@ -4262,6 +4295,87 @@ export const DialRequest: MessageFns<DialRequest> = {
     message.interceptName = object.interceptName ?? "";
     message.sourceIp = object.sourceIp ?? new Uint8Array(0);
     message.sourcePort = object.sourcePort ?? 0;
+    message.ended = (object.ended !== undefined && object.ended !== null)
+      ? InterceptEnded.fromPartial(object.ended)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInterceptEnded(): InterceptEnded {
+  return { name: "", reason: "" };
+}
+
+export const InterceptEnded: MessageFns<InterceptEnded> = {
+  encode(message: InterceptEnded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterceptEnded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterceptEnded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  toJSON(message: InterceptEnded): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterceptEnded>, I>>(base?: I): InterceptEnded {
+    return InterceptEnded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterceptEnded>, I>>(object: I): InterceptEnded {
+    const message = createBaseInterceptEnded();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -4453,7 +4567,8 @@ export const ManagerService = {
   },
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
-   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * takes one by opening a Tunnel that starts with TunnelAccept. A DialRequest with `ended` set
+   * instead tells the client that the manager ended one of its intercepts. An intercept routes traffic only
    * while its client watches: when this stream breaks, agents send its traffic to the app again.
    */
   watchDials: {
@@ -4571,7 +4686,8 @@ export interface ManagerServer extends UntypedServiceImplementation {
   authorizeVolumes: handleUnaryCall<AuthorizeVolumesRequest, AuthorizeVolumesResponse>;
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
-   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * takes one by opening a Tunnel that starts with TunnelAccept. A DialRequest with `ended` set
+   * instead tells the client that the manager ended one of its intercepts. An intercept routes traffic only
    * while its client watches: when this stream breaks, agents send its traffic to the app again.
    */
   watchDials: handleServerStreamingCall<WatchDialsRequest, DialRequest>;
@@ -4824,7 +4940,8 @@ export interface ManagerClient extends Client {
   ): ClientUnaryCall;
   /**
    * The intercepted connections the manager hands to this client, one DialRequest each. The client
-   * takes one by opening a Tunnel that starts with TunnelAccept. An intercept routes traffic only
+   * takes one by opening a Tunnel that starts with TunnelAccept. A DialRequest with `ended` set
+   * instead tells the client that the manager ended one of its intercepts. An intercept routes traffic only
    * while its client watches: when this stream breaks, agents send its traffic to the app again.
    */
   watchDials(request: WatchDialsRequest, options?: Partial<CallOptions>): ClientReadableStream<DialRequest>;
