@@ -12,7 +12,7 @@ import { type SftpServer, startSftpServer } from './sftpServer.js';
 import { SftpStatus } from './sftpStatus.js';
 import { generateEd25519KeyPair } from '../../../common/src/sshKeys.js';
 import { AuthorizedKeys } from './authorizedKeys.js';
-import { APP_YAML, CONFIG_TXT, makeVolumeTree, NESTED_TXT, sftpCode, SftpTestClient, sha256, type VolumeTree } from './testing/volumeTree.js';
+import { APP_YAML, CONFIG_TXT, descriptorsUnder, makeVolumeTree, NESTED_TXT, sftpCode, SftpTestClient, sha256, type VolumeTree } from './testing/volumeTree.js';
 
 describe('sftp server without a key (the port-forward is the authentication)', () => {
   let tree: VolumeTree;
@@ -202,12 +202,18 @@ describe('sftp server without a key (the port-forward is the authentication)', (
     assert.equal(await fsp.readFile(path.join(tree.root, 'data/b.txt'), 'utf8'), 'a');
   });
 
-  test('a session that ends with open handles does not take the server down', async () => {
+  test('a session that ends with open handles does not take the server down, and its descriptors are closed', async () => {
     const other = await SftpTestClient.connect(server.port);
     await other.open('/etc/config/config.txt', 'r');
     await other.open('/etc/config/app.yaml', 'r');
+    await new Promise<Buffer>((resolve, reject) => other.sftp.opendir('/etc/config', (err, h) => (err ? reject(err) : resolve(h))));
+    assert.equal(descriptorsUnder(tree.base).length, 3, 'two files and a directory held');
     other.close();
     assert.equal((await c.readFile('/etc/config/config.txt')).toString(), CONFIG_TXT);
+    for (let i = 0; descriptorsUnder(tree.base).length > 0; i++) {
+      assert.ok(i < 50, `still open after the session ended: ${descriptorsUnder(tree.base).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { type AuthContext, type CipherAlgorithm, type Connection, Server } from 'ssh2';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { coalesceWrites } from './coalescedWrites.js';
+import { checkDiskAccess } from './sftpDisk.js';
 import { serveSftp } from './sftpSession.js';
 import { pauseWhileStopped, WriteBacklog } from './writeBacklog.js';
 import { generateEd25519KeyPair, parseSshKey } from '../../../common/src/sshKeys.js';
@@ -43,6 +44,8 @@ export interface SftpServerOptions {
   authorizedKey?: string;
   /** WRITE data held before reading stops, and again when it resumes (for tests; bytes). */
   writeBacklog?: { high: number; low: number };
+  /** For tests; runs after each client path is resolved and before it is used (to race it). */
+  afterResolve?: (clientPath: string) => Promise<void>;
 }
 
 export interface SftpServer {
@@ -76,6 +79,8 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
   // Paths are compared as strings, so everything is in its real form: a root reached through a
   // symlink (/tmp on macOS, a test's temp dir) would otherwise never match a resolved path.
   const root = await fsp.realpath(options.root);
+  // Without /proc/self/fd the guard against symlink races would be gone: serve nothing then.
+  await checkDiskAccess(root);
   const readOnlyPaths = await Promise.all(options.readOnlyPaths.map((p) => realOrResolved(p)));
   const allowedKeys = options.authorizedKeys ?? (options.authorizedKey === undefined ? undefined : new AuthorizedKeys([options.authorizedKey]));
 
@@ -117,7 +122,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<SftpS
         const session = acceptSession();
         session.on('sftp', (acceptSftp) => {
           log.info('sftp session started', { peer });
-          serveSftp(acceptSftp(), { root, readOnlyPaths, logger: log, writeBacklog });
+          serveSftp(acceptSftp(), { root, readOnlyPaths, logger: log, writeBacklog, afterResolve: options.afterResolve });
         });
       });
     });

@@ -1,7 +1,8 @@
 /**
  * One SFTP session (version 3, as OpenSSH and sshfs speak it) over the agent's volume mounts:
- * every request maps to node:fs on a real path under the root (see sftpPaths.ts for how client
- * paths, symlinks and read-only volumes are handled).
+ * every request maps to node:fs on a path under the root (see sftpPaths.ts for how client paths,
+ * symlinks and read-only volumes are handled, and sftpDisk.ts for how a path reaches the disk
+ * through held directories, so that the pod cannot race a request out of the volumes).
  *
  * Requests run in the order they came, except that those that only look run side by side (see
  * sftpRequestOrder.ts); answers may leave in any order, as the protocol allows. Open files and
@@ -9,12 +10,12 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
-import path from 'node:path';
 import type { Attributes, SFTPWrapper } from 'ssh2';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
+import { closeFd, diskTree, DiskPath, fdItself, fstatFd, inDir, O_DIR, O_PATH, openFd } from './sftpDisk.js';
 import { fsOpenFlags, opensForWriting } from './sftpOpenFlags.js';
 import { RequestOrder } from './sftpRequestOrder.js';
-import { clientPathOf, type LinkReader, resolveClientPath, touchesReadOnly } from './sftpPaths.js';
+import { clientPathOf, touchesReadOnly, walkClientPath } from './sftpPaths.js';
 import { attrsFromStats, longname, SftpStatus, statusForError } from './sftpStatus.js';
 import type { WriteBacklog } from './writeBacklog.js';
 
@@ -28,6 +29,8 @@ export interface SftpSessionOptions {
   writeBacklog?: WriteBacklog;
   /** For tests; the clock that `ls -l` dates are relative to. */
   now?: () => number;
+  /** For tests; runs after a client path is resolved and before it is used (to race it). */
+  afterResolve?: (clientPath: string) => Promise<void>;
 }
 
 /** Like OpenSSH's sftp-server (SFTP_MAX_MSG_LENGTH - 1024): clients cope with short reads. */
@@ -46,8 +49,11 @@ interface FileHandle {
 
 interface DirHandle {
   kind: 'dir';
-  realPath: string;
+  /** The directory, open with O_PATH: its entries are looked at through it. */
+  fd: number;
   names: string[];
+  /** The attributes of "..", taken at OPENDIR. */
+  parentStats: Stats;
   next: number;
 }
 
@@ -55,18 +61,6 @@ type Handle = FileHandle | DirHandle;
 
 /** REALPATH and READLINK answer names without attributes; ssh2 sends the fields that are numbers. */
 const NO_ATTRS = {} as Attributes;
-
-/** Reads links for path resolution; anything that is not a readable link counts as "no link". */
-export const fsLinkReader: LinkReader = {
-  async readLinkIfSymlink(realPath) {
-    try {
-      return await fsp.readlink(realPath);
-    } catch {
-      // EINVAL (not a link), ENOENT, ENOTDIR: the fs call on the resolved path reports what matters.
-      return undefined;
-    }
-  },
-};
 
 /** Answers the requests of `sftp` until its channel closes. */
 export function serveSftp(sftp: SFTPWrapper, options: SftpSessionOptions): void {
@@ -106,8 +100,8 @@ class SftpSession {
     s.on('OPENDIR', (id, p) => this.run(id, 'OPENDIR', 'exclusive', () => this.opendir(id, p)));
     s.on('READDIR', (id, h) => this.run(id, 'READDIR', 'exclusive', () => this.readdir(id, h)));
     s.on('MKDIR', (id, p, attrs) => this.run(id, 'MKDIR', 'exclusive', () => this.mkdir(id, p, attrs)));
-    s.on('RMDIR', (id, p) => this.run(id, 'RMDIR', 'exclusive', () => this.change(id, p, (real) => fsp.rmdir(real))));
-    s.on('REMOVE', (id, p) => this.run(id, 'REMOVE', 'exclusive', () => this.change(id, p, (real) => fsp.unlink(real))));
+    s.on('RMDIR', (id, p) => this.run(id, 'RMDIR', 'exclusive', () => this.change(id, p, (at) => fsp.rmdir(at))));
+    s.on('REMOVE', (id, p) => this.run(id, 'REMOVE', 'exclusive', () => this.change(id, p, (at) => fsp.unlink(at))));
     s.on('RENAME', (id, from, to) => this.run(id, 'RENAME', 'exclusive', () => this.rename(id, from, to)));
     s.on('SETSTAT', (id, p, attrs) => this.run(id, 'SETSTAT', 'exclusive', () => this.setstat(id, p, attrs)));
     s.on('FSETSTAT', (id, h, attrs) => this.run(id, 'FSETSTAT', 'exclusive', () => this.fsetstat(id, h, attrs)));
@@ -153,8 +147,19 @@ class SftpSession {
     this.reply(() => this.sftp.status(id, SftpStatus.PERMISSION_DENIED, `${clientPath} is on a read-only volume`));
   }
 
-  private resolve(clientPath: string, followFinal: boolean): Promise<string> {
-    return resolveClientPath(this.options.root, clientPath, { followFinal }, fsLinkReader);
+  /**
+   * Runs `fn` on what `clientPath` names, the directory holding it open until `fn` has settled:
+   * `fn` reaches the disk only through `target.path` (or `dirFd`), never by the real path.
+   */
+  private async at<T>(clientPath: string, followFinal: boolean, fn: (target: DiskPath) => Promise<T>): Promise<T> {
+    const r = await walkClientPath(this.options.root, clientPath, { followFinal }, diskTree(this.options.root));
+    const target = new DiskPath(r.realPath, r.parent, r.name);
+    try {
+      await this.options.afterResolve?.(clientPath);
+      return await fn(target);
+    } finally {
+      target.release();
+    }
   }
 
   private readOnly(realPath: string): boolean {
@@ -162,15 +167,14 @@ class SftpSession {
   }
 
   private async realpath(id: number, clientPath: string): Promise<void> {
-    const real = await this.resolve(clientPath, true);
-    const p = clientPathOf(this.options.root, real);
+    const p = await this.at(clientPath, true, async (t) => clientPathOf(this.options.root, t.realPath));
     this.reply(() => this.sftp.name(id, [{ filename: p, longname: p, attrs: NO_ATTRS }]));
   }
 
   private async stat(id: number, clientPath: string, follow: boolean): Promise<void> {
     // The resolved path is a link only when LSTAT asked not to follow it: lstat never lets the
     // kernel follow a link of its own accord, out of the volumes.
-    const st = await fsp.lstat(await this.resolve(clientPath, follow));
+    const st = await this.at(clientPath, follow, (t) => fsp.lstat(t.path));
     this.reply(() => this.sftp.attrs(id, attrsFromStats(st)));
   }
 
@@ -180,15 +184,16 @@ class SftpSession {
   }
 
   private async open(id: number, clientPath: string, pflags: number, attrs: Partial<Attributes>): Promise<void> {
-    const real = await this.resolve(clientPath, true);
-    const readOnly = this.readOnly(real);
-    if (opensForWriting(pflags) && readOnly) return this.deny(id, clientPath);
-    this.checkHandleRoom();
-    const mode = typeof attrs.mode === 'number' ? attrs.mode & 0o7777 : 0o666;
-    // O_NOFOLLOW: the path was resolved to a non-link; should it have become one since, fail
-    // instead of following it.
-    const fh = await fsp.open(real, fsOpenFlags(pflags) | constants.O_NOFOLLOW, mode);
-    this.answerHandle(id, { kind: 'file', fh, readOnly }, () => void fh.close());
+    await this.at(clientPath, true, async (t) => {
+      const readOnly = this.readOnly(t.realPath);
+      if (opensForWriting(pflags) && readOnly) return this.deny(id, clientPath);
+      this.checkHandleRoom();
+      const mode = typeof attrs.mode === 'number' ? attrs.mode & 0o7777 : 0o666;
+      // O_NOFOLLOW: the path was resolved to a non-link; should it have become one since, fail
+      // instead of following it.
+      const fh = await fsp.open(t.path, fsOpenFlags(pflags) | constants.O_NOFOLLOW, mode);
+      this.answerHandle(id, { kind: 'file', fh, readOnly }, () => void fh.close());
+    });
   }
 
   private async read(id: number, h: Buffer, offset: number, len: number): Promise<void> {
@@ -212,15 +217,29 @@ class SftpSession {
   private async closeHandle(id: number, h: Buffer): Promise<void> {
     const handle = this.take(h);
     if (handle.kind === 'file') await handle.fh.close();
+    else closeFd(handle.fd);
     this.ok(id);
   }
 
   private async opendir(id: number, clientPath: string): Promise<void> {
-    const real = await this.resolve(clientPath, true);
-    this.checkHandleRoom();
-    // Listing at once reports a missing or unreadable directory here, where clients expect it.
-    const names = ['.', '..', ...(await fsp.readdir(real))];
-    this.answerHandle(id, { kind: 'dir', realPath: real, names, next: 0 }, () => undefined);
+    await this.at(clientPath, true, async (t) => {
+      this.checkHandleRoom();
+      // The directory itself, not a link put in its place since the walk; listed through the
+      // descriptor, so that the listing and every entry's attributes come from this directory.
+      const fd = await openFd(t.path, O_DIR);
+      let handle: DirHandle;
+      try {
+        // Listing at once reports a missing or unreadable directory here, where clients expect it.
+        const names = ['.', '..', ...(await fsp.readdir(fdItself(fd)))];
+        // ".." of the root would be the agent's own "/": show the root itself instead.
+        const parentStats = await fsp.lstat(inDir(t.name === undefined ? fd : t.dirFd, '.'));
+        handle = { kind: 'dir', fd, names, parentStats, next: 0 };
+      } catch (err) {
+        closeFd(fd);
+        throw err;
+      }
+      this.answerHandle(id, handle, () => closeFd(fd));
+    });
   }
 
   private async readdir(id: number, h: Buffer): Promise<void> {
@@ -231,7 +250,7 @@ class SftpSession {
     while (entries.length === 0 && dir.next < dir.names.length) {
       const batch = dir.names.slice(dir.next, dir.next + READDIR_BATCH);
       dir.next += batch.length;
-      const stats = await Promise.all(batch.map((name) => this.entryStats(dir.realPath, name)));
+      const stats = await Promise.all(batch.map((name) => this.entryStats(dir, name)));
       batch.forEach((name, i) => {
         const st = stats[i];
         // Gone since the listing: leave it out, as `ls` would not see it either.
@@ -242,11 +261,11 @@ class SftpSession {
     this.reply(() => this.sftp.name(id, entries));
   }
 
-  private async entryStats(dirPath: string, name: string): Promise<Stats | undefined> {
-    // ".." of the root would be the agent's own "/": show the root itself instead.
-    const p = name === '.' ? dirPath : name === '..' ? (dirPath === this.options.root ? dirPath : path.dirname(dirPath)) : path.join(dirPath, name);
+  private async entryStats(dir: DirHandle, name: string): Promise<Stats | undefined> {
+    if (name === '..') return dir.parentStats;
     try {
-      return await fsp.lstat(p);
+      // Names from a listing hold no "/" and are neither "." nor "..".
+      return await fsp.lstat(inDir(dir.fd, name));
     } catch {
       return undefined;
     }
@@ -254,37 +273,56 @@ class SftpSession {
 
   private async mkdir(id: number, clientPath: string, attrs: Partial<Attributes>): Promise<void> {
     const mode = typeof attrs.mode === 'number' ? attrs.mode & 0o7777 : 0o777;
-    await this.change(id, clientPath, (real) => fsp.mkdir(real, mode));
+    await this.change(id, clientPath, (at) => fsp.mkdir(at, mode));
   }
 
-  /** A change to the entry `clientPath` names (not what a link there points to). */
-  private async change(id: number, clientPath: string, fn: (realPath: string) => Promise<unknown>): Promise<void> {
-    const real = await this.resolve(clientPath, false);
-    if (this.readOnly(real)) return this.deny(id, clientPath);
-    await fn(real);
-    this.ok(id);
+  /**
+   * A change to the entry `clientPath` names (not what a link there points to): `fn` gets its
+   * path in the held directory, and each call used (mkdir, rmdir, unlink, symlink) leaves a link
+   * in the last component alone.
+   */
+  private async change(id: number, clientPath: string, fn: (at: string) => Promise<unknown>): Promise<void> {
+    await this.at(clientPath, false, async (t) => {
+      if (this.readOnly(t.realPath)) return this.deny(id, clientPath);
+      await fn(t.path);
+      this.ok(id);
+    });
   }
 
   private async rename(id: number, from: string, to: string): Promise<void> {
-    const [src, dst] = await Promise.all([this.resolve(from, false), this.resolve(to, false)]);
-    if (this.readOnly(src)) return this.deny(id, from);
-    if (this.readOnly(dst)) return this.deny(id, to);
-    // POSIX rename, replacing an existing target, which is what sshfs's callers (editors saving
-    // through a temp file) expect: ssh2 cannot announce posix-rename@openssh.com, so sshfs sends
-    // the plain RENAME for it.
-    await fsp.rename(src, dst);
-    this.ok(id);
+    await this.at(from, false, (src) =>
+      this.at(to, false, async (dst) => {
+        if (this.readOnly(src.realPath)) return this.deny(id, from);
+        if (this.readOnly(dst.realPath)) return this.deny(id, to);
+        // POSIX rename, replacing an existing target, which is what sshfs's callers (editors saving
+        // through a temp file) expect: ssh2 cannot announce posix-rename@openssh.com, so sshfs sends
+        // the plain RENAME for it. rename(2) follows neither last component.
+        await fsp.rename(src.path, dst.path);
+        this.ok(id);
+      }),
+    );
   }
 
   private async setstat(id: number, clientPath: string, attrs: Partial<Attributes>): Promise<void> {
-    const real = await this.resolve(clientPath, true);
-    if (this.readOnly(real)) return this.deny(id, clientPath);
-    await applyAttrs(attrs, {
-      truncate: (size) => fsp.truncate(real, size),
-      chmod: (mode) => fsp.chmod(real, mode),
-      utimes: (a, m) => fsp.utimes(real, a, m),
+    await this.at(clientPath, true, async (t) => {
+      if (this.readOnly(t.realPath)) return this.deny(id, clientPath);
+      if (!changesAttrs(attrs)) return this.ok(id);
+      // truncate, chmod and utimes follow a link in the last component, and Linux has no lchmod:
+      // the file is pinned first, and a link there now (put since the walk) is refused.
+      const fd = await openFd(t.path, O_PATH | constants.O_NOFOLLOW);
+      try {
+        if ((await fstatFd(fd)).isSymbolicLink()) throw Object.assign(new Error('the path became a symbolic link'), { code: 'ELOOP' });
+        const file = fdItself(fd);
+        await applyAttrs(attrs, {
+          truncate: (size) => fsp.truncate(file, size),
+          chmod: (mode) => fsp.chmod(file, mode),
+          utimes: (a, m) => fsp.utimes(file, a, m),
+        });
+      } finally {
+        closeFd(fd);
+      }
+      this.ok(id);
     });
-    this.ok(id);
   }
 
   private async fsetstat(id: number, h: Buffer, attrs: Partial<Attributes>): Promise<void> {
@@ -301,14 +339,14 @@ class SftpSession {
   private async readlink(id: number, clientPath: string): Promise<void> {
     // The target as stored: "..data/config.txt" stays relative, so sshfs's kernel side resolves
     // it within the mount, as the app's kernel does.
-    const target = await fsp.readlink(await this.resolve(clientPath, false));
+    const target = await this.at(clientPath, false, (t) => fsp.readlink(t.path));
     this.reply(() => this.sftp.name(id, [{ filename: target, longname: target, attrs: NO_ATTRS }]));
   }
 
   private async symlink(id: number, linkPath: string, target: string): Promise<void> {
-    // The target is stored as given; it is only ever followed through resolveClientPath, which
+    // The target is stored as given; it is only ever followed through walkClientPath, which
     // keeps it under the root.
-    await this.change(id, linkPath, (real) => fsp.symlink(target, real));
+    await this.change(id, linkPath, (at) => fsp.symlink(target, at));
   }
 
   /**
@@ -319,10 +357,15 @@ class SftpSession {
     const args = sshStrings(data ?? Buffer.alloc(0));
     if (name === 'posix-rename@openssh.com' && args.length >= 2) return this.rename(id, args[0].toString(), args[1].toString());
     if (name === 'hardlink@openssh.com' && args.length >= 2) {
-      const [src, dst] = await Promise.all([this.resolve(args[0].toString(), false), this.resolve(args[1].toString(), false)]);
-      if (this.readOnly(dst)) return this.deny(id, args[1].toString());
-      await fsp.link(src, dst);
-      return this.ok(id);
+      const [from, to] = [args[0].toString(), args[1].toString()];
+      return this.at(from, false, (src) =>
+        this.at(to, false, async (dst) => {
+          if (this.readOnly(dst.realPath)) return this.deny(id, to);
+          // link(2) on Linux does not follow a link in the source: it links the link.
+          await fsp.link(src.path, dst.path);
+          this.ok(id);
+        }),
+      );
     }
     if (name === 'fsync@openssh.com' && args.length >= 1) {
       await this.file(args[0]).fh.sync();
@@ -370,7 +413,11 @@ class SftpSession {
     const open = [...this.handles.values()];
     this.handles.clear();
     for (const handle of open) {
+      // A FileHandle closes once the calls running on it are done; a directory's bare descriptor
+      // waits for the requests still running, as a READDIR among them may yet look through it,
+      // and a number closed under it could meanwhile be given to another open.
       if (handle.kind === 'file') handle.fh.close().catch(() => undefined);
+      else this.order.exclusive(async () => closeFd(handle.fd));
     }
     if (open.length > 0) this.log.debug('sftp session closed with open handles', { handles: open.length });
   }
@@ -380,6 +427,11 @@ interface AttrTarget {
   truncate(size: number): Promise<void>;
   chmod(mode: number): Promise<void>;
   utimes(atime: number, mtime: number): Promise<void>;
+}
+
+/** Whether a SETSTAT carries anything that applyAttrs applies. */
+function changesAttrs(attrs: Partial<Attributes>): boolean {
+  return typeof attrs.size === 'number' || typeof attrs.mode === 'number' || (typeof attrs.atime === 'number' && typeof attrs.mtime === 'number');
 }
 
 /**

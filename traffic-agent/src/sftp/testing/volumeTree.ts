@@ -8,10 +8,10 @@
  *   /data         a PVC, writable, holding a link that tries to climb out of the volumes
  *
  * plus a file next to the root that no path served from it may reach. Also an ssh2 SFTP client
- * with promise methods, for the tests.
+ * with promise methods, and a look at the descriptors left open, for the tests.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, type FileEntryWithStats, type OpenMode, type SFTPWrapper, type Stats } from 'ssh2';
@@ -56,6 +56,20 @@ export async function makeVolumeTree(): Promise<VolumeTree> {
   await fsp.symlink('/etc/config/app.yaml', path.join(root, 'data/absolute'));
 
   return { base, root, readOnlyPaths: [config], remove: () => fsp.rm(base, { recursive: true, force: true }) };
+}
+
+/** This process's descriptors on `dir` or files under it (the server runs in the test's process). */
+export function descriptorsUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target === dir || target.startsWith(`${dir}/`)) out.push(`${fd} -> ${target}`);
+    } catch {
+      // Closed since the listing.
+    }
+  }
+  return out;
 }
 
 export function sha256(data: Uint8Array): string {
