@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, stateDir, userKubeconfig, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { CONNECT_ROLE, connectBindings, INTERCEPT_ROLES, roleBinding } from './users.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const samples = path.join(repoRoot, '.cluster/build/samples.js');
@@ -88,6 +89,8 @@ async function within(ms: number, f: () => boolean): Promise<number> {
 
 let before0: Record<string, unknown> = {};
 const servers: ChildProcess[] = [];
+/** What tests granted or made in the cluster, undone after the last one. */
+const cleanups: (() => void)[] = [];
 
 before(async () => {
   ensureCluster();
@@ -117,6 +120,7 @@ after(() => {
     rmSync(dir, { recursive: true, force: true });
   }
   for (const s of servers) s.kill('SIGTERM');
+  for (const c of cleanups) c();
   rmSync(runDir, { recursive: true, force: true });
   rmSync(envFile, { force: true });
 });
@@ -267,7 +271,12 @@ describe('intercept', () => {
   });
 
   test('two developers hold personal intercepts on one workload; a global one is refused with who holds what', async () => {
-    const bob = otherClient('bob', readFileSync(path.join(stateDir, 'kubeconfig'), 'utf8'));
+    // Bob is a user of his own (a client certificate), with the roles docs/security.md gives a
+    // developer of samples: may connect, may intercept there, and edit (the built-in role).
+    const grants = `${CONNECT_ROLE}---${INTERCEPT_ROLES}---${connectBindings('bob')}---${roleBinding('bob-edit', 'samples', 'edit', 'bob')}---${roleBinding('bob-intercept', 'samples', 'telepath-intercept', 'bob')}`;
+    assert.equal(ws(['kubectl', 'apply', '-f', '-'], { input: grants }).code, 0);
+    cleanups.push(() => void ws(['kubectl', 'delete', '--ignore-not-found', '--wait=false', '-f', '-'], { input: grants }));
+    const bob = otherClient('bob', readFileSync(userKubeconfig('bob'), 'utf8'));
     servers.push(localServer(['http-echo', '--port', '18082'], 'bob'));
     assert.equal(tp(['intercept', 'echo', '--port', '18080', '--http-header', 'x-dev=alice']).code, 0);
     const c = bob(['connect', '--namespace', 'samples']);
@@ -322,6 +331,8 @@ metadata: {name: tp-e2e-viewer}
 rules:
 - {apiGroups: ["", "apps", "discovery.k8s.io"], resources: ["*"], verbs: [get, list, watch]}
 - {apiGroups: [""], resources: ["pods/portforward"], verbs: [create]}
+# Telepath lets her connect and intercept; the workload is what she may not change.
+- {apiGroups: [telepath.dev], resources: [sessions, intercepts], verbs: [create]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding

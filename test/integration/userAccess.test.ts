@@ -10,9 +10,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, repoRoot, userKubeconfig, ws } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, repoRoot, stateDir, userKubeconfig, ws } from '../cluster/harness.js';
 import { adminEnv, asUser, CONNECT_ROLE, connectBindings } from './users.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
@@ -114,10 +114,66 @@ describe('who may connect is what the cluster says', () => {
     assert.match(curl.stdout, /hello from echo/);
   });
 
+  test('a user whose kubeconfig runs an exec plugin (as on EKS, GKE, AKS) connects; the manager knows her as the API server does', () => {
+    // The plugin hands out a bearer token of a ServiceAccount with the connect role, the way
+    // cloud plugins hand out theirs; its identity carries groups and extra that the Session must match.
+    const sa = `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tp-exec-user, namespace: telepath}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: telepath-connect-exec, namespace: telepath}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: telepath-connect}
+subjects: [{kind: ServiceAccount, name: tp-exec-user, namespace: telepath}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: telepath-connect-exec}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: telepath-connect}
+subjects: [{kind: ServiceAccount, name: tp-exec-user, namespace: telepath}]
+`;
+    assert.equal(ws(['kubectl', 'apply', '-f', '-'], { input: sa }).code, 0);
+    // One root daemon in the workstation at a time: they would route and resolve over each other.
+    asUser('alice', ['quit']);
+    const dir = path.join(stateDir, 'users', 'exec-plugin');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      const token = ws(['kubectl', '-n', 'telepath', 'create', 'token', 'tp-exec-user']).stdout.trim();
+      const credential = path.join(dir, 'credential.json');
+      writeFileSync(credential, JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } }), { mode: 0o600 });
+      const ca = /certificate-authority-data: (\S+)/.exec(readFileSync(path.join(stateDir, 'kubeconfig'), 'utf8'))![1];
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      writeFileSync(
+        kubeconfig,
+        `apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "https://10.250.0.1:6443", certificate-authority-data: ${ca}}}]
+users: [{name: plugin, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/cat, args: [${credential}], interactiveMode: Never}}}]
+contexts: [{name: plugin, context: {cluster: local, user: plugin, namespace: samples}}]
+current-context: plugin
+`,
+        { mode: 0o600 },
+      );
+      const env = { ...process.env, KUBECONFIG_WS: kubeconfig, TELEPATH_RUN_DIR: '/run/telepath-user-exec', TELEPATH_STATE_DIR: path.join(dir, 'state') };
+      const r = ws(['node', telepath, 'connect', '--namespace', 'samples', '--output', 'json'], { env, timeoutMs: 180_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const users = ws(['kubectl', '-n', 'telepath', 'get', 'sessions.telepath.dev', '-o', 'jsonpath={.items[*].spec.user.username}']).stdout;
+      assert.match(users, /system:serviceaccount:telepath:tp-exec-user/);
+      ws(['node', telepath, 'quit'], { env });
+    } finally {
+      ws(['kubectl', 'delete', '--ignore-not-found', '-f', '-'], { input: sa });
+      rmSync(dir, { recursive: true, force: true });
+      rmSync('/run/telepath-user-exec', { recursive: true, force: true });
+    }
+  });
+
   test('alice may not intercept in samples: told so before her daemon touches the workload', () => {
     const generation = () => ws(['kubectl', '-n', 'samples', 'get', 'deploy', 'echo', '-o', 'jsonpath={.metadata.generation}']).stdout;
     const before = generation();
-    const r = asUser('alice', ['intercept', 'echo', '--port', '3999', '--mount=false']);
+    const r = asUser('alice', ['intercept', 'echo', '--namespace', 'samples', '--port', '3999', '--mount=false']);
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stderr, /does not let .* create intercepts\.telepath\.dev in namespace samples.*"may intercept" role/, r.stderr);
     assert.equal(generation(), before, 'the workload is as it was');

@@ -283,7 +283,7 @@ async function quit(args: string[], io: Io, paths: DaemonPaths): Promise<number>
   }
   const closed = client.closed();
   await client.request(daemonRequests.quit, {});
-  await Promise.race([closed, delay(10_000)]);
+  await Promise.race([closed, deadline(10_000)]);
   client.dispose();
   if (json) io.out(JSON.stringify({ daemon: 'stopped' }) + '\n');
   else io.out('Telepath daemon stopped\n');
@@ -598,4 +598,9 @@ const osSignals = osConstants.signals as Record<string, number>;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A deadline to race against: unlike delay(), it does not keep the CLI alive once the race is won. */
+function deadline(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
