@@ -99,7 +99,11 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
 
-  [ -f "$STATE/ws/resolv.conf" ] ||
-    printf '# the workstation namespace has no resolver until a test or Telepath provides one\nnameserver 127.0.0.1\n' \
-      >"$STATE/ws/resolv.conf"
+  local w
+  for w in ws ws2; do
+    mkdir -p "$STATE/$w"
+    [ -f "$STATE/$w/resolv.conf" ] ||
+      printf '# the workstation namespace has no resolver until a test or Telepath provides one\nnameserver 127.0.0.1\n' \
+        >"$STATE/$w/resolv.conf"
+  done
 }

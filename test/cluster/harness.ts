@@ -71,9 +71,23 @@ export function ws(args: string[], opts: RunOptions = {}): RunResult {
   return run(path.join(clusterDir, 'ws'), args, opts);
 }
 
+/**
+ * Runs a command on the second workstation (test/cluster/ws2): its own network and mount
+ * namespace, resolver, /run/telepath and state; KUBECONFIG is the second admin's unless
+ * KUBECONFIG_WS2 is set in opts.env.
+ */
+export function ws2(args: string[], opts: RunOptions = {}): RunResult {
+  return run(path.join(clusterDir, 'ws2'), args, opts);
+}
+
 /** Starts a long-running command in the workstation namespace. */
 export function wsSpawn(args: string[]): ChildProcess {
   return spawn(path.join(clusterDir, 'ws'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Starts a long-running command on the second workstation. */
+export function ws2Spawn(args: string[]): ChildProcess {
+  return spawn(path.join(clusterDir, 'ws2'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** kubectl as the cluster admin, from the workstation namespace; throws on failure. */

@@ -66,11 +66,15 @@ gen_pki() {
     "IP:$NODE_IP,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   cert admin telepath-admin system:masters
+  # The second workstation's user: another person, an admin of this cluster too (tests give
+  # other users their own narrower rights).
+  cert admin2 telepath-admin2 system:masters
   cert controller-manager system:kube-controller-manager ""
   cert scheduler system:kube-scheduler ""
   cert kubelet "system:node:$NODE_NAME" system:nodes
   cert kube-proxy system:kube-proxy ""
   kubeconfig "$KUBECONFIG_ADMIN" admin telepath-admin
+  kubeconfig "$KUBECONFIG_ADMIN2" admin2 telepath-admin2
   mkdir -p "$STATE/config"
   kubeconfig "$STATE/config/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
   kubeconfig "$STATE/config/scheduler.kubeconfig" scheduler system:kube-scheduler

@@ -26,7 +26,7 @@ function pidsInCgroups(): number[] {
 }
 
 function pidsInNamespaces(): number[] {
-  const inodes = ['/run/netns/tp-node', '/run/netns/tp-ws', `${runDir}/ns/mnt`]
+  const inodes = ['/run/netns/tp-node', '/run/netns/tp-ws', '/run/netns/tp-ws2', `${runDir}/ns/mnt`, `${runDir}/ns/ws2-mnt`]
     .filter((f) => existsSync(f))
     .map((f) => run('stat', ['-L', '-c', '%i', f]).stdout.trim());
   return pidsWhere((p) => {
