@@ -76,6 +76,91 @@ describe('two workstations at once', () => {
     for (const pod of answeredBy('x-dev=three')) assert.match(pod, /^echo-/);
   });
 
+  test(
+    'the second workstation loses its network for 30 s: its requests get a prompt answer meanwhile, and afterwards its intercept and outbound access come back by themselves',
+    {
+      skip:
+        process.env.TELEPATH_KNOWN_BUGS !== '1' &&
+        'known bug (issue #16): meanwhile a request that reuses a keep-alive connection on which the agent answered a 503 ' +
+        "hangs (no answer in 8 s) — the first developer's too, about one in ten; with a new connection per request none " +
+        'does, and the rest holds (503s in 3 s, back by itself in 4-13 s). Not reproduced by the router unit test. ' +
+        'Run it with TELEPATH_KNOWN_BUGS=1.',
+    },
+    async () => {
+    // From inside the cluster, for 40 s: a request of each developer every 500 ms, each with a
+    // deadline of its own; what answered, with which status, and how long it took.
+    const script = `
+      const http = require('http');
+      const seen = { one: [], two: [] };
+      const get = (dev) => new Promise((res) => {
+        const t0 = Date.now();
+        const done = (what) => { seen[dev].push({ what, ms: Date.now() - t0, at: t0 }); res(); };
+        const req = http.get({ host: 'echo.samples', port: 8080, path: '/', headers: { 'x-dev': dev }, timeout: 8000 }, (r) => {
+          let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => done(r.statusCode === 200 ? JSON.parse(b).pod : 'status ' + r.statusCode));
+        });
+        req.on('timeout', () => req.destroy(new Error('no answer in 8 s')));
+        req.on('error', (e) => done('error ' + e.message));
+      });
+      (async () => { const end = Date.now() + 40000; while (Date.now() < end) { await Promise.all([get('one'), get('two')]); await new Promise((r) => setTimeout(r, 500)); } console.log(JSON.stringify(seen)); })();`;
+    const load = new Promise<RunResult>((resolve) => {
+      const child = wsSpawn(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    // The network goes away, not the interface (whose routes the kernel would drop with it): every
+    // packet in and out of the second workstation's link is dropped for 30 s.
+    const drop = (op: '-A' | '-D'): void => {
+      for (const rule of [['INPUT', '-i'], ['OUTPUT', '-o']]) {
+        const r = ws2(['iptables', op, rule[0]!, rule[1]!, 'tpw1', '-j', 'DROP']);
+        assert.equal(r.code, 0, r.stderr);
+      }
+    };
+    drop('-A');
+    const downAt = Date.now();
+    await new Promise((r) => setTimeout(r, 30_000));
+    drop('-D');
+    const upAt = Date.now();
+    const r = await load;
+    assert.equal(r.code, 0, r.stderr);
+    const seen = JSON.parse(r.stdout) as Record<'one' | 'two', { what: string; ms: number; at: number }[]>;
+    const oneBad = seen.one.filter((x) => x.what !== 'laptop-one');
+    process.stdout.write(`# the first developer meanwhile: ${seen.one.length} requests, not answered by laptop-one: ${JSON.stringify(oneBad.map((x) => ({ ...x, sinceDown: x.at - downAt })))}\n`);
+    process.stdout.write(`# the second developer: ${JSON.stringify(seen.two.map((x) => [x.at - downAt, x.what.slice(0, 12), x.ms]))}\n`);
+    // The second developer's requests while away: answered within seconds, by a 503 that says why
+    // (until the manager sees the workstation is gone) or by the pod (after).
+    const away = seen.two.filter((x) => x.at >= downAt + 500 && x.at + x.ms < upAt);
+    assert.ok(away.length >= 5, `${away.length} requests while away`);
+    for (const x of away) assert.match(x.what, /^(status 503|echo-)/, JSON.stringify(x));
+    const slowest = Math.max(...away.map((x) => x.ms));
+    const to503 = away.filter((x) => x.what === 'status 503').length;
+    const firstPod = away.find((x) => x.what.startsWith('echo-'));
+    process.stdout.write(
+      `# while away: ${away.length} requests, slowest answer ${slowest} ms, ${to503} answered 503, the pod took over ${firstPod ? firstPod.at - downAt : -1} ms after the link went down\n`,
+    );
+    assert.ok(slowest <= 5000, `a request while away took ${slowest} ms`);
+    // Back by itself: the intercept, and outbound access from the workstation.
+    let back = -1;
+    while (Date.now() - upAt < 60_000) {
+      const g = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-dev=two', '--timeout', '3000']);
+      if (g.code === 0 && (JSON.parse(g.stdout.trim().split('\n')[0]!) as Answer).pod === 'laptop-two') {
+        back = Date.now() - upAt;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    process.stdout.write(`# the intercept routed to the second workstation again ${back} ms after the network came back\n`);
+    assert.ok(back >= 0, 'the intercept did not come back within 60 s');
+    const curl = ws2(['curl', '-sS', '--max-time', '10', 'http://echo.samples:8080/']);
+    assert.equal(curl.code, 0, `outbound access after the outage: ${curl.stderr}`);
+    // The first developer never noticed.
+    assert.deepEqual(oneBad, [], 'requests of the first developer that failed while the second was away');
+    },
+  );
+
   test("kill -9 of the second daemon: its requests go back to the pod, the first's never fail", async () => {
     // Requests with the first developer's header, one every 50 ms, while the second daemon dies.
     const script = `

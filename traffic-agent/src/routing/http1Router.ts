@@ -28,6 +28,7 @@ import {
   type RouterContext,
   type SourceAddress,
   sourceOf,
+  unreachableAnswer,
 } from './routerContext.js';
 import { spliceStreams } from './spliceStreams.js';
 import { UpstreamAgent } from './upstreamAgent.js';
@@ -221,9 +222,9 @@ export class Http1Router {
       return;
     }
     this.ctx.stats.badGateway++;
-    const body = badGatewayText(destination, error);
-    res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
+    const answer = unreachableAnswer(destination, error);
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
   }
 
   /**
@@ -314,11 +315,10 @@ export class Http1Router {
       return;
     }
     this.ctx.stats.badGateway++;
-    const body = badGatewayText(destination, error);
+    const answer = unreachableAnswer(destination, error);
+    const head = Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     closeWhenSent(socket);
-    socket.end(
-      `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(`HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status]}\r\n${head}connection: close\r\n\r\n${answer.body}`);
   }
 
   private onClientError(err: Error, socket: Duplex): void {
@@ -393,10 +393,6 @@ function responseHead(res: http.IncomingMessage, pairs: readonly HeaderPair[]): 
 /** `Connection: close` means both ways: a client that keeps its side open must not hold the socket. */
 function closeWhenSent(socket: Duplex): void {
   socket.once('finish', () => socket.destroy());
-}
-
-function badGatewayText(destination: Destination, error: Error): string {
-  return `telepath: ${describeDestination(destination)} could not be reached: ${error.message}\n`;
 }
 
 function asError(e: unknown): Error {

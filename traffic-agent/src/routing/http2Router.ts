@@ -26,6 +26,7 @@ import {
   type RouterContext,
   type SourceAddress,
   sourceOf,
+  unreachableAnswer,
 } from './routerContext.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
@@ -223,9 +224,9 @@ export class Http2Router {
       return;
     }
     this.ctx.stats.badGateway++;
-    const body = `telepath: ${describeDestination(destination)} could not be reached: ${error.message}\n`;
-    stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    stream.end(body);
+    const answer = unreachableAnswer(destination, error);
+    stream.respond({ ':status': answer.status, ...answer.headers });
+    stream.end(answer.body);
     // The request body has nowhere to go.
     stream.resume();
   }

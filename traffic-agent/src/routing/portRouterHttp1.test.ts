@@ -5,6 +5,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { ENDED_PREVIEW_TOKENS_KEPT, type InterceptRule } from './portRouter.js';
 import {
   APP_SET_COOKIES,
@@ -12,6 +13,7 @@ import {
   FakeHttp1Server,
   http1,
   pattern,
+  plainDuplex,
   rawConnect,
   readAll,
   readUntil,
@@ -291,16 +293,51 @@ describe('HTTP/1.1 routing', () => {
     assert.equal(oldestKept.headers['set-cookie']?.length, 1);
   });
 
-  test('a failing tunnel gives a 502 naming the workstation, and the connection serves the next request', async () => {
+  test('a failing tunnel gives a 503 naming the workstation (with Retry-After), and the connection serves the next request', async () => {
     r.router.setRules([{ id: 'carol', global: false, headers: [{ name: 'x-who', value: 'carol' }] }]);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const failed = await http1(r.port, { path: '/x', agent, headers: { 'x-who': 'carol' } });
-    assert.equal(failed.status, 502);
+    assert.equal(failed.status, 503);
+    assert.equal(failed.headers['retry-after'], '5');
     assert.match(failed.body.toString(), /workstation of intercept carol/);
     const next = await http1(r.port, { path: '/y', agent });
     agent.destroy();
     assert.equal(seenBy(next).server, 'app');
     assert.equal(next.localPort, failed.localPort, 'same client connection');
+  });
+
+  test("after a workstation's 503, the next request on that connection reaches another developer's workstation", async () => {
+    // carol's workstation is away: her tunnel fails after a while, as the relay's accept timeout does.
+    const alice = await FakeHttp1Server.start('alice');
+    const away = { id: 'carol', global: false, headers: [{ name: 'x-who', value: 'carol' }] };
+    const router = await startRouter({
+      appPort: app.port,
+      clients: { alice: alice.port },
+      rules: [away, ALICE],
+      options: {
+        dialClient: async (interceptId) => {
+          if (interceptId !== 'alice') {
+            await new Promise((res) => setTimeout(res, 300));
+            throw new Error('the workstation could not take the connection: the workstation did not answer in time');
+          }
+          return plainDuplex(net.connect({ host: '127.0.0.1', port: alice.port, allowHalfOpen: true }));
+        },
+      },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const failed = await http1(router.port, { path: '/x', agent, headers: { 'x-who': 'carol' } });
+      assert.equal(failed.status, 503);
+      const next = await http1(router.port, { path: '/y', agent, headers: { 'x-telepath-intercept': 'alice' } });
+      assert.equal(next.localPort, failed.localPort, 'same client connection');
+      assert.equal(seenBy(next).server, 'alice');
+      const third = await http1(router.port, { path: '/z', agent, headers: { 'x-who': 'carol' } });
+      assert.equal(third.status, 503);
+    } finally {
+      agent.destroy();
+      await router.close();
+      await alice.close();
+    }
   });
 
   test('removing a rule mid-connection sends the next request on it to the app and closes the tunnel connection', async () => {

@@ -123,10 +123,11 @@ describe('HTTP/2 routing', () => {
     assert.equal(alice.hangResets[0], http2.constants.NGHTTP2_CANCEL);
   });
 
-  test('a failing tunnel answers that stream 502; the connection serves the next one', async () => {
+  test('a failing tunnel answers that stream 503 (with Retry-After); the connection serves the next one', async () => {
     r.router.setRules([{ id: 'carol', global: false, headers: [{ name: 'x-who', value: 'carol' }] }]);
     const failed = await h2call(session, { ':path': '/x', 'x-who': 'carol' });
-    assert.equal(failed.headers[':status'], 502);
+    assert.equal(failed.headers[':status'], 503);
+    assert.equal(failed.headers['retry-after'], '5');
     assert.match(failed.body.toString(), /workstation of intercept carol/);
     const next = await h2call(session, { ':path': '/y' });
     assert.equal(serverOf(next.body), 'app');

@@ -53,6 +53,19 @@ export function destinationKey(d: Destination): string {
   return d.kind === 'app' ? 'app' : `client:${d.interceptId}`;
 }
 
+/**
+ * The answer to a request whose destination could not be reached: 502 when the app could not be,
+ * 503 (with Retry-After) when an intercept's workstation could not be — it is away (a closed lid, a
+ * lost network) and its intercept comes back by itself, or the pod takes its requests once the
+ * manager drops it. Either way at once, with the reason, never a hang.
+ */
+export function unreachableAnswer(d: Destination, error: Error): { status: 502 | 503; headers: Record<string, string>; body: string } {
+  const body = `telepath: ${describeDestination(d)} could not be reached: ${error.message}\n`;
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) };
+  if (d.kind === 'app') return { status: 502, headers, body };
+  return { status: 503, headers: { ...headers, 'retry-after': '5' }, body };
+}
+
 /** How a destination is named in logs and in 502 answers. */
 export function describeDestination(d: Destination): string {
   return d.kind === 'app' ? 'the app' : `the workstation of intercept ${d.interceptId}`;

@@ -45,7 +45,10 @@ export class InterceptRelay {
   private readonly acceptTimeoutMs: number;
 
   constructor(private readonly options: InterceptRelayOptions) {
-    this.acceptTimeoutMs = options.acceptTimeoutMs ?? 10_000;
+    // A workstation that is there takes a connection in about one round trip through its
+    // port-forward; one that went away (a lid, a lost network) must not hold the caller for long:
+    // its agent answers 503 at once, and the pod takes over when the manager drops the intercept.
+    this.acceptTimeoutMs = options.acceptTimeoutMs ?? 3_000;
   }
 
   get activeCount(): number {
