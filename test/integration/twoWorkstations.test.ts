@@ -31,6 +31,18 @@ function answeredBy(header: string, count = 3): string[] {
     .map((l) => (JSON.parse(l) as Answer).pod);
 }
 
+/** Runs a Node script in the client pod in the background; resolves when it ends. */
+function inClientPod(script: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = wsSpawn(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
 const servers: ChildProcess[] = [];
 
 before(() => {
@@ -102,14 +114,7 @@ describe('two workstations at once', () => {
         req.on('error', (e) => done('error ' + e.message));
       });
       (async () => { const end = Date.now() + 40000; while (Date.now() < end) { await Promise.all([get('one'), get('two')]); await new Promise((r) => setTimeout(r, 500)); } console.log(JSON.stringify(seen)); })();`;
-    const load = new Promise<RunResult>((resolve) => {
-      const child = wsSpawn(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
+    const load = inClientPod(script);
     await new Promise((r) => setTimeout(r, 2000));
     // The network goes away, not the interface (whose routes the kernel would drop with it): every
     // packet in and out of the second workstation's link is dropped for 30 s.
@@ -178,14 +183,7 @@ describe('two workstations at once', () => {
         req.on('error', (e) => { out.failed.push(e.message); res(); });
       });
       (async () => { const end = Date.now() + 15000; while (Date.now() < end) { await get(); await new Promise((r) => setTimeout(r, 50)); } console.log(JSON.stringify(out)); })();`;
-    const load = new Promise<RunResult>((resolve) => {
-      const child = wsSpawn(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '-e', script]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
+    const load = inClientPod(script);
     await new Promise((r) => setTimeout(r, 2000));
     const pid = Number(ws2(['cat', '/run/telepath/daemon.pid']).stdout.trim());
     assert.ok(pid > 0, 'the second daemon runs');
