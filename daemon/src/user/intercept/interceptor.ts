@@ -93,18 +93,32 @@ export class Interceptor {
   async resume(): Promise<void> {
     if (this.held.size === 0 || this.closed) return;
     this.ensureDials();
-    for (const h of this.held.values()) {
+    for (const h of [...this.held.values()]) {
       try {
         const info = await this.create(h.spec);
         h.id = info.id;
         h.active = true;
-        // A manager that restarted knows no keys: the mount's sshfs gets in again once it does.
-        if (h.volumeKey) await this.authorizeVolumes(h.spec.name, h.volumeKey);
         this.log.info(`intercept ${h.spec.name} restored`);
       } catch (e) {
-        this.log.error(`intercept ${h.spec.name} could not be restored: ${(e as ServiceError).details ?? (e as Error).message}`);
+        const err = e as ServiceError;
+        if (err.code === GrpcStatus.PERMISSION_DENIED) {
+          // The cluster no longer lets this user hold it: it ends here too, and the user is told.
+          this.held.delete(h.spec.name);
+          this.log.warn(`intercept ${h.spec.name} could not be restored: ${err.details}`);
+          this.link.onEnded?.(h.spec.name, err.details);
+        } else {
+          this.log.error(`intercept ${h.spec.name} could not be restored: ${err.details ?? (e as Error).message}`);
+        }
+        continue;
+      }
+      // A manager that restarted knows no keys: the mount's sshfs gets in again once it does.
+      if (h.volumeKey) {
+        await this.authorizeVolumes(h.spec.name, h.volumeKey).catch((e: unknown) =>
+          this.log.warn(`the volumes of ${h.spec.name} could not be restored: ${(e as ServiceError).details ?? (e as Error).message}`),
+        );
       }
     }
+    if (this.held.size === 0) this.stopDials();
   }
 
   /** Ends the watch; the manager drops the intercepts with the session (Depart) or its stream. */
