@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../common/src/log/fileLogger.js';
+import { testSpec } from '../../common/src/testing/interceptSpecs.js';
 import { Interceptor } from '../../daemon/src/user/intercept/interceptor.js';
 import { startTestManager, TestClientRights } from '../../traffic-manager/src/testing/managerHarness.js';
 
@@ -18,18 +19,7 @@ test('a restore that the cluster refuses ends the intercept and tells its owner;
     { client: () => m.client, sessionId: () => sessionId, onEnded: (name, reason) => ended.push(`${name}: ${reason}`) },
     createLogger({ level: 'error', write: () => undefined }),
   );
-  const spec = (name: string, namespace: string) => ({
-    name,
-    namespace,
-    workloadKind: 'Deployment',
-    workloadName: name,
-    agentPort: 9900,
-    global: true,
-    headers: [],
-    pathPrefix: '',
-    previewToken: '',
-    localPort: 3000,
-  });
+  const spec = (name: string, namespace: string) => testSpec({ name, namespace, workloadName: name, global: true, headers: [] });
   try {
     await interceptor.add(spec('echo', 'samples'), { host: '127.0.0.1', port: 3000 });
     await interceptor.add(spec('web', 'other'), { host: '127.0.0.1', port: 3001 });

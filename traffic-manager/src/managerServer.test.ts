@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
 import { generateEd25519KeyPair } from '../../common/src/sshKeys.js';
+import { testSpec } from '../../common/src/testing/interceptSpecs.js';
 import type {
   AgentIntercepts,
   ArriveAsAgentResponse,
@@ -431,18 +432,7 @@ test('the manager opens 8 MiB HTTP/2 windows, per stream and per connection, on 
 });
 
 describe("rights in a namespace are the cluster's (auth/clientRights.ts decides; here a fixed table)", () => {
-  const intercept = (name: string, namespace: string) => ({
-    name,
-    namespace,
-    workloadKind: 'Deployment',
-    workloadName: 'echo',
-    agentPort: 9900,
-    global: true,
-    headers: [],
-    pathPrefix: '',
-    previewToken: '',
-    localPort: 3000,
-  });
+  const intercept = (name: string, namespace: string) => testSpec({ name, namespace, global: true, headers: [], localPort: 3000 });
 
   test('CreateIntercept without the right is PERMISSION_DENIED with the reason, and creates nothing', async () => {
     const m = await startTestManager({ clientRights: new TestClientRights(new Set(['intercept samples'])) });
@@ -498,7 +488,7 @@ describe('a client session is bound to its connections', () => {
       );
       const session = arrived.session!;
       assert.match(arrived.joinSecret, /^[0-9a-f]{64}$/);
-      const spec = { name: 'echo', namespace: 'samples', workloadKind: 'Deployment', workloadName: 'echo', agentPort: 9900, global: true, headers: [], pathPrefix: '', previewToken: '', localPort: 1 };
+      const spec = testSpec({ global: true, headers: [], localPort: 1 });
       const notFound = { code: status.NOT_FOUND };
       await assert.rejects(unary((cb) => thief.remain({ session }, cb)), notFound);
       await assert.rejects(unary((cb) => thief.listIntercepts({ session, namespace: '' }, cb)), notFound);
@@ -554,7 +544,7 @@ describe('AuthorizeVolumes', () => {
       watch.on('data', (u: { volumeKeys: string[] }) => updates.push(u));
       watch.on('error', () => undefined);
       const session = { sessionId: await m.arrive() };
-      const spec = (name: string, namespace: string) => ({ name, namespace, workloadKind: 'Deployment', workloadName: 'echo', agentPort: 9900, global: false, headers: [{ name: 'x', value: name }], pathPrefix: '', previewToken: '', localPort: 1 });
+      const spec = (name: string, namespace: string) => testSpec({ name, namespace, headers: [{ name: 'x', value: name }], localPort: 1 });
       await unary((cb) => m.client.createIntercept({ session, spec: spec('mine', 'samples') }, cb));
       await unary((cb) => m.client.createIntercept({ session, spec: spec('theirs', 'other') }, cb));
       const key = generateEd25519KeyPair().public;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import { testSpec } from '../../../common/src/testing/interceptSpecs.js';
 import { sessionObject, sessionObjectName, type RightName, type SessionObject } from '../../../common/src/sessionIdentity.js';
 import { InterceptRegistry } from '../intercepts/interceptRegistry.js';
 import { SessionRegistry } from '../sessions.js';
@@ -35,18 +36,7 @@ class Rights implements ClientRightsCheck {
 }
 
 function spec(name: string, namespace: string): InterceptSpec {
-  return {
-    name,
-    namespace,
-    workloadKind: 'Deployment',
-    workloadName: name,
-    agentPort: 9900,
-    global: false,
-    headers: [{ name: 'x-dev', value: name }],
-    pathPrefix: '',
-    previewToken: '',
-    localPort: 3000,
-  };
+  return testSpec({ name, namespace, workloadName: name, headers: [{ name: 'x-dev', value: name }], localPort: 3000 });
 }
 
 function setup() {
