@@ -14,7 +14,7 @@ import { generateEd25519KeyPair } from '../../../common/src/sshKeys.js';
 import { AuthorizedKeys } from './authorizedKeys.js';
 import { APP_YAML, CONFIG_TXT, descriptorsUnder, makeVolumeTree, NESTED_TXT, sftpCode, SftpTestClient, sha256, type VolumeTree } from './testing/volumeTree.js';
 
-describe('sftp server without a key (the port-forward is the authentication)', () => {
+describe('sftp server without authorized keys (lets any login in: only tests, which reach it directly, start it so)', () => {
   let tree: VolumeTree;
   let server: SftpServer;
   let c: SftpTestClient;
