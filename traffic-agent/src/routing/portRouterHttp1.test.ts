@@ -340,6 +340,26 @@ describe('HTTP/1.1 routing', () => {
     }
   });
 
+  test("a workstation that closed an idle keep-alive connection: the next request on the client's connection gets a new tunnel, not the dead one", async () => {
+    // A local dev server closes idle connections after a while (Node: 5 s). Its FIN comes through
+    // the tunnel as the end of the stream's readable side; that stream must never carry another request.
+    const laptop = await FakeHttp1Server.start('laptop', 100);
+    const router = await startRouter({ appPort: app.port, clients: { alice: laptop.port }, rules: [ALICE] });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await http1(router.port, { path: '/a', agent, headers: { 'x-telepath-intercept': 'alice' } });
+      await eventually(() => laptop.openConnections === 0);
+      const second = await http1(router.port, { path: '/b', agent, headers: { 'x-telepath-intercept': 'alice' }, timeoutMs: 2000 });
+      assert.equal(second.localPort, first.localPort, 'same client connection');
+      assert.equal(seenBy(second).server, 'laptop');
+      assert.equal(laptop.connections, 2, 'a new connection to the workstation');
+    } finally {
+      agent.destroy();
+      await router.close();
+      await laptop.close();
+    }
+  });
+
   test('removing a rule mid-connection sends the next request on it to the app and closes the tunnel connection', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const first = await http1(r.port, { path: '/one', agent, headers: { 'x-telepath-intercept': 'alice' } });

@@ -24,7 +24,13 @@ export class UpstreamAgent extends http.Agent {
         if (this.retired) {
           stream.destroy();
           done?.(new Error('the route to this destination was removed'));
-        } else done?.(null, stream);
+          return;
+        }
+        // A tunnel stream stays half-open when the destination ends its side (a dev server closing
+        // an idle keep-alive connection), where a socket would close: end ours too, so the stream
+        // closes and leaves the pool instead of taking a request that nobody will answer.
+        stream.once('end', () => stream.end());
+        done?.(null, stream);
       },
       (e: unknown) => done?.(e instanceof Error ? e : new Error(String(e))),
     );
@@ -33,7 +39,7 @@ export class UpstreamAgent extends http.Agent {
 
   /** Tunnel streams are not sockets: they get no TCP keep-alive and no unref. */
   override keepSocketAlive(socket: Duplex): boolean {
-    if (this.retired) return false;
+    if (this.retired || socket.readableEnded) return false;
     if (socket instanceof net.Socket) socket.setKeepAlive(true, 60_000);
     return true;
   }

@@ -65,8 +65,10 @@ export class FakeHttp1Server {
     this.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
-  static async start(identity: string): Promise<FakeHttp1Server> {
+  /** `keepAliveTimeoutMs`: how long it keeps an idle connection (Node's default is 5 s). */
+  static async start(identity: string, keepAliveTimeoutMs?: number): Promise<FakeHttp1Server> {
     const f = new FakeHttp1Server(identity);
+    if (keepAliveTimeoutMs !== undefined) f.server.keepAliveTimeout = keepAliveTimeoutMs;
     f.port = await listen(f.server);
     return f;
   }
@@ -349,6 +351,8 @@ export interface Http1Call {
   trailers?: [string, string][];
   /** Send the body only after 100 Continue. */
   expectContinue?: boolean;
+  /** No answer within this long fails the call (default 10 s). */
+  timeoutMs?: number;
 }
 
 /** One request with Node's HTTP client; the body is written in the given pieces. */
@@ -356,7 +360,7 @@ export function http1(port: number, call: Http1Call): Promise<Http1Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: call.path, method: call.method ?? 'GET', headers: call.headers, agent: call.agent ?? false });
     req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
+    req.setTimeout(call.timeoutMs ?? 10_000, () => req.destroy(new Error('request timed out')));
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
