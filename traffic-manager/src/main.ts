@@ -42,7 +42,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const stopSweeping = sessions.startSweeping();
   const intercepts = new InterceptRegistry(logger.child('intercept'));
   const lookupSession = sessions.get.bind(sessions);
-  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: logger.child('relay') });
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: logger.child('relay'), presence: sessions });
+  const stopAwayChecks = relay.startAwayChecks();
   const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? clusterDomain });
   const managerIps = [...new Set([...config.podIps, ...interfaceAddresses(os.networkInterfaces())])];
   logger.info('tunnel destinations', { tunnelAllow: config.tunnelAllow, managerIps });
@@ -90,6 +91,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     await webhook?.close();
     stop.abort();
     stopSweeping();
+    stopAwayChecks();
     sessionObjects.stop();
     await health.close();
     kube.close();

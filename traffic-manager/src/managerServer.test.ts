@@ -104,7 +104,7 @@ describe('sessions and version', () => {
 
   test('ArriveAsClient gives a session and its TTL; Remain keeps it; Depart ends it; then NOT_FOUND', async () => {
     const r = await unary<{ session?: { sessionId: string }; ttlMs: number }>((cb) =>
-      m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'a', namespace: 'shop', version: '0.1.0' } }, cb),
+      m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'a', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 } }, cb),
     );
     const session = { sessionId: r.session?.sessionId ?? '' };
     assert.ok(session.sessionId.length >= 16, 'an unguessable id');
@@ -149,7 +149,7 @@ describe('two listeners: each refuses the other side\'s methods', () => {
     const session = { sessionId: await m.arrive() };
     const a = m.agentClient;
     await assert.rejects(
-      unary((cb) => a.arriveAsClient({ client: { name: 'mallory', installId: 'x', namespace: 'samples', version: '1' } }, cb)),
+      unary((cb) => a.arriveAsClient({ client: { name: 'mallory', installId: 'x', namespace: 'samples', version: '1', heartbeatMs: 0 } }, cb)),
       { ...denied, details: /ArriveAsClient is served to workstations only, through a port-forward/ },
     );
     await assert.rejects(unary((cb) => a.lookupDns({ session, name: ECHO, qtype: 1 }, cb)), denied);
@@ -484,7 +484,7 @@ describe('a client session is bound to its connections', () => {
     await once(listener, 'listening');
     try {
       const arrived = await unary<{ session?: { sessionId: string }; joinSecret: string }>((cb) =>
-        m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'alice', namespace: 'samples', version: '1' } }, cb),
+        m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'alice', namespace: 'samples', version: '1', heartbeatMs: 0 } }, cb),
       );
       const session = arrived.session!;
       assert.match(arrived.joinSecret, /^[0-9a-f]{64}$/);

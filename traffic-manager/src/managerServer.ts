@@ -253,7 +253,11 @@ export class ManagerServerHost {
       arriveAsClient: (call, callback) => {
         const c = call.request.client;
         if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
-        const session = sessions.arrive({ name: c.name, installId: c.installId, namespace: c.namespace, version: c.version }, 'client', call.getPeer());
+        const session = sessions.arrive(
+          { name: c.name, installId: c.installId, namespace: c.namespace, version: c.version, heartbeatMs: c.heartbeatMs },
+          'client',
+          call.getPeer(),
+        );
         const ended = this.options.onClientSessionEnded;
         if (ended) session.signal.addEventListener('abort', () => ended(session.id), { once: true });
         callback(null, { session: { sessionId: session.id }, ttlMs: sessions.ttlMs, joinSecret: session.joinSecret });

@@ -23,7 +23,7 @@ test('a session lives for the TTL after arrival and after each Remain', () => {
   const { reg, clock } = registry(10_000);
   const s = reg.arrive(alice);
   assert.equal(s.id, 's-1');
-  assert.deepEqual(s.client, alice);
+  assert.deepEqual(s.client, { ...alice, heartbeatMs: 0 });
   clock.t = 9_999;
   assert.equal(reg.remain(s.id, 'client'), true);
   clock.t = 19_998;

@@ -34,7 +34,14 @@ export interface ClientDescription {
   installId: string;
   namespace: string;
   version: string;
+  /** How often the client calls Remain; 0: it sends no heartbeats (an older client, an agent). */
+  heartbeatMs?: number;
 }
+
+/** A client that sends heartbeats is away once it has missed this many in a row. */
+export const MISSED_HEARTBEATS_AWAY = 4;
+/** Heartbeats a client may ask for: not so often that it loads the manager, nor so rarely that "away" means nothing. */
+export const HEARTBEAT_MS_RANGE = { min: 500, max: 10_000 } as const;
 
 export interface ClientSession {
   readonly id: string;
@@ -47,6 +54,8 @@ export interface ClientSession {
 
 interface SessionEntry extends ClientSession {
   expiresAt: number;
+  /** When the client last showed it is there: arrival, join, Remain, a message on a relayed tunnel. */
+  lastHeardAt: number;
   readonly controller: AbortController;
   /** Client sessions: the connections (peer addresses) it may be used on, oldest first. */
   readonly peers: Set<string>;
@@ -93,9 +102,10 @@ export class SessionRegistry {
     const entry: SessionEntry = {
       id: this.newId(),
       kind,
-      client: { ...client },
+      client: { ...client, heartbeatMs: heartbeatOf(client.heartbeatMs) },
       arrivedAt: now,
       expiresAt: now + this.ttlMs,
+      lastHeardAt: now,
       signal: controller.signal,
       controller,
       peers: new Set(peer === undefined ? [] : [peer]),
@@ -125,7 +135,26 @@ export class SessionRegistry {
     s.peers.delete(peer);
     s.peers.add(peer);
     while (s.peers.size > MAX_PEERS_PER_SESSION) s.peers.delete(s.peers.values().next().value!);
+    s.lastHeardAt = this.clock.now();
     return s;
+  }
+
+  /** The client of session `id` was just heard from (a message of its own on a relayed tunnel). */
+  heard(id: string): void {
+    const s = this.sessions.get(id);
+    if (s) s.lastHeardAt = this.clock.now();
+  }
+
+  /**
+   * How long a client that sends heartbeats has been silent, when that is long enough to call it
+   * away (a closed lid, a lost network); undefined while it is there, or when it sends none.
+   */
+  silentFor(session: ClientSession): number | undefined {
+    const s = this.sessions.get(session.id);
+    const every = s?.client.heartbeatMs ?? 0;
+    if (!s || every === 0) return undefined;
+    const silent = this.clock.now() - s.lastHeardAt;
+    return silent > every * MISSED_HEARTBEATS_AWAY ? silent : undefined;
   }
 
   /** A connection closed: no session may be used on its peer address any more. */
@@ -138,6 +167,7 @@ export class SessionRegistry {
     const s = this.live(id, kind, peer);
     if (!s) return false;
     s.expiresAt = this.clock.now() + this.ttlMs;
+    s.lastHeardAt = this.clock.now();
     return true;
   }
 
@@ -211,4 +241,10 @@ function sameSecret(a: string, b: string): boolean {
 export function sessionEndReason(signal: AbortSignal): SessionEndReason | undefined {
   const r: unknown = signal.reason;
   return r === 'departed' || r === 'expired' || r === 'replaced' || r === 'shutdown' ? r : undefined;
+}
+
+/** A client's heartbeat interval, within HEARTBEAT_MS_RANGE; 0 when it sends none. */
+function heartbeatOf(ms: number | undefined): number {
+  if (!ms) return 0;
+  return Math.min(HEARTBEAT_MS_RANGE.max, Math.max(HEARTBEAT_MS_RANGE.min, ms));
 }

@@ -92,7 +92,7 @@ async function probe(address: string, plan: ProbePlan): Promise<ProbeReport> {
   try {
     const version = await unary<VersionResponse>((cb) => client.version({}, cb));
     const arrived = await unary<ArriveAsClientResponse>((cb) =>
-      client.arriveAsClient({ client: { name: 'probe@test', installId: `probe-${process.pid}`, namespace: plan.namespace ?? 'default', version: version.version } }, cb),
+      client.arriveAsClient({ client: { name: 'probe@test', installId: `probe-${process.pid}`, namespace: plan.namespace ?? 'default', version: version.version, heartbeatMs: 0 } }, cb),
     );
     const session = { sessionId: arrived.session?.sessionId ?? '' };
     const clusterInfo = await firstClusterInfo(client, session.sessionId);

@@ -153,7 +153,7 @@ test('Version, ArriveAsClient and Remain answer; Remain with an unknown session 
   });
   const arrived = await unary<ArriveAsClientResponse>((cb) =>
     client.arriveAsClient(
-      { client: { name: 'alice@laptop', installId: 'i-1', namespace: 'shop', version: '0.1.0' } },
+      { client: { name: 'alice@laptop', installId: 'i-1', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 } },
       cb,
     )
   );

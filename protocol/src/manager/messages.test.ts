@@ -17,7 +17,7 @@ function roundTrip<T>(codec: { encode(m: T): { finish(): Uint8Array; }; decode(b
 
 test('session messages round-trip', () => {
   const arrive: ArriveAsClientRequest = {
-    client: { name: 'alice@laptop', installId: '0f4e9f2a', namespace: 'shop', version: '0.1.0' },
+    client: { name: 'alice@laptop', installId: '0f4e9f2a', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 },
   };
   assert.deepEqual(roundTrip(ArriveAsClientRequest, arrive), arrive);
   const session: ArriveAsClientResponse = { session: { sessionId: 's-1' }, ttlMs: 86_400_000, joinSecret: 'c0ffee' };

@@ -63,7 +63,7 @@ function unary(client: ManagerClient, method: string, token: string | undefined)
       case 'version':
         return void client.version({}, m, options, done);
       case 'arriveAsClient':
-        return void client.arriveAsClient({ client: { name: 'mallory@client-pod', installId: 'mallory', namespace: 'samples', version: '0.0.0' } }, m, options, done);
+        return void client.arriveAsClient({ client: { name: 'mallory@client-pod', installId: 'mallory', namespace: 'samples', version: '0.0.0', heartbeatMs: 0 } }, m, options, done);
       case 'listAgents':
         return void client.listAgents({ session: { sessionId: '' }, namespace: '', workloadName: '' }, m, options, done);
       case 'listIntercepts':

@@ -144,3 +144,69 @@ test('an Open for an intercept that does not exist is refused with a dial result
   const r = await fromAgent.next();
   assert.equal(r.kind === 'message' && r.message.$case === 'dialResult' && r.message.value.outcome, DialOutcome.FAILED);
 });
+
+test('a workstation that stopped its heartbeats is away: its connections are reset and new ones answered at once, until it is heard again', async () => {
+  // Heartbeats every second: away after four missed ones.
+  const client = await m.arrive('samples', 'lid-closed', 1_000);
+  const agent = await arriveAgent('echo-4');
+  const dials = m.client.watchDials({ session: { sessionId: client } });
+  dials.on('error', () => undefined);
+  const created = await unary<CreateInterceptResponse>((cb) => m.client.createIntercept({ session: { sessionId: client }, spec: spec({ name: 'lid' }) }, cb));
+  const interceptId = created.intercept!.id;
+  const connect = async (): Promise<{ fromAgent: TunnelClient; accept: TunnelClient }> => {
+    const fromAgent = new TunnelClient(m.agentClient);
+    fromAgent.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId }).message!);
+    const [dial] = (await once(dials, 'data')) as [DialRequest];
+    const accept = new TunnelClient(m.client);
+    accept.send({ $case: 'accept', value: { sessionId: client, dialId: dial.dialId } });
+    await accept.next();
+    accept.send({ $case: 'dialResult', value: { outcome: DialOutcome.OK, message: '' } });
+    await fromAgent.next();
+    return { fromAgent, accept };
+  };
+  const { fromAgent, accept } = await connect();
+
+  // Bytes from the workstation count as hearing from it.
+  m.clock.advance(3_500);
+  accept.send({ $case: 'data', value: Buffer.from('HTTP/1.1 200 OK\r\n') });
+  await fromAgent.next();
+  m.clock.advance(3_500);
+  assert.equal(m.relay.resetAway(), 0, 'heard 3.5 s ago: still there');
+
+  // Silent for 4.5 s: the agent's side and the workstation's side are reset, saying why.
+  m.clock.advance(1_000);
+  assert.equal(m.relay.resetAway(), 1);
+  const reset = await fromAgent.next();
+  assert.ok(reset.kind === 'message' && reset.message.$case === 'disconnect', JSON.stringify(reset));
+  assert.match(reset.message.value.error, /workstation is away: nothing heard from it for 4\.5 s/);
+
+  // A new connection is answered at once, without asking the workstation.
+  const again = new TunnelClient(m.agentClient);
+  let asked = false;
+  dials.once('data', () => (asked = true));
+  again.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId }).message!);
+  const refused = await again.next(400);
+  assert.ok(refused.kind === 'message' && refused.message.$case === 'dialResult', JSON.stringify(refused));
+  assert.equal(refused.message.value.outcome, DialOutcome.TIMEOUT);
+  assert.match(refused.message.value.message, /away/);
+  assert.equal(asked, false);
+
+  // A heartbeat: it is there again.
+  await unary((cb) => m.client.remain({ session: { sessionId: client } }, cb));
+  dials.removeAllListeners('data');
+  const back = await connect();
+  back.fromAgent.send({ $case: 'data', value: Buffer.from('GET / HTTP/1.1\r\n\r\n') });
+  const got = await back.accept.next();
+  assert.equal(got.kind === 'message' && got.message.$case, 'data');
+  dials.cancel();
+  await unary((cb) => m.client.depart({ session: { sessionId: client } }, cb));
+});
+
+test('a client that sends no heartbeats (an older daemon) is never called away', async () => {
+  const client = await m.arrive('samples', 'old-daemon');
+  m.clock.advance(30_000);
+  const session = m.sessions.get(client, 'client');
+  assert.ok(session);
+  assert.equal(m.sessions.silentFor(session), undefined);
+  await unary((cb) => m.client.depart({ session: { sessionId: client } }, cb));
+});

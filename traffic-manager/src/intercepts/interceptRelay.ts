@@ -4,6 +4,10 @@
  * with a Tunnel that starts with Accept, and from then on the manager relays every message
  * between the two calls unchanged (the sequence is in tunnel.proto). Backpressure: a call whose
  * write buffer is full pauses the other one until it drains.
+ *
+ * A workstation that has gone silent (its heartbeats stopped: a closed lid, a lost network) is
+ * away: its connections are reset and new ones refused at once, so the agent answers its callers
+ * (503) instead of letting them wait on a link that is not there. It is back as soon as it is heard.
  */
 import { randomUUID } from 'node:crypto';
 import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
@@ -29,19 +33,33 @@ export interface InterceptRelayOptions {
   logger: Logger;
   /** How long a client may take to accept a connection before the agent hears TIMEOUT. */
   acceptTimeoutMs?: number;
+  /** Whether clients are there (SessionRegistry); without it every client counts as there. */
+  presence?: ClientPresence;
+}
+
+export interface ClientPresence {
+  /** The client of session `id` sent something. */
+  heard(id: string): void;
+  /** How long the client has been silent, once it counts as away; undefined while it is there. */
+  silentFor(session: ClientSession): number | undefined;
 }
 
 interface PendingDial {
   readonly agentCall: TunnelCall;
   readonly open: TunnelOpen;
-  readonly clientSessionId: string;
+  readonly clientSession: ClientSession;
   readonly timer: NodeJS.Timeout;
+}
+
+interface Relayed {
+  readonly clientSession: ClientSession;
+  reset(why: string): void;
 }
 
 export class InterceptRelay {
   private readonly dialStreams = new Map<string, Set<DialsCall>>();
   private readonly pending = new Map<string, PendingDial>();
-  private readonly relays = new Set<() => void>();
+  private readonly relays = new Set<Relayed>();
   private readonly acceptTimeoutMs: number;
 
   constructor(private readonly options: InterceptRelayOptions) {
@@ -96,6 +114,11 @@ export class InterceptRelay {
     const watchers = this.dialStreams.get(intercept.session.id);
     const watcher = watchers && [...watchers].find((w) => !w.writableEnded && !w.destroyed);
     if (!watcher) return refuse(`the client of intercept ${intercept.spec.name} is not connected`);
+    const silent = this.options.presence?.silentFor(intercept.session);
+    if (silent !== undefined) {
+      writeMessage(call, { $case: 'dialResult', value: { outcome: DialOutcome.TIMEOUT, message: awayMessage(silent) } });
+      return endCall(call);
+    }
 
     const dialId = randomUUID();
     const timer = setTimeout(() => {
@@ -104,7 +127,7 @@ export class InterceptRelay {
       writeMessage(call, { $case: 'dialResult', value: { outcome: DialOutcome.TIMEOUT, message: 'the workstation did not answer in time' } });
       endCall(call);
     }, this.acceptTimeoutMs);
-    this.pending.set(dialId, { agentCall: call, open, clientSessionId: intercept.session.id, timer });
+    this.pending.set(dialId, { agentCall: call, open, clientSession: intercept.session, timer });
     const forget = (): void => {
       const p = this.pending.get(dialId);
       if (p?.agentCall !== call) return;
@@ -135,19 +158,19 @@ export class InterceptRelay {
   accept(call: TunnelCall, accept: TunnelAccept): void {
     const p = this.pending.get(accept.dialId);
     if (!p) return fail(call, status.NOT_FOUND, `no pending connection ${JSON.stringify(accept.dialId)} (it timed out or the agent gave up)`);
-    if (p.clientSessionId !== accept.sessionId || !this.options.lookupSession(accept.sessionId, 'client', call.getPeer())) {
+    if (p.clientSession.id !== accept.sessionId || !this.options.lookupSession(accept.sessionId, 'client', call.getPeer())) {
       return fail(call, status.PERMISSION_DENIED, 'that connection belongs to another session');
     }
     clearTimeout(p.timer);
     this.pending.delete(accept.dialId);
     if (p.agentCall.destroyed || p.agentCall.writableEnded) return fail(call, status.CANCELLED, 'the agent gave up on that connection');
     writeMessage(call, { $case: 'open', value: p.open });
-    this.splice(p.agentCall, call);
+    this.splice(p.agentCall, call, p.clientSession);
   }
 
   /** Ends every relayed connection (manager shutdown). */
   disconnectAll(detail: string): void {
-    for (const stop of [...this.relays]) stop();
+    for (const r of [...this.relays]) r.reset(detail);
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       fail(p.agentCall, status.UNAVAILABLE, detail);
@@ -155,22 +178,68 @@ export class InterceptRelay {
     }
   }
 
-  private splice(agent: TunnelCall, client: TunnelCall): void {
+  /**
+   * Resets the connections of workstations that are away and answers their pending dials, so
+   * that a request already sent into such a connection gets its answer from the agent too.
+   * Returns how many connections it reset.
+   */
+  resetAway(): number {
+    const presence = this.options.presence;
+    if (!presence) return 0;
+    const silence = new Map<string, number | undefined>();
+    const silentFor = (session: ClientSession): number | undefined => {
+      if (!silence.has(session.id)) silence.set(session.id, presence.silentFor(session));
+      return silence.get(session.id);
+    };
+    let n = 0;
+    for (const r of [...this.relays]) {
+      const silent = silentFor(r.clientSession);
+      if (silent === undefined) continue;
+      r.reset(awayMessage(silent));
+      n++;
+    }
+    for (const [id, p] of this.pending) {
+      const silent = silentFor(p.clientSession);
+      if (silent === undefined) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      writeMessage(p.agentCall, { $case: 'dialResult', value: { outcome: DialOutcome.TIMEOUT, message: awayMessage(silent) } });
+      endCall(p.agentCall);
+    }
+    if (n > 0) this.options.logger.info('reset the connections of workstations that are away', { connections: n });
+    return n;
+  }
+
+  /** Calls resetAway() every `intervalMs` until the returned function is called. */
+  startAwayChecks(intervalMs = 1_000): () => void {
+    const timer = setInterval(() => this.resetAway(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private splice(agent: TunnelCall, client: TunnelCall, clientSession: ClientSession): void {
     let done = false;
     const ended = { agent: false, client: false };
+    const relayed: Relayed = {
+      clientSession,
+      reset: (why) => {
+        reset(agent, why);
+        reset(client, why);
+        finish();
+      },
+    };
     const finish = (): void => {
       if (done) return;
       done = true;
-      this.relays.delete(abort);
+      this.relays.delete(relayed);
     };
-    const abort = (): void => {
-      reset(agent, 'the traffic-manager is shutting down');
-      reset(client, 'the traffic-manager is shutting down');
-      finish();
-    };
-    this.relays.add(abort);
+    this.relays.add(relayed);
+    const presence = this.options.presence;
     const pipe = (from: TunnelCall, to: TunnelCall, side: 'agent' | 'client'): void => {
       from.on('data', (m: TunnelMessage) => {
+        // Bytes from the workstation show it is there as well as a heartbeat does (a long upload
+        // may hold its heartbeats up behind them).
+        if (side === 'client') presence?.heard(clientSession.id);
         if (!m.message || to.writableEnded || to.destroyed) return;
         if (!to.write(m)) {
           from.pause();
@@ -211,4 +280,8 @@ function reset(call: TunnelCall, error: string): void {
 
 function fail(call: TunnelCall, code: status, details: string): void {
   if (!call.writableEnded && !call.destroyed) call.emit('error', { code, details });
+}
+
+function awayMessage(silentMs: number): string {
+  return `the workstation is away: nothing heard from it for ${(silentMs / 1000).toFixed(1)} s`;
 }

@@ -125,6 +125,7 @@ export interface TestManager {
   agentClient: ManagerClient;
   host: ManagerServerHost;
   sessions: SessionRegistry;
+  relay: InterceptRelay;
   tunnels: TunnelService;
   dnsAnswers: DnsAnswerMemory;
   intercepts: InterceptRegistry;
@@ -134,8 +135,8 @@ export interface TestManager {
   /** The daemons' listener: "127.0.0.1:PORT". */
   address: string;
   agentAddress: string;
-  /** A fresh session in `namespace`. */
-  arrive(namespace?: string, installId?: string): Promise<string>;
+  /** A fresh session in `namespace`, of a client that sends no heartbeats unless `heartbeatMs` says so. */
+  arrive(namespace?: string, installId?: string, heartbeatMs?: number): Promise<string>;
   /** An agent session for `info` (echoAgent by default) with the test token, on the agent listener. */
   arriveAgent(podName: string, info?: AgentInfo): Promise<string>;
   close(): Promise<void>;
@@ -172,7 +173,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
   const sessions = new SessionRegistry({ ttlMs: options.ttlMs ?? 60_000, clock, logger: silentLogger });
   const intercepts = new InterceptRegistry(silentLogger);
   const lookupSession = sessions.get.bind(sessions);
-  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: silentLogger, ...options.relay });
+  const relay = new InterceptRelay({ registry: intercepts, lookupSession, logger: silentLogger, presence: sessions, ...options.relay });
   const clusterInfo = new SettableClusterInfo(options.clusterInfo);
   const dnsAnswers = new DnsAnswerMemory({ clusterDomain: () => clusterInfo.current()?.clusterDomain ?? 'cluster.local', clock });
   const destinations = new DestinationGuard({
@@ -207,6 +208,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     agentClient,
     host,
     sessions,
+    relay,
     tunnels,
     dnsAnswers,
     intercepts,
@@ -215,9 +217,9 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     agentCheck,
     address,
     agentAddress,
-    async arrive(namespace = 'samples', installId = `install-${++installs}`) {
+    async arrive(namespace = 'samples', installId = `install-${++installs}`, heartbeatMs = 0) {
       const r = await unary<ArriveAsClientResponse>((cb) =>
-        client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7' } }, cb),
+        client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7', heartbeatMs } }, cb),
       );
       return r.session?.sessionId ?? '';
     },

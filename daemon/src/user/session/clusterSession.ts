@@ -15,7 +15,7 @@ import { sessionHandle } from '../../../../common/src/sessionIdentity.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
-import { clientName, ManagerConnection, isSessionLost } from './managerConnection.js';
+import { clientName, HEARTBEAT_MS, ManagerConnection, isSessionLost } from './managerConnection.js';
 import { proveSession } from './sessionProof.js';
 import type { ClusterNetworks } from '../../network/clusterNetworks.js';
 
@@ -149,7 +149,7 @@ export class ClusterSession {
           throw new Refusal(e);
         });
         this.log.info(`arrived as client ${user.username}, session ${sessionHandle(session.sessionId)} (ttl ${ttlMs} ms)`);
-        this.scheduleRemain(Math.max(1000, Math.floor(ttlMs / 3)));
+        this.scheduleRemain(remainEvery(ttlMs));
         await this.watch();
         return;
       } catch (err) {
@@ -185,7 +185,7 @@ export class ClusterSession {
       throw err;
     }
     this.log.info(`joined session ${sessionHandle(session.sessionId)} again on a new connection`);
-    this.scheduleRemain(Math.max(1000, Math.floor(ttlMs / 3)));
+    this.scheduleRemain(remainEvery(ttlMs));
     await this.watch();
     return true;
   }
@@ -274,4 +274,9 @@ class Refusal {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** Remain as a heartbeat, and never so rarely that the session's TTL runs out in between. */
+function remainEvery(ttlMs: number): number {
+  return Math.max(500, Math.min(HEARTBEAT_MS, Math.floor(ttlMs / 3)));
 }

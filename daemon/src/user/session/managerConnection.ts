@@ -21,6 +21,13 @@ import { PortForwardError } from '../kube/portForwardError.js';
 import { lookupDns, managerChannelOptions } from '../../network/managerChannel.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 
+
+/**
+ * How often the daemon calls Remain. Besides keeping the session, it tells the manager that this
+ * workstation is there: after four missed ones the manager answers its intercepted connections
+ * at once instead of letting callers wait on a link that is gone (see interceptRelay.ts).
+ */
+export const HEARTBEAT_MS = 1_500;
 export class ManagerConnection {
   private constructor(
     readonly client: ManagerClient,
@@ -90,7 +97,7 @@ export class ManagerConnection {
   arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number; joinSecret: string }> {
     return new Promise((resolve, reject) =>
       this.client.arriveAsClient(
-        { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION } },
+        { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION, heartbeatMs: HEARTBEAT_MS } },
         new Metadata(),
         { deadline: Date.now() + deadlineMs },
         (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs, joinSecret: res!.joinSecret })),

@@ -69,6 +69,12 @@ export interface ClientInfo {
   namespace: string;
   /** The daemon's product version, for the manager's logs. */
   version: string;
+  /**
+   * How often this client calls Remain, in ms; 0 (older clients): every ttl_ms / 3. A client that
+   * sends heartbeats and is not heard from (no Remain, no tunnel message) for four of them is
+   * away: its intercepts' connections are answered at once instead of waiting for it.
+   */
+  heartbeatMs: number;
 }
 
 export interface ArriveAsClientRequest {
@@ -599,7 +605,7 @@ export const SessionInfo: MessageFns<SessionInfo> = {
 };
 
 function createBaseClientInfo(): ClientInfo {
-  return { name: "", installId: "", namespace: "", version: "" };
+  return { name: "", installId: "", namespace: "", version: "", heartbeatMs: 0 };
 }
 
 export const ClientInfo: MessageFns<ClientInfo> = {
@@ -615,6 +621,9 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     }
     if (message.version !== "") {
       writer.uint32(34).string(message.version);
+    }
+    if (message.heartbeatMs !== 0) {
+      writer.uint32(40).uint32(message.heartbeatMs);
     }
     return writer;
   },
@@ -664,6 +673,14 @@ export const ClientInfo: MessageFns<ClientInfo> = {
             message.version = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.heartbeatMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -690,6 +707,9 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     if (message.version !== "") {
       obj.version = message.version;
     }
+    if (message.heartbeatMs !== 0) {
+      obj.heartbeatMs = Math.round(message.heartbeatMs);
+    }
     return obj;
   },
 
@@ -702,6 +722,7 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     message.installId = object.installId ?? "";
     message.namespace = object.namespace ?? "";
     message.version = object.version ?? "";
+    message.heartbeatMs = object.heartbeatMs ?? 0;
     return message;
   },
 };
