@@ -7,14 +7,16 @@
  * Also the time of `telepath connect` with the manager already installed, and the daemon's
  * memory. Prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
  * Then the intercept numbers (interceptBench.ts), the volumes' (volumesBench.ts) and the CLI's
- * start-up (cliStartBench.ts; --only cli needs no cluster).
- *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli]
+ * start-up (cliStartBench.ts; --only cli needs no cluster), and two developers' personal intercepts
+ * on one workload under load (teamBench.ts).
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli|team]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliStartBench } from './cliStartBench.js';
 import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
+import { teamBench, type TeamBenchResult } from './teamBench.js';
 import { volumesBench } from './volumesBench.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
 
@@ -73,7 +75,25 @@ async function main(): Promise<void> {
     console.log(`| through the sshfs mount (TELEPATH_ROOT) | ${v.mountMBs.toFixed(1)} |`);
     console.log(`| kubectl exec, streaming the file to stdout (what kubectl cp does, without tar) | ${v.kubectlMBs.toFixed(1)} |`);
   }
+  if (!only || only === 'team') printTeam(await teamBench(Math.max(4000, Number(requests) * 4), rounds));
   if (!only) printCliStart(await cliStartBench(20));
+}
+
+function printTeam(r: TeamBenchResult): void {
+  const f = (n: number): string => n.toFixed(2);
+  const failed = (res: TeamBenchResult['noAgent'], ok: RegExp): number =>
+    Object.entries(res).reduce((n, [, c]) => n + Object.entries(c.answers).filter(([who]) => !ok.test(who)).reduce((m, [, k]) => m + k, 0), 0);
+  console.log(
+    `\nTwo developers on one workload: ${r.requests} GETs from the client pod on ${r.concurrency} keep-alive connections, ` +
+      `in turn with developer one's header, none, developer two's, none; best of ${rounds} rounds (lowest p99 without a header)\n`,
+  );
+  console.log('| | without a header (to the pod): p50 / p99 ms | developer one: p50 / p99 ms | developer two: p50 / p99 ms | not answered 200 |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, res] of [['no agent (all to the pod)', r.noAgent], ['two personal intercepts', r.twoIntercepts]] as const) {
+    const cell = (c: keyof typeof res): string => `${f(res[c]!.p50ms)} / ${f(res[c]!.p99ms)}`;
+    console.log(`| ${name} | ${cell('pod')} | ${cell('one')} | ${cell('two')} | ${failed(res, /^(echo-|laptop-)/)} |`);
+  }
+  console.log(`\np99 without a header, with the intercepts / without: ${(r.twoIntercepts.pod!.p99ms / r.noAgent.pod!.p99ms).toFixed(2)}x`);
 }
 
 function printCliStart(rows: Awaited<ReturnType<typeof cliStartBench>>): void {
