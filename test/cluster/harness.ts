@@ -51,9 +51,12 @@ export function runOk(cmd: string, args: string[], opts: RunOptions = {}): strin
   return r.stdout;
 }
 
-/** Brings the cluster up when it is not (idempotent); returns the admin kubeconfig path. */
-export function ensureCluster(): string {
-  const r = spawnSync('bash', [path.join(clusterDir, 'up')], {
+/**
+ * Brings the cluster up when it is not, or is up with other profiles (test/cluster/up); returns
+ * the admin kubeconfig path. Tests that need the default cluster call it without profiles.
+ */
+export function ensureCluster(...profiles: string[]): string {
+  const r = spawnSync('bash', [path.join(clusterDir, 'up'), ...(profiles.length ? ['--profile', profiles.join(',')] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
     timeout: 60 * 60_000,

@@ -41,7 +41,7 @@ export const DEFAULT_CONFIG: ManagerConfig = {
   logLevel: 'info',
   sessionTtlMs: 60_000,
   drainMs: 5_000,
-  webhookPort: 8443,
+  webhookPort: 443,
   agentImage: 'docker.io/library/node:20-alpine',
   tunnelAllow: [],
   podIps: [],

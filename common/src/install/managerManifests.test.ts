@@ -140,9 +140,9 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
     { name: 'https-webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
   ]);
   // The daemons' port 8081 is the pod's loopback only: no container port, no Service port.
-  assert.deepEqual(c?.ports?.map((p) => [p.name, p.containerPort]), [['agent', 8083], ['health', 8082], ['webhook', 8443]]);
+  assert.deepEqual(c?.ports?.map((p) => [p.name, p.containerPort]), [['agent', 8083], ['health', 8082], ['webhook', 443]]);
   assert.ok(!svc.spec?.ports?.some((p) => p.port === GRPC_PORT || String(p.targetPort) === String(GRPC_PORT)), "the Service does not lead to the daemons' port");
-  assert.ok(c?.ports?.some((p) => p.name === 'webhook' && p.containerPort === 8443 && p.protocol === 'TCP'));
+  assert.ok(c?.ports?.some((p) => p.name === 'webhook' && p.containerPort === 443 && p.protocol === 'TCP'));
   const env = (name: string): string | undefined => c?.env?.find((e) => e.name === name)?.value;
   assert.equal(env('TELEPATH_WEBHOOK_PORT'), String(WEBHOOK_PORT));
   assert.equal(env('TELEPATH_GRPC_PORT'), String(GRPC_PORT));

@@ -37,8 +37,10 @@ export const AGENT_PORT = 8083;
 export const AGENT_PORT_NAME = 'agent';
 export const HEALTH_PORT = 8082;
 /** The agent-injection webhook: HTTPS on the manager's container port WEBHOOK_PORT, reached by the
- * API server through the Service's port WEBHOOK_SERVICE_PORT at WEBHOOK_PATH. */
-export const WEBHOOK_PORT = 8443;
+ * API server through the Service's port WEBHOOK_SERVICE_PORT at WEBHOOK_PATH. 443 in the pod too:
+ * some control planes may reach pods on 443 only (GKE private clusters' firewall lets the API
+ * server reach nodes on 443 and 10250), and a webhook it cannot call blocks every pod it matches. */
+export const WEBHOOK_PORT = 443;
 export const WEBHOOK_PORT_NAME = 'webhook';
 export const WEBHOOK_SERVICE_PORT = 443;
 export const WEBHOOK_SERVICE_PORT_NAME = 'https-webhook';
@@ -224,6 +226,9 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
             runAsUser: NODE_UID,
             runAsGroup: NODE_UID,
             seccompProfile: { type: 'RuntimeDefault' },
+            // Lets the non-root manager listen on WEBHOOK_PORT (443) without a capability. A
+            // namespaced, "safe" sysctl (kubelet 1.22+), allowed by Pod Security "restricted".
+            sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: String(WEBHOOK_PORT) }],
           },
           containers: [
             {

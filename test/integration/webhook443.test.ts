@@ -1,0 +1,65 @@
+/**
+ * A control plane that may reach pods only on port 443, as on GKE private clusters (issue #16):
+ * the cluster's profile `webhook-443` makes the node reject every connection it starts through a
+ * Service to another pod port, which is how the API server calls a webhook. The manager serves its
+ * webhook on 443 in the pod, so the agent is still injected and a personal intercept works.
+ * Afterwards the next test file's ensureCluster() brings the default cluster back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { buildBundles, ensureCluster, fromClientPod, inNode, kubectl, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+
+const telepath = path.join(repoRoot, 'dist/telepath.js');
+const samples = path.join(repoRoot, '.cluster/build/samples.js');
+const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-webhook443', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-webhook443') };
+const tp = (args: string[]): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs: 240_000 });
+const LOCAL_PORT = 18141;
+
+let laptop: ChildProcess | undefined;
+
+before(() => {
+  ensureCluster('webhook-443');
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', samples, 'http-echo', '--port', String(LOCAL_PORT)]);
+  laptop.stderr?.on('data', () => undefined);
+});
+
+after(() => {
+  tp(['uninstall', '--agent', 'echo', '--namespace', 'samples']);
+  tp(['quit']);
+  laptop?.kill('SIGTERM');
+});
+
+describe('a control plane that reaches pods only on port 443', () => {
+  test('the profile is real: from the node, a Service is refused on a pod port other than 443', () => {
+    const ip = kubectl('-n', 'samples', 'get', 'service', 'echo', '-o', 'jsonpath={.spec.clusterIP}').trim();
+    const r = inNode(['curl', '-sS', '--max-time', '5', `http://${ip}:8080/`]);
+    assert.notEqual(r.code, 0, 'the echo Service answered the node on 8080');
+    assert.match(r.stderr, /reset|refused|couldn't connect/i);
+  });
+
+  test("connect and DNS; the manager's webhook is called on 443: the agent is injected and a personal intercept routes by header", () => {
+    const c = tp(['connect', '--namespace', 'samples']);
+    assert.equal(c.code, 0, c.stderr);
+    const byName = ws(['curl', '-sS', '--max-time', '10', 'http://echo.samples:8080/']);
+    assert.equal(byName.code, 0, `connect and DNS: ${byName.stderr}`);
+    // The webhook answers the node through its Service on 443 (any HTTP status: it is there),
+    // once kube-proxy has the new manager pod's endpoint.
+    const svc = kubectl('-n', 'telepath', 'get', 'service', 'traffic-manager', '-o', 'jsonpath={.spec.clusterIP}').trim();
+    let probe = inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
+    for (let i = 0; i < 20 && probe.code !== 0; i++) {
+      spawnSync('sleep', ['0.5']);
+      probe = inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
+    }
+    assert.equal(probe.code, 0, `the webhook on 443: ${probe.stderr}`);
+    const i = tp(['intercept', 'echo', '--namespace', 'samples', '--port', String(LOCAL_PORT), '--http-header', 'x-gke=private', '--mount=false']);
+    assert.equal(i.code, 0, i.stderr);
+    const withHeader = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-gke=private', '--count', '3', '--timeout', '5000']);
+    assert.equal(withHeader.code, 0, withHeader.stderr);
+    for (const line of withHeader.stdout.trim().split('\n')) assert.equal((JSON.parse(line) as { pod: string }).pod, 'laptop');
+    const l = tp(['leave', 'echo']);
+    assert.equal(l.code, 0, l.stderr);
+  });
+});
