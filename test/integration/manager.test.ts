@@ -57,7 +57,7 @@ describe('traffic-manager install', () => {
     assert.ok(ready, `a "ready" log line in:\n${logs}`);
   });
 
-  test('its service account may list nodes and ServiceCIDRs, dry-run Services, keep its webhook TLS and check agents, and nothing else', () => {
+  test('its service account may list nodes, pods and ServiceCIDRs, dry-run Services, keep its webhook TLS and check agents, and nothing else', () => {
     const can = (...args: string[]): string => ws(['kubectl', 'auth', 'can-i', ...args, `--as=${SA}`]).stdout.trim();
     assert.equal(can('list', 'nodes'), 'yes');
     assert.equal(can('watch', 'nodes'), 'yes');
@@ -67,11 +67,13 @@ describe('traffic-manager install', () => {
     assert.equal(can('get', 'secrets', '-n', NS), 'no');
     assert.equal(can('delete', 'services', '-n', NS), 'no');
     assert.equal(can('patch', 'nodes'), 'no');
-    assert.equal(can('list', 'pods', '-n', 'samples'), 'no');
-    // An arriving agent: whose its token is, and the pod it is bound to; nothing else of pods.
+    // Pod subnets from the pods' addresses (TELEPATH_POD_CIDR_STRATEGY), in every namespace.
+    assert.equal(can('list', 'pods', '-A'), 'yes');
+    assert.equal(can('watch', 'pods', '-A'), 'yes');
+    assert.equal(can('delete', 'pods', '-n', 'samples'), 'no');
+    // An arriving agent: whose its token is, and the pod it is bound to.
     assert.equal(can('create', 'tokenreviews.authentication.k8s.io'), 'yes');
     assert.equal(can('get', 'pods', '-n', 'samples'), 'yes');
-    assert.equal(can('watch', 'pods', '-n', 'samples'), 'no');
     assert.equal(can('create', 'pods/exec', '-n', 'samples'), 'no');
     assert.equal(can('create', 'serviceaccounts/token', '-n', 'samples'), 'no');
     // The webhook: its own TLS Secret and its own configuration's caBundle, nothing more.

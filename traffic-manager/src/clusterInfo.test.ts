@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCidr, parseResolvConf, parseServiceRangeError, podCidrsOfNodes } from './clusterInfo.js';
+import { isCidr, nodesHavePodCidrs, parseResolvConf, parseServiceRangeError, podCidrsOfNodes } from './clusterInfo.js';
 
 test('the service range is read from the API server error, IPv4 and dual stack', () => {
   assert.deepEqual(
@@ -29,6 +29,22 @@ test('pod CIDRs are collected from every node, podCIDRs before podCIDR, deduplic
     ]),
     ['10.244.0.0/24', '10.244.1.0/24', 'fd00::/64'],
   );
+});
+
+test('the nodes give the pod subnets while some node has a pod CIDR and every Ready one has', () => {
+  const ready = { conditions: [{ type: 'MemoryPressure', status: 'False' }, { type: 'Ready', status: 'True' }] };
+  const notReady = { conditions: [{ type: 'Ready', status: 'False' }] };
+  const withCidr = { spec: { podCIDR: '10.244.0.0/24' }, status: ready };
+  assert.equal(nodesHavePodCidrs([withCidr, { spec: { podCIDRs: ['10.244.1.0/24'] }, status: ready }]), true);
+  // Calico IPAM, Cilium cluster-pool, VPC CNIs: Ready nodes without one.
+  assert.equal(nodesHavePodCidrs([withCidr, { spec: {}, status: ready }]), false);
+  assert.equal(nodesHavePodCidrs([{ spec: {}, status: ready }]), false);
+  assert.equal(nodesHavePodCidrs([{ spec: { podCIDR: 'garbage' }, status: ready }]), false);
+  // A node that just joined gets its podCIDR before it becomes Ready.
+  assert.equal(nodesHavePodCidrs([withCidr, { spec: {}, status: notReady }, { spec: {} }]), true);
+  // Nothing to go by: not the nodes.
+  assert.equal(nodesHavePodCidrs([]), false);
+  assert.equal(nodesHavePodCidrs([{ spec: {}, status: notReady }]), false);
 });
 
 test('isCidr accepts IPv4 and IPv6 CIDRs only', () => {

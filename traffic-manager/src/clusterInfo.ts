@@ -2,8 +2,9 @@
  * What the manager tells clients about the cluster's networks, and the pure parsing behind it.
  * The service CIDRs come from the ServiceCIDR API (GA in Kubernetes 1.33) or, on older clusters,
  * from the error a dry-run Service with an impossible ClusterIP provokes ("The range of valid
- * IPs is …"); pod CIDRs from the nodes' spec.podCIDRs; DNS from the manager pod's resolv.conf,
- * which the kubelet writes with the cluster DNS Service and the cluster domain.
+ * IPs is …"); pod CIDRs from the nodes' spec.podCIDRs (or, where the CNI leaves those empty,
+ * podSubnetCover.ts); DNS from the manager pod's resolv.conf, which the kubelet writes with the
+ * cluster DNS Service and the cluster domain.
  */
 import { subnetFromCidr, type SubnetBytes } from '../../protocol/src/ipAddress.js';
 
@@ -43,14 +44,32 @@ export function parseResolvConf(text: string): { nameserver?: string; clusterDom
   return { nameserver, clusterDomain };
 }
 
+/** The node fields pod subnets are read from. */
+export interface NodePodCidrs {
+  spec?: { podCIDR?: string; podCIDRs?: string[] };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
 /** Every pod CIDR the nodes were given, deduplicated and sorted for stable comparisons. */
-export function podCidrsOfNodes(nodes: { spec?: { podCIDR?: string; podCIDRs?: string[] } }[]): string[] {
-  const out: string[] = [];
-  for (const n of nodes) {
-    const cidrs = n.spec?.podCIDRs?.length ? n.spec.podCIDRs : n.spec?.podCIDR ? [n.spec.podCIDR] : [];
-    out.push(...cidrs.filter(isCidr));
-  }
-  return unique(out).sort();
+export function podCidrsOfNodes(nodes: NodePodCidrs[]): string[] {
+  return unique(nodes.flatMap(podCidrsOfNode)).sort();
+}
+
+/**
+ * Whether the nodes' pod CIDRs are the pod subnets (the `auto` strategy): some node has one, and
+ * every Ready node has one. A node that is not Ready yet is left out because the controller
+ * manager gives a new node its podCIDR only after the node registered, and pods run on it only
+ * once it is Ready; counting it would switch every cluster that adds a node to covering pod IPs
+ * for a moment. On clusters whose CNI ignores spec.podCIDR, Ready nodes have none.
+ */
+export function nodesHavePodCidrs(nodes: NodePodCidrs[]): boolean {
+  const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return nodes.some((n) => podCidrsOfNode(n).length > 0) && ready.every((n) => podCidrsOfNode(n).length > 0);
+}
+
+function podCidrsOfNode(n: NodePodCidrs): string[] {
+  const cidrs = n.spec?.podCIDRs?.length ? n.spec.podCIDRs : n.spec?.podCIDR ? [n.spec.podCIDR] : [];
+  return cidrs.filter(isCidr);
 }
 
 export function sameNetworks(a: ClusterNetworks, b: ClusterNetworks): boolean {

@@ -1,20 +1,25 @@
 /**
  * Discovers the cluster's networks and keeps them current: service CIDRs from the ServiceCIDR API
  * (or, where that API is missing or forbidden, from a dry-run Service with an impossible
- * ClusterIP), pod CIDRs from the nodes (watched, since nodes come and go), and the DNS server and
- * cluster domain from the pod's resolv.conf. Listeners hear each snapshot that differs from the
- * previous one.
+ * ClusterIP), pod CIDRs by the configured strategy (config.ts) from the nodes or from the pods'
+ * own addresses (both watched, since nodes and pods come and go), and the DNS server and cluster
+ * domain from the pod's resolv.conf. Listeners hear each snapshot that differs from the previous
+ * one.
  */
 import {
   type ClusterNetworks,
   isCidr,
+  type NodePodCidrs,
+  nodesHavePodCidrs,
   parseResolvConf,
   parseServiceRangeError,
   podCidrsOfNodes,
   sameNetworks,
 } from './clusterInfo.js';
+import type { PodCidrStrategy } from './config.js';
 import { abortableSleep, errorText, type KubeApi, type KubeObject, watchCollection } from './kube/collectionWatch.js';
 import { KubeApiError } from './kube/kubeClient.js';
+import { type PodAddresses, podBlocksOf, PodSubnetCover } from './podSubnetCover.js';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
 
 export interface ClusterInfoSource {
@@ -39,12 +44,19 @@ interface ServiceCidr extends KubeObject {
   spec?: { cidrs?: string[] };
 }
 
-interface Node extends KubeObject {
-  spec?: { podCIDR?: string; podCIDRs?: string[] };
-}
+type Node = KubeObject & NodePodCidrs;
+type Pod = KubeObject & PodAddresses;
 
 export const SERVICE_CIDRS_PATH = '/apis/networking.k8s.io/v1/servicecidrs';
 export const NODES_PATH = '/api/v1/nodes';
+export const PODS_PATH = '/api/v1/pods';
+/**
+ * The pods whose addresses count: finished pods hold none (and a watch reports a pod that
+ * finishes as deleted), and a hostNetwork pod's address is its node's, which must not be routed.
+ */
+export const POD_FIELD_SELECTOR = 'spec.hostNetwork=false,status.phase!=Succeeded,status.phase!=Failed';
+/** Pods are listed in pages of this many, so the manager never holds a whole large list at once. */
+const POD_PAGE_SIZE = 500;
 /** An address outside every sane service range; the API server's refusal names the real range. */
 const PROBE_CLUSTER_IP = '1.1.1.1';
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -57,18 +69,41 @@ export interface KubeClusterInfoSourceOptions {
   dnsServer: string;
   clusterDomain: string;
   logger: Logger;
-  /** First pause before listing nodes again after a failure; doubles up to 5 minutes. */
+  /** First pause before listing nodes (or pods) again after a failure; doubles up to 5 minutes. */
   retryDelayMs?: number;
+  /** Where pod subnets come from (config.ts); `auto` when unset. */
+  podCidrStrategy?: PodCidrStrategy;
+  /** TELEPATH_POD_CIDRS: when not empty, the pod subnets as they are; nothing is watched for them. */
+  podCidrs?: string[];
+  /**
+   * Covering pod IPs: how long pod changes gather before the cover is computed and published (so
+   * a hundred pods starting at once make one snapshot, not a hundred), 1 s by default.
+   */
+  podCoverDelayMs?: number;
+  /** Covering pod IPs: how long a block stays after its last pod went (PodSubnetCover), 5 minutes by default. */
+  keepEmptyBlockMs?: number;
 }
 
 export class KubeClusterInfoSource implements ClusterInfoSource {
   private readonly listeners = new Set<(n: ClusterNetworks) => void>();
   private snapshot: ClusterNetworks | undefined;
   private serviceCidrs: string[] = [];
-  private podCidrs: string[] = [];
+  private nodeCidrs: string[] = [];
+  /** Under `auto`: whether the nodes' CIDRs are the pod subnets (nodesHavePodCidrs). */
+  private nodesGivePodCidrs = true;
+  /** What is kept of each pod (its blocks); undefined until pods were first listed. */
+  private podBlocks: string[][] | undefined;
+  private coverCidrs: string[] = [];
+  private readonly cover: PodSubnetCover;
+  /** Set once pods are watched; resolves when the first list has succeeded or failed. */
+  private podWatch: Promise<void> | undefined;
+  /** When the cover is next computed, if that is scheduled. */
+  private coverDueAt: number | undefined;
   private started = false;
 
-  constructor(private readonly options: KubeClusterInfoSourceOptions) {}
+  constructor(private readonly options: KubeClusterInfoSourceOptions) {
+    this.cover = new PodSubnetCover(options.keepEmptyBlockMs ?? 5 * 60_000);
+  }
 
   current(): ClusterNetworks | undefined {
     return this.snapshot;
@@ -142,41 +177,108 @@ export class KubeClusterInfoSource implements ClusterInfoSource {
   }
 
   /**
-   * Lists and watches nodes. When the first list fails (RBAC not bound yet, API server busy),
-   * discovery goes on without pod subnets and the list is retried in the background.
+   * Watches what the strategy needs: nodes (`nodes`, `auto`), pods (`pods`, and `auto` once a
+   * Ready node has no pod CIDR), nothing for configured CIDRs. Resolves when the first lists are
+   * in, so the first snapshot has the pod subnets.
    */
   private async startPodCidrs(signal: AbortSignal): Promise<void> {
+    const { podCidrs, podCidrStrategy = 'auto', logger } = this.options;
+    if (podCidrs?.length) {
+      logger.info('pod subnets as configured (TELEPATH_POD_CIDRS)', { podCidrs });
+      return;
+    }
+    if (podCidrStrategy === 'pods') this.watchPods(signal);
+    else await this.follow('nodes', () => this.watchNodes(podCidrStrategy, signal), signal);
+    await this.podWatch;
+  }
+
+  private watchNodes(strategy: PodCidrStrategy, signal: AbortSignal): Promise<unknown> {
     const { api, logger } = this.options;
-    const watchNodes = (): Promise<Node[]> =>
-      watchCollection<Node>({
+    return watchCollection<Node>({
+      api,
+      path: NODES_PATH,
+      logger,
+      signal,
+      onChange: (nodes) => {
+        this.nodeCidrs = podCidrsOfNodes(nodes);
+        const give = strategy === 'nodes' || nodesHavePodCidrs(nodes);
+        if (give !== this.nodesGivePodCidrs) {
+          this.nodesGivePodCidrs = give;
+          logger.info(give ? "pod subnets: the nodes' pod CIDRs" : 'pod subnets: covering pod IPs, as a Ready node has no spec.podCIDR');
+        }
+        if (!give) this.watchPods(signal);
+        this.publish();
+      },
+    });
+  }
+
+  /** Starts watching pods, once; the watch lasts until `signal` aborts. */
+  private watchPods(signal: AbortSignal): void {
+    if (this.podWatch) return;
+    const { api, logger } = this.options;
+    const watch = (): Promise<unknown> =>
+      watchCollection<Pod, string[]>({
         api,
-        path: NODES_PATH,
+        path: PODS_PATH,
+        fieldSelector: POD_FIELD_SELECTOR,
+        keep: podBlocksOf,
+        pageSize: POD_PAGE_SIZE,
         logger,
         signal,
-        onChange: (nodes) => {
-          this.podCidrs = podCidrsOfNodes(nodes);
-          this.publish();
+        onChange: (pods) => {
+          this.podBlocks = pods;
+          // The first list counts at once: discovery is waiting for it.
+          if (this.snapshot) this.coverAt(Date.now() + (this.options.podCoverDelayMs ?? 1000), signal);
+          else this.computeCover(signal);
         },
       });
+    this.podWatch = this.follow('pods', watch, signal);
+  }
+
+  private computeCover(signal: AbortSignal): void {
+    if (!this.podBlocks) return;
+    const { cidrs, nextDrop } = this.cover.update(this.podBlocks, Date.now());
+    this.coverCidrs = cidrs;
+    if (nextDrop !== undefined) this.coverAt(nextDrop, signal);
+    this.publish();
+  }
+
+  /** Computes the cover at `at`, unless that is already due sooner. */
+  private coverAt(at: number, signal: AbortSignal): void {
+    if (this.coverDueAt !== undefined && this.coverDueAt <= at) return;
+    this.coverDueAt = at;
+    void abortableSleep(Math.max(0, at - Date.now()), signal).then(() => {
+      // A sooner one replaced this one, and will schedule what is still due after it.
+      if (signal.aborted || this.coverDueAt !== at) return;
+      this.coverDueAt = undefined;
+      this.computeCover(signal);
+    });
+  }
+
+  /**
+   * Runs a list-then-watch. When the first list fails (RBAC not bound yet, API server busy),
+   * discovery goes on without it and the list is retried in the background.
+   */
+  private async follow(what: string, watch: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
     try {
-      await watchNodes();
+      await watch();
     } catch (e) {
-      logger.warn('cannot list nodes; no pod subnets until a retry succeeds', { error: errorText(e) });
-      void this.retry(watchNodes, signal);
+      this.options.logger.warn(`cannot list ${what}; no pod subnets from them until a retry succeeds`, { error: errorText(e) });
+      void this.retry(what, watch, signal);
     }
   }
 
-  private async retry(attempt: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
+  private async retry(what: string, attempt: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
     let delay = this.options.retryDelayMs ?? 5000;
     while (!signal.aborted) {
       await abortableSleep(delay, signal);
       if (signal.aborted) return;
       try {
         await attempt();
-        this.options.logger.info('listed nodes after a retry');
+        this.options.logger.info(`listed ${what} after a retry`);
         return;
       } catch (e) {
-        this.options.logger.debug('retry failed', { error: errorText(e) });
+        this.options.logger.debug('retry failed', { what, error: errorText(e) });
         delay = Math.min(delay * 2, 5 * 60_000);
       }
     }
@@ -185,10 +287,22 @@ export class KubeClusterInfoSource implements ClusterInfoSource {
   private build(): ClusterNetworks {
     return {
       serviceCidrs: [...this.serviceCidrs],
-      podCidrs: [...this.podCidrs],
+      podCidrs: [...this.podCidrs()],
       dnsServer: this.options.dnsServer,
       clusterDomain: this.options.clusterDomain,
     };
+  }
+
+  /**
+   * Configured CIDRs win; `auto` covers pod IPs once pods were listed because a Ready node has no
+   * pod CIDR, and keeps to the nodes' while they give them (or the pods cannot be listed).
+   */
+  private podCidrs(): string[] {
+    const { podCidrs, podCidrStrategy = 'auto' } = this.options;
+    if (podCidrs?.length) return podCidrs;
+    if (podCidrStrategy === 'pods') return this.coverCidrs;
+    if (podCidrStrategy === 'auto' && !this.nodesGivePodCidrs && this.podBlocks) return this.coverCidrs;
+    return this.nodeCidrs;
   }
 
   /** Before start() resolves, changes only accumulate: the first snapshot is taken there. */

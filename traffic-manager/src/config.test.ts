@@ -43,3 +43,23 @@ test("POD_IPS and POD_IP from the downward API are the pod's own addresses", () 
   assert.deepEqual(config.podIps, ['10.244.0.5']);
   assert.deepEqual(problems, ['POD_IPS: "pending" is not an IP address; ignored']);
 });
+
+test('TELEPATH_POD_CIDR_STRATEGY: auto by default, nodes or pods; anything else is a problem', () => {
+  assert.equal(readConfig({}).config.podCidrStrategy, 'auto');
+  assert.equal(readConfig({ TELEPATH_POD_CIDR_STRATEGY: ' Pods ' }).config.podCidrStrategy, 'pods');
+  assert.equal(readConfig({ TELEPATH_POD_CIDR_STRATEGY: 'nodes' }).config.podCidrStrategy, 'nodes');
+  assert.deepEqual(readConfig({ TELEPATH_POD_CIDR_STRATEGY: 'coverPodIPs' }), {
+    config: DEFAULT_CONFIG,
+    problems: ['TELEPATH_POD_CIDR_STRATEGY="coverPodIPs" is not auto|nodes|pods; using auto'],
+  });
+});
+
+test('TELEPATH_POD_CIDRS: CIDRs in canonical form; a bare address or a bad CIDR is a problem that names it', () => {
+  const { config, problems } = readConfig({ TELEPATH_POD_CIDRS: '10.244.0.0/16, FD00:10:244::/56,10.245.0.1, 10.246.0.1/16,x/8,10.244.0.0/16' });
+  assert.deepEqual(config.podCidrs, ['10.244.0.0/16', 'fd00:10:244::/56']);
+  assert.deepEqual(problems, [
+    'TELEPATH_POD_CIDRS: "10.245.0.1" is not a CIDR (like 10.244.0.0/16); ignored',
+    'TELEPATH_POD_CIDRS: "10.246.0.1/16" has host bits set (did you mean 10.246.0.0/16?); ignored',
+    'TELEPATH_POD_CIDRS: "x/8" is not a CIDR (like 10.20.0.0/16) or an IP address; ignored',
+  ]);
+});

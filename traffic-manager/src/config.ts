@@ -31,7 +31,22 @@ export interface ManagerConfig {
   tunnelAllow: string[];
   /** The pod's addresses from the downward API (POD_IPS, POD_IP); tunnels never reach them. */
   podIps: string[];
+  /** TELEPATH_POD_CIDR_STRATEGY: where the pod subnets come from (clusterInfoSource.ts). */
+  podCidrStrategy: PodCidrStrategy;
+  /**
+   * TELEPATH_POD_CIDRS: the pod subnets, canonical; when any is given they are used as they are
+   * and podCidrStrategy is not consulted.
+   */
+  podCidrs: string[];
 }
+
+/**
+ * `nodes`: the nodes' spec.podCIDRs. `pods`: CIDRs covering the pods' addresses
+ * (podSubnetCover.ts), for CNIs that leave spec.podCIDR empty or unused. `auto`: `nodes` while
+ * the nodes have pod CIDRs (clusterInfo.ts nodesHavePodCidrs), `pods` otherwise.
+ */
+export type PodCidrStrategy = 'auto' | 'nodes' | 'pods';
+const POD_CIDR_STRATEGIES: readonly PodCidrStrategy[] = ['auto', 'nodes', 'pods'];
 
 export const DEFAULT_CONFIG: ManagerConfig = {
   namespace: '',
@@ -45,6 +60,8 @@ export const DEFAULT_CONFIG: ManagerConfig = {
   agentImage: 'docker.io/library/node:20-alpine',
   tunnelAllow: [],
   podIps: [],
+  podCidrStrategy: 'auto',
+  podCidrs: [],
 };
 
 export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; problems: string[] } {
@@ -73,24 +90,39 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; pro
       drainMs: int('TELEPATH_DRAIN_MS', DEFAULT_CONFIG.drainMs, 0, 600_000),
       webhookPort: int('TELEPATH_WEBHOOK_PORT', DEFAULT_CONFIG.webhookPort, 0, 65535),
       agentImage: env.TELEPATH_AGENT_IMAGE?.trim() || DEFAULT_CONFIG.agentImage,
-      tunnelAllow: tunnelAllowOf(env.TELEPATH_TUNNEL_ALLOW, problems),
+      tunnelAllow: cidrListOf('TELEPATH_TUNNEL_ALLOW', env.TELEPATH_TUNNEL_ALLOW, problems),
       podIps: podIpsOf(env, problems),
+      podCidrStrategy: podCidrStrategyOf(env.TELEPATH_POD_CIDR_STRATEGY, problems),
+      podCidrs: cidrListOf('TELEPATH_POD_CIDRS', env.TELEPATH_POD_CIDRS, problems, true),
     },
     problems,
   };
 }
 
-/** A bad entry is reported and left out; the others still apply. */
-function tunnelAllowOf(text: string | undefined, problems: string[]): string[] {
+/**
+ * CIDRs in canonical form; a bare address means that address alone unless `needPrefix`. A bad
+ * entry is reported and left out; the others still apply.
+ */
+function cidrListOf(key: string, text: string | undefined, problems: string[], needPrefix = false): string[] {
   const out: string[] = [];
   for (const entry of commaList(text)) {
     try {
+      if (needPrefix && !entry.includes('/')) throw new Error(`${JSON.stringify(entry)} is not a CIDR (like 10.244.0.0/16)`);
       out.push(subnetToCidr(parseAllowedCidr(entry)));
     } catch (e) {
-      problems.push(`TELEPATH_TUNNEL_ALLOW: ${e instanceof Error ? e.message : String(e)}; ignored`);
+      problems.push(`${key}: ${e instanceof Error ? e.message : String(e)}; ignored`);
     }
   }
   return [...new Set(out)];
+}
+
+function podCidrStrategyOf(text: string | undefined, problems: string[]): PodCidrStrategy {
+  const value = text?.trim().toLowerCase() ?? '';
+  if (value === '') return DEFAULT_CONFIG.podCidrStrategy;
+  const known = POD_CIDR_STRATEGIES.find((s) => s === value);
+  if (known) return known;
+  problems.push(`TELEPATH_POD_CIDR_STRATEGY=${JSON.stringify(text)} is not ${POD_CIDR_STRATEGIES.join('|')}; using ${DEFAULT_CONFIG.podCidrStrategy}`);
+  return DEFAULT_CONFIG.podCidrStrategy;
 }
 
 function podIpsOf(env: NodeJS.ProcessEnv, problems: string[]): string[] {

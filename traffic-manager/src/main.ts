@@ -37,7 +37,15 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const { dnsServer, clusterDomain } = dnsOfResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
   if (!dnsServer) logger.warn('/etc/resolv.conf names no nameserver; LookupDNS will answer SERVFAIL');
   const stop = new AbortController();
-  const clusterInfo = new KubeClusterInfoSource({ api: kube, namespace, dnsServer, clusterDomain, logger: logger.child('cluster') });
+  const clusterInfo = new KubeClusterInfoSource({
+    api: kube,
+    namespace,
+    dnsServer,
+    clusterDomain,
+    podCidrStrategy: config.podCidrStrategy,
+    podCidrs: config.podCidrs,
+    logger: logger.child('cluster'),
+  });
   const sessions = new SessionRegistry({ ttlMs: config.sessionTtlMs, logger: logger.child('session') });
   const stopSweeping = sessions.startSweeping();
   const intercepts = new InterceptRegistry(logger.child('intercept'));

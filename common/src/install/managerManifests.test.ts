@@ -72,6 +72,7 @@ test('RBAC grants only what the manager uses', () => {
   const cr = byKind<ClusterRole>(objects, 'ClusterRole');
   assert.deepEqual(cr.rules, [
     { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
     {
       apiGroups: ['admissionregistration.k8s.io'],

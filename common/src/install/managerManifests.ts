@@ -146,8 +146,10 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
     kind: 'ClusterRole',
     metadata: { name: clusterRoleName(namespace), labels },
     rules: [
-      // Pod subnets, followed as nodes come and go.
+      // Pod subnets, followed as nodes come and go; where the CNI leaves the nodes' podCIDR empty,
+      // covering the pods' addresses (traffic-manager/src/podSubnetCover.ts).
       { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       // Service subnets (Kubernetes 1.33+).
       { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list', 'watch'] },
       // The webhook's caBundle, which the manager keeps current; this configuration only.

@@ -1,8 +1,8 @@
 /**
  * List-then-watch of one collection, the informer pattern reduced to what the manager needs: the
- * current set of objects by name, kept up to date, with a callback after every change. A watch
- * that the server closes (timeoutSeconds) resumes from the last resourceVersion; 410 Gone, or
- * any other failure after a backoff, lists again.
+ * current set of objects by name (or just the part of each the caller keeps), kept up to date,
+ * with a callback after every change. A watch that the server closes (timeoutSeconds) resumes
+ * from the last resourceVersion; 410 Gone, or any other failure after a backoff, lists again.
  */
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { KubeApiError, type RequestOptions, type WatchEventType } from './kubeClient.js';
@@ -23,17 +23,29 @@ export interface KubeObject {
 }
 
 interface KubeList<T> {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; continue?: string };
   items: T[];
 }
 
-export interface CollectionWatchOptions<T extends KubeObject> {
+export interface CollectionWatchOptions<T extends KubeObject, S = T> {
   api: KubeApi;
   /** e.g. /api/v1/nodes */
   path: string;
+  /** Objects the server leaves out of the list and the watch, e.g. status.phase!=Succeeded. */
+  fieldSelector?: string;
+  /**
+   * What is kept of each object, the whole object by default. A large collection (every pod of
+   * the cluster) keeps only what its caller needs, so memory does not grow with object size.
+   */
+  keep?: (object: T) => S;
+  /**
+   * Lists in pages of this many objects (limit/continue), each reduced by `keep` before the next
+   * one is read, instead of in one answer that holds the whole collection at once.
+   */
+  pageSize?: number;
   logger: Logger;
   /** Called with every object after the first list and after each change. */
-  onChange: (objects: T[]) => void;
+  onChange: (objects: S[]) => void;
   signal: AbortSignal;
   /** Backoff bounds after a failure; short in tests. */
   minBackoffMs?: number;
@@ -44,17 +56,27 @@ export interface CollectionWatchOptions<T extends KubeObject> {
  * Lists once and resolves with the objects (or rejects if that first list fails), then keeps
  * watching in the background until `signal` aborts.
  */
-export async function watchCollection<T extends KubeObject>(options: CollectionWatchOptions<T>): Promise<T[]> {
-  const { api, path, logger, onChange, signal } = options;
-  const objects = new Map<string, T>();
+export async function watchCollection<T extends KubeObject, S = T>(options: CollectionWatchOptions<T, S>): Promise<S[]> {
+  const { api, logger, onChange, signal } = options;
+  // The watch takes no query of its own; the selector rides on the path (KubeClient appends).
+  const path = options.fieldSelector ? `${options.path}?fieldSelector=${encodeURIComponent(options.fieldSelector)}` : options.path;
+  const keep = options.keep ?? ((o: T) => o as unknown as S);
+  const objects = new Map<string, S>();
   const keyOf = (o: T): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
   const list = async (): Promise<string> => {
-    const l = await api.request<KubeList<T>>(path, { signal });
+    const listed = new Map<string, S>();
+    let page: KubeList<T> | undefined;
+    do {
+      const query = options.pageSize ? { limit: options.pageSize, continue: page?.metadata?.continue } : undefined;
+      page = await api.request<KubeList<T>>(path, { signal, query });
+      for (const o of page.items) listed.set(keyOf(o), keep(o));
+    } while (options.pageSize && page.metadata?.continue);
+    // Only a complete list replaces what is known; a page that fails leaves the old state.
     objects.clear();
-    for (const o of l.items) objects.set(keyOf(o), o);
+    for (const [k, v] of listed) objects.set(k, v);
     onChange([...objects.values()]);
-    return l.metadata?.resourceVersion ?? '';
+    return page.metadata?.resourceVersion ?? '';
   };
 
   let resourceVersion = await list();
@@ -69,7 +91,7 @@ export async function watchCollection<T extends KubeObject>(options: CollectionW
           path,
           resourceVersion,
           (type, object) => {
-            if (type === 'ADDED' || type === 'MODIFIED') objects.set(keyOf(object), object);
+            if (type === 'ADDED' || type === 'MODIFIED') objects.set(keyOf(object), keep(object));
             else if (type === 'DELETED') objects.delete(keyOf(object));
             else return;
             onChange([...objects.values()]);
