@@ -210,3 +210,49 @@ test('a client that sends no heartbeats (an older daemon) is never called away',
   assert.equal(m.sessions.silentFor(session), undefined);
   await unary((cb) => m.client.depart({ session: { sessionId: client } }, cb));
 });
+
+test('ten developers hold personal intercepts on one workload at once: the agent sees them all, and each connection reaches only its own developer', async () => {
+  const agent = await arriveAgent('echo-10');
+  const agentWatch = watchAgent(agent);
+  const devs = await Promise.all(
+    Array.from({ length: 10 }, async (_, n) => {
+      const session = await m.arrive('samples', `dev-${n}`, 1_500);
+      const dials = m.client.watchDials({ session: { sessionId: session } });
+      dials.on('error', () => undefined);
+      const seen: DialRequest[] = [];
+      dials.on('data', (d: DialRequest) => seen.push(d));
+      const created = await unary<CreateInterceptResponse>((cb) =>
+        m.client.createIntercept({ session: { sessionId: session }, spec: spec({ name: `dev-${n}`, global: false, headers: [{ name: 'x-dev', value: `dev-${n}` }] }) }, cb),
+      );
+      return { n, session, dials, seen, id: created.intercept!.id };
+    }),
+  );
+  let view = await agentWatch.next();
+  while (view.intercepts.filter((i) => i.active).length < 10) view = await agentWatch.next();
+  assert.deepEqual(view.intercepts.map((i) => i.spec?.headers[0]?.value).sort(), devs.map((d) => `dev-${d.n}`).sort());
+
+  // One connection per developer, all at once; each answers with its own name.
+  await Promise.all(
+    devs.map(async (d) => {
+      const fromAgent = new TunnelClient(m.agentClient);
+      fromAgent.send(tcpOpen(agent, '10.244.0.9', 8080, { interceptId: d.id }).message!);
+      while (d.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+      const accept = new TunnelClient(m.client);
+      accept.send({ $case: 'accept', value: { sessionId: d.session, dialId: d.seen[0]!.dialId } });
+      await accept.next();
+      accept.send({ $case: 'dialResult', value: { outcome: DialOutcome.OK, message: '' } });
+      await fromAgent.next();
+      accept.send({ $case: 'data', value: Buffer.from(`dev-${d.n}`) });
+      const got = await fromAgent.next();
+      assert.equal(got.kind === 'message' && got.message.$case === 'data' && Buffer.from(got.message.value).toString(), `dev-${d.n}`);
+      fromAgent.call.cancel();
+      accept.call.cancel();
+    }),
+  );
+  for (const d of devs) {
+    assert.deepEqual(d.seen.map((s) => s.interceptId), [d.id], `dev-${d.n} was asked only for its own connection`);
+    d.dials.cancel();
+    await unary((cb) => m.client.depart({ session: { sessionId: d.session } }, cb));
+  }
+  agentWatch.cancel();
+});
