@@ -93,7 +93,7 @@ test('workloads are told apart by namespace, kind and name; the longest idle com
   assert.deepEqual(t.idle(), [echoOther, echoSts]);
 });
 
-test('a removed agent is no longer tracked and is "removed" until an agent of the workload arrives again', () => {
+test('a removed agent is no longer tracked and is "removed" until the webhook injects an agent into the workload again', () => {
   const { t, clock } = tracker();
   t.agentSeen(echo);
   clock.advance(30 * MIN);
@@ -101,9 +101,12 @@ test('a removed agent is no longer tracked and is "removed" until an agent of th
   assert.deepEqual(t.idle(), []);
   assert.equal(t.wasRemoved(echo), true);
   assert.equal(t.wasRemoved(web), false);
+  // An agent of a pod being rolled away that connects again says nothing about a new install.
   t.agentSeen(echo);
+  assert.equal(t.wasRemoved(echo), true);
+  t.agentInjected(echo);
   assert.equal(t.wasRemoved(echo), false);
-  assert.deepEqual(t.idle(), [], 'installed again: a fresh clock');
+  assert.deepEqual(t.idle(), [], 'seen again: a fresh clock');
   t.forget(echo);
   clock.advance(60 * MIN);
   assert.deepEqual(t.idle(), []);

@@ -24,7 +24,7 @@ export function workloadKey(ref: WorkloadRef): string {
 
 export class IdleAgentTracker {
   private readonly tracked = new Map<string, Tracked>();
-  /** Workloads whose agent this manager removed, until an agent of theirs arrives again. */
+  /** Workloads whose agent this manager removed, until the webhook injects an agent into a pod of theirs again. */
   private readonly removed = new Map<string, WorkloadRef>();
 
   constructor(
@@ -34,12 +34,19 @@ export class IdleAgentTracker {
 
   /**
    * The workload has an agent: one of its agents arrived, or it was found marked. Starts its idle
-   * clock unless it runs already; an agent that arrives after a removal was put in again.
+   * clock unless it runs already.
    */
   agentSeen(ref: WorkloadRef): void {
     const key = workloadKey(ref);
-    this.removed.delete(key);
     if (!this.tracked.has(key)) this.tracked.set(key, { ref, intercepts: 0, idleSince: this.clock.now() });
+  }
+
+  /**
+   * The webhook put an agent into a new pod of the workload: it is being installed again. (Not an
+   * arrival: the agents of the pods that a removal rolls away may still come and go meanwhile.)
+   */
+  agentInjected(ref: WorkloadRef): void {
+    this.removed.delete(workloadKey(ref));
   }
 
   /** The workload now has `count` intercepts; its clock starts again when the last one ends. */
@@ -65,7 +72,7 @@ export class IdleAgentTracker {
     return t !== undefined && this.isIdleNow(t);
   }
 
-  /** Its agent was removed: no longer tracked, and wasRemoved until an agent of it arrives. */
+  /** Its agent was removed: no longer tracked, and wasRemoved until an agent is injected into it again. */
   agentRemoved(ref: WorkloadRef): void {
     const key = workloadKey(ref);
     this.tracked.delete(key);
