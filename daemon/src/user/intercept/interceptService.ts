@@ -432,6 +432,8 @@ function managerError(e: unknown): Error {
   if (err?.code === GrpcStatus.PERMISSION_DENIED) {
     return daemonError(ErrorCode.Forbidden, `the traffic-manager refused: ${err.details}; ask a cluster admin for the "may intercept" role of docs/security.md`);
   }
+  // The manager removed the workload's agent as idle a moment ago; its message says to intercept again.
+  if (err?.code === GrpcStatus.FAILED_PRECONDITION) return daemonError(ErrorCode.AgentNotReady, `the traffic-manager: ${err.details}`);
   if (err?.code === GrpcStatus.UNAVAILABLE || err?.code === GrpcStatus.NOT_FOUND) {
     return daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager: ${err.details || err.message}`);
   }
