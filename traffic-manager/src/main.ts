@@ -111,12 +111,13 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('signal received', { signal });
+    // Before the sessions end: no workload is changed while the manager goes away.
+    idleAgents?.stop();
     await host.shutdown(config.drainMs);
     await webhook?.close();
     stop.abort();
     stopSweeping();
     sessionObjects.stop();
-    idleAgents?.stop();
     await health.close();
     kube.close();
     // Exit rather than wait for the event loop: nothing is left that must finish.

@@ -280,3 +280,15 @@ test('through the Manager service: an intercept right after the removal is refus
   idle.agentInjected({ namespace: NAMESPACE, kind: 'Deployment', name: 'grpc-echo' });
   await unary((cb) => m.client.createIntercept({ session, spec: grpcEchoSpec() }, cb));
 });
+
+test('stop() lets no removal start, and stops one under way before its first write', async () => {
+  const s = await idleSinceStart();
+  s.kube.beforeRequest = (call) => {
+    if (call.path === SERVICES) s.idle.stop();
+  };
+  assert.deepEqual(await s.idle.check(), []);
+  assert.deepEqual(s.kube.writes(), []);
+  s.kube.beforeRequest = undefined;
+  assert.deepEqual(await s.idle.check(), []);
+  assert.deepEqual(s.kube.writes(), []);
+});

@@ -59,6 +59,8 @@ export class IdleAgents {
   private rightsAskedAt = -Infinity;
   private missingSaid = '';
   private discovered = false;
+  /** Aborted by stop(): no removal starts after it, and one under way stops before its first write. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: IdleAgentsOptions) {
     this.clock = options.clock ?? systemClock;
@@ -101,7 +103,7 @@ export class IdleAgents {
       if (!this.discovered) await this.discover();
       const removed: WorkloadRef[] = [];
       for (const ref of this.tracker.idle()) {
-        if (this.rights !== 'granted') break;
+        if (this.rights !== 'granted' || this.stopping.signal.aborted) break;
         if (await this.removeIdle(ref)) removed.push(ref);
       }
       return removed;
@@ -122,6 +124,7 @@ export class IdleAgents {
   }
 
   stop(): void {
+    this.stopping.abort();
     clearInterval(this.timer);
     for (const u of this.unsubscribe.splice(0)) u();
   }
@@ -186,7 +189,7 @@ export class IdleAgents {
   }
 
   private stillIdle(ref: WorkloadRef): boolean {
-    return this.tracker.isIdle(ref) && this.options.intercepts.countFor(ref.namespace, ref.kind, ref.name) === 0;
+    return !this.stopping.signal.aborted && this.tracker.isIdle(ref) && this.options.intercepts.countFor(ref.namespace, ref.kind, ref.name) === 0;
   }
 
   /**
