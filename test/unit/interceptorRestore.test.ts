@@ -1,7 +1,8 @@
 /**
  * The daemon's Interceptor against a real ManagerServerHost (the traffic-manager's test harness):
  * after the link to the manager is restored, an intercept that the cluster no longer allows is
- * ended in the daemon too, and its owner told why, instead of staying listed as if it ran.
+ * ended in the daemon too, and its owner told why, instead of staying listed as if it ran; so is
+ * one whose agent the manager removed as idle meanwhile.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +32,30 @@ test('a restore that the cluster refuses ends the intercept and tells its owner;
     assert.deepEqual(interceptor.list().map((h) => h.spec.name), ['web']);
     assert.deepEqual(ended, ['echo: tester may not intercept in namespace samples']);
     assert.deepEqual(m.intercepts.all().map((i) => i.spec.name), ['web']);
+  } finally {
+    interceptor.close();
+    await m.close();
+  }
+});
+
+test('a restore refused because the manager removed the agent as idle meanwhile ends the intercept and tells its owner why', async () => {
+  let removed = '';
+  const m = await startTestManager({ interceptRefusal: (spec) => (spec.workloadName === removed ? `the traffic-agent of deployment/${removed} was removed a moment ago` : undefined) });
+  const sessionId = await m.arrive();
+  const ended: string[] = [];
+  const interceptor = new Interceptor(
+    { client: () => m.client, sessionId: () => sessionId, onEnded: (name, reason) => ended.push(`${name}: ${reason}`) },
+    createLogger({ level: 'error', write: () => undefined }),
+  );
+  try {
+    await interceptor.add(testSpec(), { host: '127.0.0.1', port: 3000 });
+    // Away long enough for the manager to drop the intercept and then the idle agent.
+    for (const i of m.intercepts.all()) m.intercepts.end(i, 'test');
+    removed = 'echo';
+    interceptor.suspend();
+    await interceptor.resume();
+    assert.deepEqual(interceptor.list(), []);
+    assert.deepEqual(ended, ['echo: the traffic-agent of deployment/echo was removed a moment ago']);
   } finally {
     interceptor.close();
     await m.close();

@@ -63,3 +63,33 @@ test('TELEPATH_POD_CIDRS: CIDRs in canonical form; a bare address or a bad CIDR 
     'TELEPATH_POD_CIDRS: "x/8" is not a CIDR (like 10.20.0.0/16) or an IP address; ignored',
   ]);
 });
+
+test('TELEPATH_AGENT_IDLE_TIMEOUT: off unless set; a duration with units, or milliseconds', () => {
+  const timeout = (text: string | undefined) => readConfig(text === undefined ? {} : { TELEPATH_AGENT_IDLE_TIMEOUT: text });
+  assert.deepEqual(timeout(undefined), { config: DEFAULT_CONFIG, problems: [] });
+  assert.equal(DEFAULT_CONFIG.agentIdleTimeoutMs, 0);
+  for (const [text, ms] of [['30m', 1_800_000], ['2h', 7_200_000], ['1h30m', 5_400_000], ['20s', 20_000], ['90000', 90_000], [' 45s ', 45_000], ['0', 0], ['', 0]] as const) {
+    assert.deepEqual(timeout(text), { config: { ...DEFAULT_CONFIG, agentIdleTimeoutMs: ms }, problems: [] }, text);
+  }
+});
+
+test('TELEPATH_AGENT_IDLE_TIMEOUT: a bad or out-of-range value is a problem, and leaves idle agents alone', () => {
+  const problems = (text: string) => {
+    const r = readConfig({ TELEPATH_AGENT_IDLE_TIMEOUT: text });
+    assert.equal(r.config.agentIdleTimeoutMs, 0, text);
+    return r.problems;
+  };
+  assert.deepEqual(problems('30 minutes'), [
+    'TELEPATH_AGENT_IDLE_TIMEOUT="30 minutes" is not a duration like 30m, 2h, 1h30m, 20s or milliseconds; idle agents are not removed',
+  ]);
+  assert.deepEqual(problems('-5m'), [
+    'TELEPATH_AGENT_IDLE_TIMEOUT="-5m" is not a duration like 30m, 2h, 1h30m, 20s or milliseconds; idle agents are not removed',
+  ]);
+  assert.deepEqual(problems('30'), [
+    'TELEPATH_AGENT_IDLE_TIMEOUT="30" is not between 10s and 720h (a bare number is milliseconds: did you mean 30m?); idle agents are not removed',
+  ]);
+  assert.deepEqual(problems('5s'), ['TELEPATH_AGENT_IDLE_TIMEOUT="5s" is not between 10s and 720h; idle agents are not removed']);
+  assert.deepEqual(problems('721h'), ['TELEPATH_AGENT_IDLE_TIMEOUT="721h" is not between 10s and 720h; idle agents are not removed']);
+  assert.equal(readConfig({ TELEPATH_AGENT_IDLE_TIMEOUT: '10s' }).config.agentIdleTimeoutMs, 10_000);
+  assert.equal(readConfig({ TELEPATH_AGENT_IDLE_TIMEOUT: '720h' }).config.agentIdleTimeoutMs, 720 * 3600_000);
+});

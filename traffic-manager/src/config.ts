@@ -38,6 +38,11 @@ export interface ManagerConfig {
    * and podCidrStrategy is not consulted.
    */
   podCidrs: string[];
+  /**
+   * TELEPATH_AGENT_IDLE_TIMEOUT: remove an agent whose workload had no intercept this long
+   * (agents/idleAgents.ts); 0 leaves agents alone.
+   */
+  agentIdleTimeoutMs: number;
 }
 
 /**
@@ -47,6 +52,11 @@ export interface ManagerConfig {
  */
 export type PodCidrStrategy = 'auto' | 'nodes' | 'pods';
 const POD_CIDR_STRATEGIES: readonly PodCidrStrategy[] = ['auto', 'nodes', 'pods'];
+
+/** The shortest idle timeout: shorter would race the rollout that installed the agent and the daemons' reconnect. */
+export const MIN_AGENT_IDLE_TIMEOUT_MS = 10_000;
+/** The longest: 30 days, well inside what a timer can wait. */
+export const MAX_AGENT_IDLE_TIMEOUT_MS = 30 * 24 * 3600_000;
 
 export const DEFAULT_CONFIG: ManagerConfig = {
   namespace: '',
@@ -62,6 +72,7 @@ export const DEFAULT_CONFIG: ManagerConfig = {
   podIps: [],
   podCidrStrategy: 'auto',
   podCidrs: [],
+  agentIdleTimeoutMs: 0,
 };
 
 export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; problems: string[] } {
@@ -94,6 +105,7 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: ManagerConfig; pro
       podIps: podIpsOf(env, problems),
       podCidrStrategy: podCidrStrategyOf(env.TELEPATH_POD_CIDR_STRATEGY, problems),
       podCidrs: cidrListOf('TELEPATH_POD_CIDRS', env.TELEPATH_POD_CIDRS, problems, true),
+      agentIdleTimeoutMs: idleTimeoutOf(env.TELEPATH_AGENT_IDLE_TIMEOUT, problems),
     },
     problems,
   };
@@ -134,6 +146,38 @@ function podIpsOf(env: NodeJS.ProcessEnv, problems: string[]): string[] {
     }
   }
   return [...new Set(out)];
+}
+
+/** Off (0) when unset, 0, or not a duration in range; the last two are reported. */
+function idleTimeoutOf(text: string | undefined, problems: string[]): number {
+  if (text === undefined || text.trim() === '') return 0;
+  const setting = `TELEPATH_AGENT_IDLE_TIMEOUT=${JSON.stringify(text)}`;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    problems.push(`${setting} is not a duration like 30m, 2h, 1h30m, 20s or milliseconds; idle agents are not removed`);
+    return 0;
+  }
+  if (ms !== 0 && (ms < MIN_AGENT_IDLE_TIMEOUT_MS || ms > MAX_AGENT_IDLE_TIMEOUT_MS)) {
+    const bare = /^\d+$/.test(text.trim()) ? ` (a bare number is milliseconds: did you mean ${text.trim()}m?)` : '';
+    problems.push(`${setting} is not between 10s and 720h${bare}; idle agents are not removed`);
+    return 0;
+  }
+  return ms;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000 };
+
+/**
+ * Milliseconds of `30m`, `2h`, `1h30m`, `20s`, `1500ms`, or of a bare integer (milliseconds);
+ * undefined when it is none of those.
+ */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  if (!/^(\d+(ms|s|m|h))+$/.test(t)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of t.matchAll(/(\d+)(ms|s|m|h)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 function commaList(text: string | undefined): string[] {

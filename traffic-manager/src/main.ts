@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { dnsOfResolvConf, KubeClusterInfoSource } from './clusterInfoSource.js';
+import { formatDuration, IdleAgents } from './agents/idleAgents.js';
+import { KubeAgentRemoval } from './agents/kubeAgentRemoval.js';
 import { AgentVerifier } from './auth/agentVerifier.js';
 import { ClientRights } from './auth/clientRights.js';
 import { SessionObjects } from './auth/sessionObjects.js';
@@ -31,7 +33,14 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const { config, problems } = readConfig(env);
   for (const p of problems) logger.warn(p);
   const namespace = config.namespace || KubeClient.podNamespace();
-  logger.info('starting', { version: PRODUCT_VERSION, namespace, grpcPort: config.grpcPort, agentPort: config.agentPort, sessionTtlMs: config.sessionTtlMs });
+  logger.info('starting', {
+    version: PRODUCT_VERSION,
+    namespace,
+    grpcPort: config.grpcPort,
+    agentPort: config.agentPort,
+    sessionTtlMs: config.sessionTtlMs,
+    agentIdleTimeout: config.agentIdleTimeoutMs ? formatDuration(config.agentIdleTimeoutMs) : 'off',
+  });
 
   const kube = KubeClient.inCluster(env);
   const { dnsServer, clusterDomain } = dnsOfResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
@@ -70,6 +79,21 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     logger: logger.child('rights'),
   });
   sessionObjects.start();
+  // Off by default: removing agents takes rights on every workload, which an admin grants on purpose.
+  const idleAgents =
+    config.agentIdleTimeoutMs > 0
+      ? new IdleAgents({
+          timeoutMs: config.agentIdleTimeoutMs,
+          intercepts,
+          api: new KubeAgentRemoval(kube),
+          mayI: async (attributes) => {
+            const review = await kube.reviewOwnAccess(attributes);
+            return review.allowed === true && review.denied !== true;
+          },
+          namespace,
+          logger: logger.child('idle-agents'),
+        })
+      : undefined;
   const host = new ManagerServerHost({
     version: PRODUCT_VERSION,
     namespace,
@@ -83,6 +107,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     agentArrivals,
     clientRights,
     onClientSessionEnded: (id) => sessionObjects.ended(id),
+    ...(idleAgents ? { interceptRefusal: (spec) => idleAgents.refusal(spec) } : {}),
     logger,
   });
 
@@ -95,6 +120,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('signal received', { signal });
+    // Before the sessions end: no workload is changed while the manager goes away.
+    idleAgents?.stop();
     await host.shutdown(config.drainMs);
     await webhook?.close();
     stop.abort();
@@ -111,6 +138,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   const grpcPort = await listenLoopback(host, 'client', config.grpcPort, logger);
   const agentPort = await listenDualStack(host, 'agent', config.agentPort, logger);
   await health.listen(config.healthPort);
+  idleAgents?.start();
   if (config.webhookPort > 0) {
     try {
       webhook = await startWebhook({
@@ -122,6 +150,7 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
         image: config.agentImage,
         managerAddress: `${MANAGER_NAME}.${namespace}:${config.agentPort}`,
         clusterDomain,
+        ...(idleAgents ? { onInjected: (w) => idleAgents.agentInjected(w) } : {}),
         logger: logger.child('webhook'),
         signal: stop.signal,
       });

@@ -16,6 +16,7 @@ import type {
   AgentInfo,
   AgentIntercepts,
   ClusterInfo,
+  InterceptSpec,
   SessionInfo,
   WatchAgentInterceptsRequest,
   WatchClusterInfoRequest,
@@ -83,6 +84,8 @@ export interface ManagerServerOptions {
   clientRights: ClientRightsCheck;
   /** Called once when a client session ends, however it ends. */
   onClientSessionEnded?: (sessionId: string) => void;
+  /** Why an intercept of this workload cannot be created now (its agent was just removed as idle); undefined when it can. */
+  interceptRefusal?: (spec: InterceptSpec) => string | undefined;
   logger: Logger;
 }
 
@@ -328,6 +331,8 @@ export class ManagerServerHost {
             return callback(rightError(verdict));
           }
           if (session.signal.aborted) return callback(sessionEnded(session));
+          const refused = this.options.interceptRefusal?.(spec);
+          if (refused) return callback(serviceError(status.FAILED_PRECONDITION, refused));
           try {
             const i = intercepts.create(session, spec, verdict.user.username);
             callback(null, { intercept: intercepts.info(i, session.id) });

@@ -39,6 +39,7 @@ export class InterceptError extends Error {
 }
 
 type WorkloadListener = () => void;
+type RegistryEvents = { agentArrived: (info: AgentInfo) => void; interceptsChanged: (spec: InterceptSpec) => void };
 
 export class InterceptRegistry {
   private readonly intercepts = new Map<string, Intercept>();
@@ -47,6 +48,7 @@ export class InterceptRegistry {
   private readonly watching = new Map<string, number>();
   private readonly listeners = new Map<string, Set<WorkloadListener>>();
   private readonly dropTimers = new Map<string, NodeJS.Timeout>();
+  private readonly subscribers: { [E in keyof RegistryEvents]: Set<RegistryEvents[E]> } = { agentArrived: new Set(), interceptsChanged: new Set() };
 
   /**
    * @param unwatchedGraceMs how long a holder may go without watching its dials (a port-forward
@@ -65,6 +67,17 @@ export class InterceptRegistry {
     this.agents.set(session.id, { info, session });
     session.signal.addEventListener('abort', () => this.agents.delete(session.id), { once: true });
     this.logger.info('agent arrived', { namespace: info.namespace, workload: info.workloadName, pod: info.podName });
+    for (const l of [...this.subscribers.agentArrived]) l(info);
+  }
+
+  /**
+   * Calls `listener` after each agent arrives (`agentArrived`), or after an intercept was created
+   * or ended (`interceptsChanged`, with its spec); returns the function that stops it.
+   */
+  on<E extends keyof RegistryEvents>(event: E, listener: RegistryEvents[E]): () => void {
+    const set = this.subscribers[event] as Set<RegistryEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   agent(sessionId: string): AgentEntry | undefined {
@@ -113,6 +126,7 @@ export class InterceptRegistry {
       user,
     });
     this.changed(spec.namespace, spec.workloadName);
+    for (const l of [...this.subscribers.interceptsChanged]) l(intercept.spec);
     return intercept;
   }
 
@@ -146,6 +160,15 @@ export class InterceptRegistry {
   /** One of the session's intercepts, by name. */
   held(session: ClientSession, name: string): Intercept | undefined {
     return [...this.intercepts.values()].find((i) => i.session.id === session.id && i.spec.name === name);
+  }
+
+  /** How many intercepts (active or not) a workload has. */
+  countFor(namespace: string, workloadKind: string, workloadName: string): number {
+    let n = 0;
+    for (const i of this.intercepts.values()) {
+      if (i.spec.namespace === namespace && i.spec.workloadKind === workloadKind && i.spec.workloadName === workloadName) n++;
+    }
+    return n;
   }
 
   /** Every intercept, whoever holds it. */
@@ -239,6 +262,7 @@ export class InterceptRegistry {
     this.intercepts.delete(i.id);
     this.logger.info('intercept ended', { id: i.id, name: i.spec.name, workload: `${i.spec.namespace}/${i.spec.workloadName}`, why });
     this.changed(i.spec.namespace, i.spec.workloadName);
+    for (const l of [...this.subscribers.interceptsChanged]) l(i.spec);
   }
 
   private changedFor(session: ClientSession): void {

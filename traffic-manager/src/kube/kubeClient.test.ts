@@ -37,6 +37,10 @@ before(async () => {
         const spec = (JSON.parse(text) as { spec: { audiences: string[] } }).spec;
         return reply(201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec, status: { authenticated: true, audiences: spec.audiences, user: { username: 'system:serviceaccount:samples:default' } } });
       }
+      if (req.url === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        const spec = (JSON.parse(text) as { spec: { resourceAttributes: { verb: string } } }).spec;
+        return reply(201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec, status: { allowed: spec.resourceAttributes.verb !== 'patch' } });
+      }
       if (req.url === '/api/v1/namespaces/samples/pods/echo-1') return reply(200, { kind: 'Pod', metadata: { name: 'echo-1', uid: 'u-1' } });
       if (req.url === '/api/v1/namespaces/locked/pods/echo-1') {
         return reply(403, { kind: 'Status', reason: 'Forbidden', message: 'pods "echo-1" is forbidden: User "system:serviceaccount:telepath:traffic-manager" cannot get resource "pods"' });
@@ -73,4 +77,17 @@ test('getPod reads one pod; a missing one is undefined, a refusal throws', async
   assert.equal(await kube.getPod('samples', 'gone'), undefined);
   await assert.rejects(kube.getPod('locked', 'echo-1'), (e: unknown) => e instanceof KubeApiError && e.status === 403 && e.reason === 'Forbidden');
   assert.equal(seen.at(-1)?.method, 'GET');
+});
+
+test("reviewOwnAccess asks with a SelfSubjectAccessReview what the manager's own account may do", async () => {
+  seen.length = 0;
+  assert.deepEqual(await kube.reviewOwnAccess({ verb: 'list', group: 'apps', resource: 'deployments' }), { allowed: true });
+  assert.deepEqual(await kube.reviewOwnAccess({ verb: 'patch', group: 'apps', resource: 'deployments' }), { allowed: false });
+  assert.deepEqual(seen[0], {
+    method: 'POST',
+    url: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+    authorization: 'Bearer managers-own-token',
+    contentType: 'application/json',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'list', group: 'apps', resource: 'deployments' } } },
+  });
 });

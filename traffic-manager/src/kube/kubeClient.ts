@@ -8,7 +8,12 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { TokenReview, TokenReviewStatus } from 'kubernetes-types/authentication/v1';
 import type { Pod } from 'kubernetes-types/core/v1';
-import type { ResourceAttributes, SubjectAccessReview, SubjectAccessReviewStatus } from 'kubernetes-types/authorization/v1';
+import type {
+  ResourceAttributes,
+  SelfSubjectAccessReview,
+  SubjectAccessReview,
+  SubjectAccessReviewStatus,
+} from 'kubernetes-types/authorization/v1';
 import { SESSION_API_VERSION, SESSION_RESOURCE, TELEPATH_API_GROUP, type SessionObject, type SessionUser } from '../../../common/src/sessionIdentity.js';
 
 export interface KubeClientConfig {
@@ -27,6 +32,11 @@ export interface RequestOptions {
   patchType?: 'merge' | 'strategic' | 'json';
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
+}
+
+/** The part of KubeClient that plain REST callers need; tests pass an in-memory one (testing/inMemoryKube.ts). */
+export interface KubeRequester {
+  request<T>(path: string, opts?: RequestOptions): Promise<T>;
 }
 
 /** A non-2xx answer of the API server, with its Status reason when it sent one. */
@@ -50,7 +60,7 @@ const PATCH_TYPES = {
   json: 'application/json-patch+json',
 } as const;
 
-export class KubeClient {
+export class KubeClient implements KubeRequester {
   private readonly agent: https.Agent;
   private readonly url: URL;
 
@@ -166,6 +176,20 @@ export class KubeClient {
       spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, resourceAttributes: attributes },
     };
     const answer = await this.request<SubjectAccessReview>('/apis/authorization.k8s.io/v1/subjectaccessreviews', { method: 'POST', body: review, signal });
+    return answer.status ?? { allowed: false };
+  }
+
+  /**
+   * Whether the manager's own service account may do what `attributes` say (a
+   * SelfSubjectAccessReview, which every authenticated account may make).
+   */
+  async reviewOwnAccess(attributes: ResourceAttributes, signal?: AbortSignal): Promise<SubjectAccessReviewStatus> {
+    const review: SelfSubjectAccessReview = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: attributes },
+    };
+    const answer = await this.request<SelfSubjectAccessReview>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { method: 'POST', body: review, signal });
     return answer.status ?? { allowed: false };
   }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type ClientDuplexStream, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import type { AgentInfo, ArriveAsAgentResponse, ArriveAsClientResponse } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
+import type { AgentInfo, ArriveAsAgentResponse, ArriveAsClientResponse, InterceptSpec } from '../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { Protocol, type TunnelMessage, type TunnelOpen } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
@@ -159,6 +159,8 @@ export interface TestManagerOptions {
   agentCheck?: AgentArrivalCheck;
   /** TestClientRights (everything allowed) by default. */
   clientRights?: ClientRightsCheck;
+  /** ManagerServerOptions.interceptRefusal, e.g. the idle-agent removal's. */
+  interceptRefusal?: (spec: InterceptSpec) => string | undefined;
 }
 
 export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
@@ -196,6 +198,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     relay,
     agentArrivals: agentCheck,
     clientRights: options.clientRights ?? new TestClientRights(),
+    ...(options.interceptRefusal ? { interceptRefusal: options.interceptRefusal } : {}),
     logger: silentLogger,
   });
   address = `127.0.0.1:${await host.listen('client', address)}`;

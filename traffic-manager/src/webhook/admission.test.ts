@@ -77,6 +77,15 @@ test('a marked pod creation is allowed with a base64 JSON patch that adds the ag
   assert.deepEqual(info?.fields, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', namespace: 'shop', pod: 'web-5b8c-', workload: 'Deployment/web', dryRun: false });
 });
 
+test('onInjected hears of each injection with its workload, not of dry runs nor of pods left alone', () => {
+  const heard: AgentConfig['workload'][] = [];
+  const opts = { ...OPTS, logger: recordingLogger([]), onInjected: (w: AgentConfig['workload']) => void heard.push(w) };
+  review(admissionReview({}), opts);
+  review(admissionReview({ dryRun: true }), opts);
+  review(admissionReview({ object: markedPod({ version: 99 }) }), opts);
+  assert.deepEqual(heard, [{ kind: 'Deployment', name: 'web', namespace: 'shop' }]);
+});
+
 test('the namespace comes from the request when the pod does not carry it', () => {
   const other = review(admissionReview({ namespace: 'elsewhere' }), { ...OPTS, logger: recordingLogger([]) });
   assert.equal(other.response?.patch, undefined, 'the config is for shop; the pod is created in elsewhere');

@@ -5,6 +5,7 @@
  * same reason).
  */
 import type { Pod } from 'kubernetes-types/core/v1';
+import type { AgentConfig } from '../../../protocol/src/agent/agentConfig.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { mutatePod, type MutatePodOptions } from './mutatePod.js';
 
@@ -39,6 +40,8 @@ export interface AdmissionReview {
 
 export interface ReviewOptions extends Omit<MutatePodOptions, 'namespace'> {
   logger: Logger;
+  /** Called for each pod (not a dry run) the agent is injected into, with its workload. */
+  onInjected?: (workload: AgentConfig['workload']) => void;
 }
 
 /** The body is not an AdmissionReview we can answer; the server says 400. */
@@ -81,6 +84,7 @@ export function review(body: unknown, opts: ReviewOptions): AdmissionReview {
       return answer();
     }
     logger.info('injecting the traffic-agent', { ...where, workload: config && `${config.workload.kind}/${config.workload.name}`, dryRun: req.dryRun === true });
+    if (config && req.dryRun !== true) opts.onInjected?.(config.workload);
     return answer({ patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
   } catch (e) {
     // A pod shape mutatePod did not foresee must not keep the pod from being created.

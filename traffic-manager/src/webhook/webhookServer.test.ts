@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1';
 import { AGENT_CONFIG_ANNOTATION } from '../../../protocol/src/agent/agentConfig.js';
 import { silentLogger, type LogFields, type Logger } from '../../../common/src/log/jsonLogger.js';
-import { InMemoryKube } from './testing/inMemoryKube.js';
+import { InMemoryKube } from '../testing/inMemoryKube.js';
 import { startWebhook, type StartWebhookOptions, type WebhookHandle, WebhookServer } from './webhookServer.js';
 import { issueWebhookCertificates } from './x509.js';
 

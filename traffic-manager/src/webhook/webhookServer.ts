@@ -9,8 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { abortableSleep, errorText } from '../kube/collectionWatch.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { WEBHOOK_PATH } from '../../../common/src/install/managerManifests.js';
-import { BadAdmissionReview, review } from './admission.js';
-import { type KubeRequester, WebhookTls, type WebhookTlsMaterial } from './webhookTls.js';
+import { BadAdmissionReview, review, type ReviewOptions } from './admission.js';
+import type { KubeRequester } from '../kube/kubeClient.js';
+import { WebhookTls, type WebhookTlsMaterial } from './webhookTls.js';
 
 /** AdmissionReviews carry one pod; the API server itself caps request bodies at 3 MiB. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -119,6 +120,8 @@ export interface StartWebhookOptions {
   port: number;
   /** The agent's image. */
   image: string;
+  /** Called for each pod the agent is injected into, with its workload. */
+  onInjected?: ReviewOptions['onInjected'];
   /** host:port of the manager's gRPC service, for the agents. */
   managerAddress: string;
   logger: Logger;
@@ -165,7 +168,7 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Webhoo
     lifetimeMs: options.certLifetimeMs,
   });
   let serving: WebhookTlsMaterial = await tls.ensure(signal);
-  const server = new WebhookServer(serving, (body) => review(body, { image: options.image, managerAddress: options.managerAddress, logger }), logger);
+  const server = new WebhookServer(serving, (body) => review(body, { image: options.image, managerAddress: options.managerAddress, logger, onInjected: options.onInjected }), logger);
   const port = await server.listen(options.port, options.host);
   logger.info('webhook listening', { port, notAfter: serving.notAfter.toISOString(), renewAt: serving.renewAt.toISOString() });
 

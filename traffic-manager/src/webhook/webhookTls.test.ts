@@ -4,7 +4,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1';
 import type { Secret } from 'kubernetes-types/core/v1';
 import type { LogFields, Logger } from '../../../common/src/log/jsonLogger.js';
-import { InMemoryKube } from './testing/inMemoryKube.js';
+import { InMemoryKube } from '../testing/inMemoryKube.js';
 import { sanDnsNames, WebhookTls, type WebhookTlsMaterial } from './webhookTls.js';
 
 const SECRET_PATH = '/api/v1/namespaces/telepath/secrets/traffic-manager-webhook-tls';

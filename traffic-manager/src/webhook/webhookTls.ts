@@ -12,16 +12,11 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1';
 import type { Secret } from 'kubernetes-types/core/v1';
-import { KubeApiError, type RequestOptions } from '../kube/kubeClient.js';
+import { KubeApiError, type KubeRequester } from '../kube/kubeClient.js';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
 import { MANAGER_NAME, WEBHOOK_TLS_SECRET } from '../../../common/src/install/managerManifests.js';
 import { type JsonPatchOp, jsonPointer } from './jsonPatch.js';
 import { issueWebhookCertificates } from './x509.js';
-
-/** The part of KubeClient this needs; tests pass an in-memory one. */
-export interface KubeRequester {
-  request<T>(path: string, opts?: RequestOptions): Promise<T>;
-}
 
 export interface WebhookTlsMaterial {
   certPem: string;

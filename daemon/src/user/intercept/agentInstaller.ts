@@ -19,12 +19,20 @@ import {
 import type { ConfigMap } from 'kubernetes-types/core/v1';
 import {
   AGENT_BUNDLE_CONFIGMAP,
-  AGENT_CONTAINER_NAME,
   AGENT_INJECT_LABEL,
   AGENT_INJECT_VALUE,
   type WorkloadKind,
 } from '../../../../protocol/src/agent/agentConfig.js';
 import { daemonError, ErrorCode } from '../../../../protocol/src/daemon';
+import {
+  isAgentMarked,
+  isPodOf,
+  podHasAgent,
+  podSelector,
+  type ServiceObject,
+  type WorkloadObject,
+} from '../../../../common/src/agents/agentObjects.js';
+import { removeAgent, workloadRef, type AgentRemovalIo } from '../../../../common/src/agents/agentRemoval.js';
 import { agentBundleConfigMap } from '../../../../common/src/install/agentBundleConfigMap.js';
 import { webhookConfigName } from '../../../../common/src/install/managerManifests.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
@@ -34,13 +42,12 @@ import {
   isAgentCurrent,
   planAgent,
   servicePatch,
-  serviceRestorePatch,
   templatePatch,
   templateRemovalPatch,
   type AgentPlan,
+  type TemplatePatch,
 } from './agentPlan.js';
 import { InterceptPlanError } from './interceptPlanError.js';
-import { findServicesFor, type ServiceObject, type WorkloadObject } from './workloadPorts.js';
 
 const FIELD_MANAGER = 'telepath';
 const API_VERSION: Record<WorkloadKind, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', ReplicaSet: 'apps/v1' };
@@ -204,7 +211,7 @@ export class AgentInstaller {
     const deadline = Date.now() + 30_000;
     let waiting = '';
     while (Date.now() < deadline && !signal.aborted) {
-      const ips = new Set((await this.podsOf(workload)).filter((p) => hasAgent(p) && isReady(p)).map((p) => p.status?.podIP ?? ''));
+      const ips = new Set((await this.podsOf(workload)).filter((p) => podHasAgent(p) && isReady(p)).map((p) => p.status?.podIP ?? ''));
       waiting = '';
       for (const [service, ports] of want) {
         const slices = await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` });
@@ -228,35 +235,29 @@ export class AgentInstaller {
   }
 
   /**
-   * Takes the agent out: Services first (while the agent still serves their ports), then the
-   * template mark; the ConfigMap goes when no workload of the namespace uses it any more.
-   * Returns what was restored, for the user.
+   * Takes the agent out (common/src/agents/agentRemoval.ts: Services, then the template mark, then
+   * the ConfigMap when no workload of the namespace uses it any more), with the user's
+   * credentials. Returns what was restored, for the user.
    */
   async remove(workload: Workload, progress: Progress, signal: AbortSignal, wait: boolean): Promise<string[]> {
-    const ns = workload.metadata.namespace;
     const what = `${workload.kind.toLowerCase()}/${workload.metadata.name}`;
-    const done: string[] = [];
-    const services = findServicesFor(workload.spec.template?.metadata?.labels, await this.listServices(ns));
-    for (const svc of services) {
-      const body = serviceRestorePatch(svc);
-      if (!body) continue;
-      const name = svc.metadata?.name ?? '';
-      await this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns } }, body, false, `restoring Service ${ns}/${name}`);
-      done.push(`restored Service ${ns}/${name}`);
-    }
-    const labels = workload.spec.template?.metadata?.labels ?? {};
-    if (labels[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE) {
-      progress('report', `Removing the traffic-agent from ${what}`);
-      await this.patchTemplate(workload, templateRemovalPatch(), false);
-      done.push(`removed the traffic-agent from ${ns}/${what}`);
-      if (workload.kind === 'ReplicaSet') await this.replacePodsWithAgent(workload);
-      if (wait) await this.waitRollout(workload, false, progress, signal, 180_000);
-    }
-    const stillUsed = (await this.listWorkloads(ns)).some(
-      (w) => w.metadata.name !== workload.metadata.name && w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE,
-    );
-    if (!stillUsed && (await this.deleteBundle(ns))) done.push(`removed ConfigMap ${ns}/${AGENT_BUNDLE_CONFIGMAP}`);
-    return done;
+    const io: AgentRemovalIo = {
+      listServices: (ns) => this.listServices(ns),
+      patchService: (ns, name, body) =>
+        this.mergePatch({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns } }, body, false, `restoring Service ${ns}/${name}`),
+      patchWorkload: (_ref, body) => {
+        progress('report', `Removing the traffic-agent from ${what}`);
+        return this.patchTemplate(workload, body, false);
+      },
+      listPods: async (ns, labelSelector) => (await this.core.listNamespacedPod({ namespace: ns, labelSelector })).items,
+      deletePod: async (ns, name) => {
+        await this.core.deleteNamespacedPod({ name, namespace: ns });
+      },
+      listWorkloads: (ns) => this.listWorkloads(ns),
+      deleteAgentBundle: (ns) => this.deleteBundle(ns),
+    };
+    const unmarked = wait ? () => this.waitRollout(workload, false, progress, signal, 180_000) : undefined;
+    return (await removeAgent(workload, io, unmarked ? { unmarked } : {})) ?? [];
   }
 
   /**
@@ -291,7 +292,7 @@ export class AgentInstaller {
     const out: Workload[] = [];
     for (const ns of namespaces) {
       for (const w of await this.listWorkloads(ns)) {
-        if (w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE) out.push(w);
+        if (isAgentMarked(w)) out.push(w);
       }
     }
     return out;
@@ -315,7 +316,7 @@ export class AgentInstaller {
     }
   }
 
-  private patchTemplate(workload: Workload, body: object, dryRun: boolean): Promise<void> {
+  private patchTemplate(workload: Workload, body: TemplatePatch, dryRun: boolean): Promise<void> {
     const { kind } = workload;
     const { name, namespace } = workload.metadata;
     return this.mergePatch(
@@ -365,15 +366,14 @@ export class AgentInstaller {
   }
 
   private async podsOf(workload: Workload): Promise<V1Pod[]> {
-    const selector = labelSelector(workload);
-    const list = await this.core.listNamespacedPod({ namespace: workload.metadata.namespace, labelSelector: selector });
-    return list.items.filter((p) => !p.metadata?.deletionTimestamp && ownedBy(p, workload));
+    const list = await this.core.listNamespacedPod({ namespace: workload.metadata.namespace, labelSelector: podSelector(workload.spec.selector) });
+    return list.items.filter((p) => !p.metadata?.deletionTimestamp && isPodOf(p, workloadRef(workload)));
   }
 
   /** A ReplicaSet does not roll out template changes: its pods are replaced by deleting them. */
   private async replacePodsWithoutAgent(workload: Workload): Promise<void> {
     for (const p of await this.podsOf(workload)) {
-      if (!hasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
+      if (!podHasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
     }
   }
 
@@ -386,7 +386,7 @@ export class AgentInstaller {
    * tell the user when that does not help, else ''.
    */
   private async replaceMissedPods(pods: V1Pod[], replaced: Set<string>, replicas: number, progress: Progress): Promise<string> {
-    const missed = pods.filter((p) => p.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE && !hasAgent(p) && !p.metadata.deletionTimestamp);
+    const missed = pods.filter((p) => p.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE && !podHasAgent(p) && !p.metadata.deletionTimestamp);
     for (const p of missed) {
       const uid = p.metadata!.uid ?? p.metadata!.name!;
       if (replaced.has(uid) || replaced.size >= Math.max(3, 2 * replicas)) continue;
@@ -407,12 +407,6 @@ export class AgentInstaller {
       : '';
   }
 
-  private async replacePodsWithAgent(workload: Workload): Promise<void> {
-    for (const p of await this.podsOf(workload)) {
-      if (hasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
-    }
-  }
-
   /**
    * Until every pod of the workload is ready and has (or, with `agent` false, lacks) the agent,
    * and no other pods remain; reports what it waits for every few seconds.
@@ -431,7 +425,7 @@ export class AgentInstaller {
       if (!current) throw daemonError(ErrorCode.WorkloadNotFound, `${what} was deleted from namespace ${ns}`);
       const want = current.spec.replicas ?? 1;
       const pods = await this.podsOf(current);
-      const ready = pods.filter((p) => hasAgent(p) === agent && isReady(p));
+      const ready = pods.filter((p) => podHasAgent(p) === agent && isReady(p));
       const settled = (current.status?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
       if (settled && ready.length === want && pods.length === want) return;
       problem = podProblems(pods) || `${ready.length} of ${want} pods ready ${agent ? 'with' : 'without'} the agent`;
@@ -453,28 +447,6 @@ export class AgentInstaller {
       await sleep(500, signal);
     }
   }
-}
-
-function labelSelector(workload: Workload): string {
-  const parts = Object.entries(workload.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of workload.spec.selector?.matchExpressions ?? []) {
-    const values = (e.values ?? []).join(',');
-    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.join(',');
-}
-
-/** Pods of a Deployment are owned by its ReplicaSets; the selector match is what counts there. */
-function ownedBy(pod: V1Pod, workload: Workload): boolean {
-  if (workload.kind === 'Deployment') return true;
-  return (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === workload.kind && o.name === workload.metadata.name);
-}
-
-function hasAgent(pod: V1Pod): boolean {
-  return (pod.spec?.containers ?? []).some((c) => c.name === AGENT_CONTAINER_NAME);
 }
 
 function isReady(pod: V1Pod): boolean {

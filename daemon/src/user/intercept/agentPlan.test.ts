@@ -19,8 +19,8 @@ import {
   templateRemovalPatch,
   type AgentPlan,
 } from './agentPlan.js';
-import { servicePatch, serviceRestorePatch } from './servicePatches.js';
-import { applyMergePatch } from './testing/mergePatch.js';
+import { servicePatch, serviceRestorePatch } from '../../../../common/src/agents/servicePatches.js';
+import { applyMergePatch } from '../../../../common/src/testing/mergePatch.js';
 import {
   allServices,
   appContainer,
@@ -38,8 +38,9 @@ import {
   udpEcho,
   web,
   webService,
-} from './testing/sampleObjects.js';
-import { interceptablePorts, type ServiceObject, type WorkloadObject } from './workloadPorts.js';
+} from '../../../../common/src/testing/sampleObjects.js';
+import type { ServiceObject, WorkloadObject } from '../../../../common/src/agents/agentObjects.js';
+import { interceptablePorts } from './workloadPorts.js';
 
 const workload = (kind: AgentConfig['workload']['kind'], name: string) => ({ kind, name, namespace: NAMESPACE });
 

@@ -24,27 +24,28 @@ import {
   type ServicePortRef,
   type WorkloadKind,
 } from '../../../../protocol/src/agent/agentConfig.js';
-import { InterceptPlanError } from './interceptPlanError.js';
-import { sortedJson, type ServicePatch, type TargetPortRepoint } from './servicePatches.js';
 import {
-  appContainers,
   compareStrings,
   findServicesFor,
-  formatServicePort,
+  isAgentMarked,
   originalTargetPorts,
-  resolveServicePorts,
   type ContainerObject,
   type PodTemplateObject,
-  type ResolvedServicePort,
   type ServiceObject,
   type WorkloadObject,
-} from './workloadPorts.js';
+} from '../../../../common/src/agents/agentObjects.js';
+import type { TemplatePatch } from '../../../../common/src/agents/agentRemoval.js';
+import { sortedJson, type ServicePatch, type TargetPortRepoint } from '../../../../common/src/agents/servicePatches.js';
+import { InterceptPlanError } from './interceptPlanError.js';
+import { appContainers, formatServicePort, resolveServicePorts, type ResolvedServicePort } from './workloadPorts.js';
 
 // The planning API in one import.
 export { InterceptPlanError } from './interceptPlanError.js';
 export { parsePortSpec, resolvePortChoice } from './portChoice.js';
-export { servicePatch, serviceRestorePatch, type ServicePatch } from './servicePatches.js';
-export { findServicesFor, interceptablePorts, type InterceptablePort } from './workloadPorts.js';
+export { servicePatch, serviceRestorePatch, type ServicePatch } from '../../../../common/src/agents/servicePatches.js';
+export { templateRemovalPatch, type TemplatePatch } from '../../../../common/src/agents/agentRemoval.js';
+export { findServicesFor } from '../../../../common/src/agents/agentObjects.js';
+export { interceptablePorts, type InterceptablePort } from './workloadPorts.js';
 
 export interface PlanOptions {
   /** The app container to intercept (`--container`); needed when Services reach several. */
@@ -55,15 +56,6 @@ export interface AgentPlan {
   config: AgentConfig;
   /** Only Services that still need a change; empty when planning again after they were patched. */
   servicePatches: ServicePatch[];
-}
-
-/** A patch of a workload's pod template metadata; as JSON merge and strategic merge patch alike. */
-export interface TemplatePatch {
-  spec: {
-    template: {
-      metadata: { labels: Record<string, string | null>; annotations: Record<string, string | null> };
-    };
-  };
 }
 
 const HIGHEST_PORT = 65535;
@@ -122,11 +114,7 @@ export function agentConfigJson(config: AgentConfig): string {
 
 /** True when the pod template already asks for exactly this agent, so no rollout is needed. */
 export function isAgentCurrent(workload: WorkloadObject, config: AgentConfig): boolean {
-  const metadata = workload.spec?.template?.metadata;
-  return (
-    metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE &&
-    metadata.annotations?.[AGENT_CONFIG_ANNOTATION] === agentConfigJson(config)
-  );
+  return isAgentMarked(workload) && workload.spec?.template?.metadata?.annotations?.[AGENT_CONFIG_ANNOTATION] === agentConfigJson(config);
 }
 
 /** Marks the pod template for injection with `config`; changing it rolls the workload out. */
@@ -138,17 +126,6 @@ export function templatePatch(config: AgentConfig): TemplatePatch {
           labels: { [AGENT_INJECT_LABEL]: AGENT_INJECT_VALUE },
           annotations: { [AGENT_CONFIG_ANNOTATION]: agentConfigJson(config) },
         },
-      },
-    },
-  };
-}
-
-/** Removes the mark (a JSON merge patch: null deletes a key); the rollout then drops the agent. */
-export function templateRemovalPatch(): TemplatePatch {
-  return {
-    spec: {
-      template: {
-        metadata: { labels: { [AGENT_INJECT_LABEL]: null }, annotations: { [AGENT_CONFIG_ANNOTATION]: null } },
       },
     },
   };

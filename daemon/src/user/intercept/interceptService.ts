@@ -10,7 +10,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import { describeRight, RIGHTS } from '../../../../common/src/sessionIdentity.js';
 import { kubeError } from '../kube/kubeAccess.js';
-import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../../protocol/src/agent/agentConfig.js';
+import { isAgentMarked, type ServiceObject } from '../../../../common/src/agents/agentObjects.js';
 import {
   daemonError,
   ErrorCode,
@@ -34,7 +34,7 @@ import { InterceptPlanError } from './interceptPlanError.js';
 import { Interceptor, type HeldIntercept } from './interceptor.js';
 import { mountUnavailable, VolumeMounts } from './volumeMounts.js';
 import { resolvePortChoice } from './portChoice.js';
-import { formatServicePort, installedAgentConfig, interceptablePorts, type ServiceObject } from './workloadPorts.js';
+import { formatServicePort, installedAgentConfig, interceptablePorts } from './workloadPorts.js';
 
 /** The header a personal intercept matches when the user names none. */
 export const DEFAULT_INTERCEPT_HEADER = 'x-telepath-intercept';
@@ -372,7 +372,7 @@ export async function uninstallAgents(installer: AgentInstaller, namespaces: str
 
 function describeWorkload(w: Workload, services: ServiceObject[], intercepts: ManagerIntercept[], agents: AgentInfo[]): WorkloadInfo {
   const config = installedAgentConfig(w);
-  const marked = w.spec.template?.metadata?.labels?.[AGENT_INJECT_LABEL] === AGENT_INJECT_VALUE;
+  const marked = isAgentMarked(w);
   const reporting = agents.filter((a) => a.workloadName === w.metadata.name);
   const info: WorkloadInfo = {
     kind: w.kind,
@@ -432,6 +432,8 @@ function managerError(e: unknown): Error {
   if (err?.code === GrpcStatus.PERMISSION_DENIED) {
     return daemonError(ErrorCode.Forbidden, `the traffic-manager refused: ${err.details}; ask a cluster admin for the "may intercept" role of docs/security.md`);
   }
+  // The manager removed the workload's agent as idle a moment ago; its message says to intercept again.
+  if (err?.code === GrpcStatus.FAILED_PRECONDITION) return daemonError(ErrorCode.AgentNotReady, `the traffic-manager: ${err.details}`);
   if (err?.code === GrpcStatus.UNAVAILABLE || err?.code === GrpcStatus.NOT_FOUND) {
     return daemonError(ErrorCode.ManagerUnreachable, `the traffic-manager: ${err.details || err.message}`);
   }

@@ -101,8 +101,9 @@ export class Interceptor {
         this.log.info(`intercept ${h.spec.name} restored`);
       } catch (e) {
         const err = e as ServiceError;
-        if (err.code === GrpcStatus.PERMISSION_DENIED) {
-          // The cluster no longer lets this user hold it: it ends here too, and the user is told.
+        if (err.code === GrpcStatus.PERMISSION_DENIED || err.code === GrpcStatus.FAILED_PRECONDITION) {
+          // The cluster no longer lets this user hold it, or the manager removed the workload's
+          // agent as idle while this daemon was away: it ends here too, and the user is told.
           this.held.delete(h.spec.name);
           this.log.warn(`intercept ${h.spec.name} could not be restored: ${err.details}`);
           this.link.onEnded?.(h.spec.name, err.details);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePortSpec, resolvePortChoice } from './portChoice.js';
-import { allServices, echo, grpcEcho, multi, service, udpEcho } from './testing/sampleObjects.js';
+import { allServices, echo, grpcEcho, multi, service, udpEcho } from '../../../../common/src/testing/sampleObjects.js';
 import { interceptablePorts, type InterceptablePort } from './workloadPorts.js';
 
 test('parsePortSpec reads the local port and the optional service port', () => {

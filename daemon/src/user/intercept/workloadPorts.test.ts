@@ -15,19 +15,8 @@ import {
   service,
   udpEcho,
   web,
-} from './testing/sampleObjects.js';
-import { findServicesFor, interceptablePorts, originalTargetPorts, type InterceptablePort } from './workloadPorts.js';
-
-test('findServicesFor takes Services whose selector is a non-empty subset of the labels', () => {
-  const byName = (labels: Record<string, string>) => findServicesFor(labels, allServices).map((s) => s.metadata?.name);
-  assert.deepEqual(byName({ app: 'echo', 'pod-template-hash': 'abc' }), ['echo']);
-  assert.deepEqual(byName({ app: 'nope' }), []);
-  const wide = service('everything', [{ port: 1 }], {});
-  const two = service('two', [{ port: 1 }], { app: 'echo', tier: 'web' });
-  assert.deepEqual(findServicesFor({ app: 'echo' }, [wide, two, echoService]).map((s) => s.metadata?.name), ['echo']);
-  assert.deepEqual(findServicesFor({ app: 'echo', tier: 'web' }, [wide, two, echoService]).map((s) => s.metadata?.name), ['two', 'echo']);
-  assert.deepEqual(findServicesFor(undefined, [echoService]), []);
-});
+} from '../../../../common/src/testing/sampleObjects.js';
+import { interceptablePorts, type InterceptablePort } from './workloadPorts.js';
 
 test('interceptablePorts of the samples: named, numeric, several ports, StatefulSet', () => {
   assert.deepEqual(interceptablePorts(echo, allServices), [
@@ -114,14 +103,6 @@ test('a pod spec in which the webhook gave the name to the agent maps back throu
     { name: 'telepath-agent', ports: [{ name: 'http', containerPort: 9900 }] },
   ]);
   assert.deepEqual(interceptablePorts(withTemplateAnnotation(pod, JSON.stringify(config)), allServices), interceptablePorts(echo, allServices));
-});
-
-test('originalTargetPorts keeps only port numbers', () => {
-  const s = (json: string) => ({ metadata: { annotations: { [ORIGINAL_TARGET_PORTS_ANNOTATION]: json } } });
-  assert.deepEqual(originalTargetPorts(s('{"grpc":50051,"x":"80","y":0,"z":1.5}')), { grpc: 50051 });
-  assert.deepEqual(originalTargetPorts(s('[1]')), {});
-  assert.deepEqual(originalTargetPorts(s('nope')), {});
-  assert.deepEqual(originalTargetPorts({}), {});
 });
 
 test('client-node V1 objects are accepted as they are', () => {

@@ -5,38 +5,27 @@
  * original targetPort in ORIGINAL_TARGET_PORTS_ANNOTATION; the agent config on the template covers
  * what neither says.
  *
- * Objects are typed by the few fields read here, so both `kubernetes-types` objects and
- * `@kubernetes/client-node` V1 classes fit without conversion.
+ * Objects are typed by the few fields read here (common/src/agents/agentObjects.ts), so both
+ * `kubernetes-types` objects and `@kubernetes/client-node` V1 classes fit without conversion.
  */
-import type { Container, ServicePort, ServiceSpec } from 'kubernetes-types/core/v1';
-import type { ObjectMeta } from 'kubernetes-types/meta/v1';
+import type { ServicePort } from 'kubernetes-types/core/v1';
 import {
   AGENT_CONFIG_ANNOTATION,
   AGENT_CONTAINER_NAME,
   numericAgentPortName,
-  ORIGINAL_TARGET_PORTS_ANNOTATION,
   parseAgentConfig,
   type AgentConfig,
 } from '../../../../protocol/src/agent/agentConfig.js';
-
-export type ContainerObject = Pick<Container, 'name' | 'ports'>;
-
-export interface PodTemplateObject {
-  metadata?: Pick<ObjectMeta, 'labels' | 'annotations'>;
-  spec?: { containers: ContainerObject[]; initContainers?: ContainerObject[] };
-}
-
-/** A Deployment, StatefulSet or ReplicaSet. `kind` is required for planning; list responses omit it. */
-export interface WorkloadObject {
-  kind?: string;
-  metadata?: Pick<ObjectMeta, 'name' | 'namespace' | 'ownerReferences'>;
-  spec?: { template?: PodTemplateObject };
-}
-
-export interface ServiceObject {
-  metadata?: Pick<ObjectMeta, 'name' | 'namespace' | 'annotations' | 'resourceVersion'>;
-  spec?: Pick<ServiceSpec, 'selector' | 'ports'>;
-}
+import {
+  compareStrings,
+  findServicesFor,
+  originalTargetPorts,
+  servicePortKey,
+  type ContainerObject,
+  type PodTemplateObject,
+  type ServiceObject,
+  type WorkloadObject,
+} from '../../../../common/src/agents/agentObjects.js';
 
 export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -64,14 +53,6 @@ export interface ResolvedServicePort extends InterceptablePort {
   currentTargetPort: number | string;
   /** The name of the container port in the template, when it declares one. */
   containerPortName?: string;
-}
-
-/** Services whose (non-empty) selector is a subset of `labels`; a Service without one selects no pod. */
-export function findServicesFor<S extends ServiceObject>(labels: Record<string, string> | undefined, services: readonly S[]): S[] {
-  return services.filter((s) => {
-    const selector = Object.entries(s.spec?.selector ?? {});
-    return selector.length > 0 && selector.every(([k, v]) => labels?.[k] === v);
-  });
 }
 
 /** The Service ports that reach the workload's containers, by Service name then the Service's port order. */
@@ -120,27 +101,6 @@ export function installedAgentConfig(workload: WorkloadObject): AgentConfig | un
   }
 }
 
-/** The key of a Service port in ORIGINAL_TARGET_PORTS_ANNOTATION: its name, or its number when unnamed. */
-export function servicePortKey(port: Pick<ServicePort, 'name' | 'port'>): string {
-  return port.name || String(port.port);
-}
-
-/** ORIGINAL_TARGET_PORTS_ANNOTATION of a Service; entries that are not port numbers are dropped. */
-export function originalTargetPorts(service: ServiceObject): Record<string, number> {
-  const json = service.metadata?.annotations?.[ORIGINAL_TARGET_PORTS_ANNOTATION];
-  if (json === undefined) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-  const result: Record<string, number> = {};
-  for (const [k, v] of Object.entries(parsed)) if (isPortNumber(v)) result[k] = v;
-  return result;
-}
-
 /** How a Service port reads in listings and errors: `service:name/port`, or `service:port` when unnamed. */
 export function formatServicePort(p: Pick<InterceptablePort, 'service' | 'portName' | 'port'>): string {
   return p.portName ? `${p.service}:${p.portName}/${p.port}` : `${p.service}:${p.port}`;
@@ -153,11 +113,6 @@ export function appContainers(template: PodTemplateObject | undefined): Containe
 
 export function protocolOf(p: { protocol?: string } | undefined): PortProtocol {
   return p?.protocol === 'UDP' || p?.protocol === 'SCTP' ? p.protocol : 'TCP';
-}
-
-/** Code-unit order, so sorting does not depend on the locale. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function resolvePort(
@@ -242,8 +197,4 @@ function byName(containers: ContainerObject[], name: string, protocol: PortProto
     containerPort: agentPort.appPort,
     ...(agentPort.appPortRename ? { name: agentPort.appPortRename } : {}),
   };
-}
-
-function isPortNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
 }

@@ -1,6 +1,7 @@
 /**
  * The sample workloads of the local test cluster (test/cluster/manifests/samples.yaml) as the API
- * server returns them — defaults filled in, resourceVersion set — for the planning tests.
+ * server returns them — defaults filled in, resourceVersion set — for the tests of planning (daemon)
+ * and of removing an agent (common, traffic-manager).
  */
 import type { Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1';
 import type { Container, ContainerPort, PodTemplateSpec, Service, ServicePort } from 'kubernetes-types/core/v1';

@@ -1,5 +1,6 @@
 /**
- * Re-pointing a Service's numeric targetPorts at the agent, and undoing it.
+ * Re-pointing a Service's numeric targetPorts at the agent (the daemon, when it installs one), and
+ * undoing it (the daemon's uninstall, and the manager's removal of idle agents: agentRemoval.ts).
  *
  * The patches are JSON merge patches (RFC 7386, `application/merge-patch+json`). Those replace a
  * list whole, so each carries the Service's complete `spec.ports`, copied from the object it was
@@ -8,8 +9,8 @@
  * dropping someone else's edit of another port. On a conflict: read the Service again, recompute.
  */
 import type { ServicePort } from 'kubernetes-types/core/v1';
-import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../../protocol/src/agent/agentConfig.js';
-import { compareStrings, originalTargetPorts, servicePortKey, type ServiceObject } from './workloadPorts.js';
+import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../protocol/src/agent/agentConfig.js';
+import { compareStrings, originalTargetPorts, servicePortKey, type ServiceObject } from './agentObjects.js';
 
 /** One Service port whose targetPort goes from the app's number to the agent's port name. */
 export interface TargetPortRepoint {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Service } from 'kubernetes-types/core/v1';
-import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../../protocol/src/agent/agentConfig.js';
+import { ORIGINAL_TARGET_PORTS_ANNOTATION } from '../../../protocol/src/agent/agentConfig.js';
 import { servicePatch, serviceRestorePatch, type ServicePatch } from './servicePatches.js';
-import { applyMergePatch } from './testing/mergePatch.js';
-import { NAMESPACE, service } from './testing/sampleObjects.js';
+import { applyMergePatch } from '../testing/mergePatch.js';
+import { NAMESPACE, service } from '../testing/sampleObjects.js';
 
 /** A NodePort Service with three ports, two of them numeric. */
 const api: Service = (() => {
