@@ -20,6 +20,7 @@ import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kuberne
 import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
+import { formatApiRange, OWN_API, type ApiRange } from '../../../protocol/src/version.js';
 import { SESSION_RESOURCE, TELEPATH_API_GROUP } from '../sessionIdentity.js';
 import { sessionManifests } from './sessionManifests.js';
 
@@ -51,6 +52,11 @@ export const BUNDLE_DIR = '/telepath';
 export const LOADER_KEY = 'traffic-manager.js';
 export const BUNDLE_KEY = 'traffic-manager.js.gz';
 export const BUNDLE_HASH_ANNOTATION = 'telepath.io/bundle-sha256';
+/**
+ * On the Deployment: the API levels the manager serves ("1-2", protocol/src/version.ts), so that a
+ * connecting client decides before it reaches the manager. Missing on installs before 0.2.0.
+ */
+export const API_LEVELS_ANNOTATION = 'telepath.io/api-levels';
 /** The API server refuses a ConfigMap whose data and binaryData values exceed this. */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 /** The `node` user of the official Node images (and of the local test image). */
@@ -58,6 +64,8 @@ const NODE_UID = 1000;
 
 export interface ManagerInstallOptions {
   version: string;
+  /** The API levels the bundle serves; this build's unless a test installs another. */
+  api?: ApiRange;
   image?: string;
   /** dist/traffic-manager.js as built. */
   bundle: Buffer;
@@ -208,7 +216,7 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: MANAGER_NAME, namespace, labels },
+    metadata: { name: MANAGER_NAME, namespace, labels, annotations: { [API_LEVELS_ANNOTATION]: formatApiRange(options.api ?? OWN_API) } },
     spec: {
       replicas: 1,
       selector: { matchLabels: selectorLabels() },

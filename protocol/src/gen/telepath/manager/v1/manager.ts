@@ -50,6 +50,12 @@ export interface VersionResponse {
   version: string;
   /** Which program answered ("traffic-manager"), for messages like "manager 0.1.0". */
   name: string;
+  /**
+   * The API level the manager speaks and the oldest one it still serves, to clients and agents
+   * alike. 0 (both) is a manager from before levels (0.1.x): level 1.
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface SessionInfo {
@@ -69,6 +75,12 @@ export interface ClientInfo {
   namespace: string;
   /** The daemon's product version, for the manager's logs. */
   version: string;
+  /**
+   * The daemon's API levels (0: a daemon from before levels, level 1). ArriveAsClient fails with
+   * FAILED_PRECONDITION when they do not overlap the manager's.
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface ArriveAsClientRequest {
@@ -257,6 +269,13 @@ export interface AgentInfo {
   sftpPort: number;
   /** In ListAgents answers: why `environment` is left out; empty when it is given. */
   environmentWithheld: string;
+  /**
+   * The agent's API levels (0: an agent from before levels, level 1). ArriveAsAgent fails with
+   * FAILED_PRECONDITION when they do not overlap the manager's; the daemon that holds an
+   * intercept of the workload then rolls it with its own agent (docs/upgrades.md).
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface AgentInfo_EnvironmentEntry {
@@ -458,7 +477,7 @@ export const VersionRequest: MessageFns<VersionRequest> = {
 };
 
 function createBaseVersionResponse(): VersionResponse {
-  return { version: "", name: "" };
+  return { version: "", name: "", apiLevel: 0, minApiLevel: 0 };
 }
 
 export const VersionResponse: MessageFns<VersionResponse> = {
@@ -468,6 +487,12 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(24).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(32).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -501,6 +526,22 @@ export const VersionResponse: MessageFns<VersionResponse> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -521,6 +562,12 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -531,6 +578,8 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     const message = createBaseVersionResponse();
     message.version = object.version ?? "";
     message.name = object.name ?? "";
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -599,7 +648,7 @@ export const SessionInfo: MessageFns<SessionInfo> = {
 };
 
 function createBaseClientInfo(): ClientInfo {
-  return { name: "", installId: "", namespace: "", version: "" };
+  return { name: "", installId: "", namespace: "", version: "", apiLevel: 0, minApiLevel: 0 };
 }
 
 export const ClientInfo: MessageFns<ClientInfo> = {
@@ -615,6 +664,12 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     }
     if (message.version !== "") {
       writer.uint32(34).string(message.version);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(40).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(48).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -664,6 +719,22 @@ export const ClientInfo: MessageFns<ClientInfo> = {
             message.version = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -690,6 +761,12 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     if (message.version !== "") {
       obj.version = message.version;
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -702,6 +779,8 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     message.installId = object.installId ?? "";
     message.namespace = object.namespace ?? "";
     message.version = object.version ?? "";
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -2364,6 +2443,8 @@ function createBaseAgentInfo(): AgentInfo {
     version: "",
     sftpPort: 0,
     environmentWithheld: "",
+    apiLevel: 0,
+    minApiLevel: 0,
   };
 }
 
@@ -2401,6 +2482,12 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     }
     if (message.environmentWithheld !== "") {
       writer.uint32(90).string(message.environmentWithheld);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(96).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(104).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -2509,6 +2596,22 @@ export const AgentInfo: MessageFns<AgentInfo> = {
             message.environmentWithheld = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2562,6 +2665,12 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     if (message.environmentWithheld !== "") {
       obj.environmentWithheld = message.environmentWithheld;
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -2589,6 +2698,8 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     message.version = object.version ?? "";
     message.sftpPort = object.sftpPort ?? 0;
     message.environmentWithheld = object.environmentWithheld ?? "";
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -4383,8 +4494,9 @@ export const InterceptEnded: MessageFns<InterceptEnded> = {
 export type ManagerService = typeof ManagerService;
 export const ManagerService = {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version: {
     path: "/telepath.manager.v1.Manager/Version" as const,
@@ -4617,8 +4729,9 @@ export const ManagerService = {
 
 export interface ManagerServer extends UntypedServiceImplementation {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version: handleUnaryCall<VersionRequest, VersionResponse>;
   /**
@@ -4710,8 +4823,9 @@ export interface ManagerServer extends UntypedServiceImplementation {
 
 export interface ManagerClient extends Client {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version(
     request: VersionRequest,
