@@ -183,6 +183,32 @@ describe('API levels: the manager serves clients and agents whose levels overlap
     }
   });
 
+  test('an intercept held while its workload is rolled from a refused agent to a current one reaches the new agent', async () => {
+    const m = await startTestManager({ api: ahead });
+    try {
+      // The daemon re-created its intercept at the upgraded manager, and watches its dials.
+      const session = { sessionId: await m.arrive() };
+      await unary((cb) => m.client.createIntercept({ session, spec: testSpec({ name: 'mine', global: true, headers: [], localPort: 1 }) }, cb));
+      const dials = m.client.watchDials({ session });
+      dials.on('error', () => undefined);
+      const old = { ...echoAgent('echo-old'), apiLevel: 0, minApiLevel: 0 };
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: old }, bearer(TEST_AGENT_TOKEN), cb)), { code: status.FAILED_PRECONDITION });
+      // The rollout's pod, with the daemon's current agent.
+      const agent = await m.arriveAgent('echo-new');
+      const watch = m.agentClient.watchAgentIntercepts({ session: { sessionId: agent } });
+      const seen: string[][] = [];
+      watch.on('data', (u: AgentIntercepts) => seen.push(u.intercepts.map((i) => i.spec?.name ?? '')));
+      watch.on('error', () => undefined);
+      const deadline = Date.now() + 5000;
+      while (!seen.some((names) => names.includes('mine')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(seen.some((names) => names.includes('mine')), `the new agent routes the intercept (saw ${JSON.stringify(seen)})`);
+      watch.cancel();
+      dials.cancel();
+    } finally {
+      await m.close();
+    }
+  });
+
   test('this build serves agents and clients from before levels (0.1.x)', async () => {
     const m = await startTestManager();
     try {

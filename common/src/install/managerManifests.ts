@@ -52,6 +52,8 @@ export const BUNDLE_DIR = '/telepath';
 export const LOADER_KEY = 'traffic-manager.js';
 export const BUNDLE_KEY = 'traffic-manager.js.gz';
 export const BUNDLE_HASH_ANNOTATION = 'telepath.io/bundle-sha256';
+/** The product version of what an object installs (the manager's objects, the agent's ConfigMap). */
+export const VERSION_LABEL = 'app.kubernetes.io/version';
 /**
  * On the Deployment: the API levels the manager serves ("1-2", protocol/src/version.ts), so that a
  * connecting client decides before it reaches the manager. Missing on installs before 0.2.0.
@@ -135,7 +137,7 @@ export function selectorLabels(): Record<string, string> {
 export function managerManifests(options: ManagerInstallOptions): ManagerObject[] {
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const image = options.image ?? DEFAULT_IMAGE;
-  const labels = { ...selectorLabels(), 'app.kubernetes.io/version': options.version };
+  const labels = { ...selectorLabels(), [VERSION_LABEL]: options.version };
   const partOf = { 'app.kubernetes.io/part-of': 'telepath' };
   const gz = gzipSync(options.bundle, { level: 9 });
   const bundleHash = createHash('sha256').update(options.bundle).digest('hex');

@@ -108,7 +108,7 @@ export class Daemon implements DaemonApi {
         onRearrived: () => {
           // The manager may be another one now (upgraded by another client).
           this.update(managerFields(session));
-          void this.intercepts?.interceptor.resume().then(() => this.update({}));
+          void this.intercepts?.resume().then(() => this.update({}));
           if (this.network && this.session === session && 'sessionChanged' in this.network) {
             this.network.sessionChanged(session.sessionId, session.joinSecret).catch((err: Error) => this.log.warn(`the network role did not take the new session: ${err.message}`));
           }

@@ -120,6 +120,12 @@ export const InterceptInfo = named(
     ),
     state: stringEnum(['active', 'waiting'], { description: 'waiting: the connection to the manager is being restored.' }),
     mountPoint: optional(string({ description: "Where the container's volumes are mounted (TELEPATH_ROOT)." })),
+    problem: optional(
+      string({
+        description:
+          'Why the intercept gets no traffic although it is held, e.g. its workload\'s agent is too old for an upgraded traffic-manager and could not be rolled.',
+      }),
+    ),
   }),
 );
 export type InterceptInfo = Infer<typeof InterceptInfo>;

@@ -486,6 +486,7 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
   if (st.dns) lines.push(`DNS:         ${st.dns.state}${st.dns.method ? ` (${st.dns.method})` : ''}${st.dns.message ? `: ${st.dns.message}` : ''}`);
   for (const i of st.intercepts ?? []) {
     lines.push(`Intercept:   ${i.name} ${i.workload} ${i.servicePort} -> :${i.localPort} (${i.mode}${i.state === 'waiting' ? ', waiting for the manager' : ''})`);
+    if (i.problem) lines.push(`             no traffic: ${i.problem}`);
   }
   for (const e of st.endedIntercepts ?? []) {
     lines.push(`Ended:       ${e.name}${e.workload ? ` ${e.workload}` : ''} by the traffic-manager at ${e.at}: ${e.reason}`);

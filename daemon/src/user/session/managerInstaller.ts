@@ -16,6 +16,7 @@ import {
   DEFAULT_IMAGE,
   MANAGER_NAME,
   managerManifests,
+  VERSION_LABEL,
 } from '../../../../common/src/install/managerManifests.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
@@ -23,7 +24,6 @@ import type { Progress } from '../rpc/rpcServer.js';
 import { decideInstall, type FoundManager, type InstallAction } from './installDecision.js';
 
 const FIELD_MANAGER = 'telepath';
-const VERSION_LABEL = 'app.kubernetes.io/version';
 
 export interface InstallOptions {
   namespace: string;
