@@ -84,19 +84,22 @@ export async function ensureManager(
     if (!isNotFound(err)) throw kubeError(err, `reading the traffic-manager in namespace ${opts.namespace}`, access);
   }
   const found = current && foundManager(current);
-  const objects = managerManifests({
-    version: opts.version,
-    api: self.api,
-    bundle: opts.bundle,
-    namespace: opts.namespace,
-    image: opts.image ?? process.env.TELEPATH_MANAGER_IMAGE ?? DEFAULT_IMAGE,
-  }) as KubernetesObject[];
+  // Made only when something is to be applied, and once: gzipping the bundle takes a while.
+  let made: KubernetesObject[] | undefined;
+  const objects = (): KubernetesObject[] =>
+    (made ??= managerManifests({
+      version: opts.version,
+      api: self.api,
+      bundle: opts.bundle,
+      namespace: opts.namespace,
+      image: opts.image ?? process.env.TELEPATH_MANAGER_IMAGE ?? DEFAULT_IMAGE,
+    }) as KubernetesObject[]);
   const client = KubernetesObjectApi.makeApiClient(access.kc);
   let decision = decideInstall(found, self, true, opts.namespace);
   // Replacing a manager others use: ask the API server first whether these credentials may. A
   // fresh install is simply tried (its namespace does not exist yet for a dry run).
   if (found && decision.action !== 'use' && decision.action !== 'refuse') {
-    const refused = await firstRefusal(client, objects);
+    const refused = await firstRefusal(client, objects());
     if (refused) {
       log.info(`may not replace the traffic-manager: ${refused.message}`);
       decision = decideInstall(found, self, false, opts.namespace);
@@ -114,7 +117,7 @@ export async function ensureManager(
     return choice;
   }
   progress('begin', decision.message);
-  for (const obj of objects) {
+  for (const obj of objects()) {
     try {
       await client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
