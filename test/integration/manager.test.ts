@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { parseServiceRangeError } from '../../traffic-manager/src/clusterInfo.js';
 
 import type { ProbePlan, ProbeReport } from '../../traffic-manager/tools/managerProbe.js';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { API_LEVEL, MIN_API_LEVEL, PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { buildBundles, ensureCluster, kubectl, kubectlJson, ws, wsSpawn, type KubectlPortForward } from '../cluster/harness.js';
 import { deleteManagerInstall, installManager, MANAGER_NS as NS, managerPods, type Pod, probeManager } from './managerInstall.js';
 
@@ -126,7 +126,7 @@ describe('a client through the port-forward', () => {
   });
 
   test('Version is this build', () => {
-    assert.deepEqual(report.version, { version: PRODUCT_VERSION, name: 'traffic-manager' });
+    assert.deepEqual(report.version, { version: PRODUCT_VERSION, name: 'traffic-manager', apiLevel: API_LEVEL, minApiLevel: MIN_API_LEVEL });
     assert.ok(report.ttlMs > 0);
   });
 

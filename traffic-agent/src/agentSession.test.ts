@@ -22,7 +22,9 @@ const info: AgentInfo = {
   container: 'echo',
   ports: [],
   environment: {},
-  version: '0.1.0',
+  version: '0.2.0',
+  apiLevel: 2,
+  minApiLevel: 1,
   sftpPort: 0,
   environmentWithheld: '',
 };

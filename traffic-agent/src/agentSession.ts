@@ -131,7 +131,8 @@ export class AgentSession {
       this.watchIntercepts();
     } catch (e) {
       const code = (e as Partial<ServiceError>).code;
-      const refused = code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED;
+      // FAILED_PRECONDITION: the manager serves no API level this agent speaks (docs/upgrades.md).
+      const refused = code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED || code === status.FAILED_PRECONDITION;
       this.lost(
         refused
           ? `the traffic-manager refused this agent: ${(e as ServiceError).details}`

@@ -21,7 +21,7 @@ import {
 } from '../../protocol/src/agent/agentConfig.js';
 import type { AgentInfo, InterceptInfo } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ipToBytes } from '../../protocol/src/ipAddress.js';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { API_LEVEL, MIN_API_LEVEL, PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { jsonLogger, type Logger, parseLogLevel } from '../../common/src/log/jsonLogger.js';
 import { appEnvironment } from './agentEnv.js';
 import { AgentSession } from './agentSession.js';
@@ -65,6 +65,8 @@ async function run(logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
     })),
     environment: appEnvironment(env),
     version: PRODUCT_VERSION,
+    apiLevel: API_LEVEL,
+    minApiLevel: MIN_API_LEVEL,
     sftpPort: 0,
     environmentWithheld: '',
   };

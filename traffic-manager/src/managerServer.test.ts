@@ -9,6 +9,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
+import { API_LEVEL, MIN_API_LEVEL } from '../../protocol/src/version.js';
 import { generateEd25519KeyPair } from '../../common/src/sshKeys.js';
 import { testSpec } from '../../common/src/testing/interceptSpecs.js';
 import type {
@@ -99,12 +100,17 @@ describe('sessions and version', () => {
   after(() => m.close());
 
   test('Version names the program and its version', async () => {
-    assert.deepEqual(await unary<VersionResponse>((cb) => m.client.version({}, cb)), { version: '9.8.7', name: 'traffic-manager' });
+    assert.deepEqual(await unary<VersionResponse>((cb) => m.client.version({}, cb)), {
+      version: '9.8.7',
+      name: 'traffic-manager',
+      apiLevel: API_LEVEL,
+      minApiLevel: MIN_API_LEVEL,
+    });
   });
 
   test('ArriveAsClient gives a session and its TTL; Remain keeps it; Depart ends it; then NOT_FOUND', async () => {
     const r = await unary<{ session?: { sessionId: string }; ttlMs: number }>((cb) =>
-      m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'a', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 } }, cb),
+      m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'a', namespace: 'shop', version: '0.1.0', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } }, cb),
     );
     const session = { sessionId: r.session?.sessionId ?? '' };
     assert.ok(session.sessionId.length >= 16, 'an unguessable id');
@@ -129,6 +135,91 @@ describe('sessions and version', () => {
   });
 });
 
+describe('API levels: the manager serves clients and agents whose levels overlap its own', () => {
+  // A manager two levels ahead that dropped level 1: what builds before 0.2.0 (level 0 on the wire) speak.
+  const ahead = { level: API_LEVEL + 2, min: API_LEVEL };
+  const client = (apiLevel: number, minApiLevel: number) => ({ client: { name: 'alice@laptop', installId: 'a', namespace: 'shop', version: 'x', heartbeatMs: 0, apiLevel, minApiLevel } });
+
+  test('an older client within its range arrives; one below it is FAILED_PRECONDITION with both ranges, and gets no session', async () => {
+    const m = await startTestManager({ api: ahead });
+    try {
+      const v = await unary<VersionResponse>((cb) => m.client.version({}, cb));
+      assert.deepEqual([v.apiLevel, v.minApiLevel], [ahead.level, ahead.min]);
+      await unary((cb) => m.client.arriveAsClient(client(API_LEVEL, MIN_API_LEVEL), cb));
+      await assert.rejects(unary((cb) => m.client.arriveAsClient(client(0, 0), cb)), {
+        code: status.FAILED_PRECONDITION,
+        details: `client alice@laptop (telepath x) speaks API levels 1-1; this traffic-manager 9.8.7 serves ${API_LEVEL}-${API_LEVEL + 2}: it is too old (upgrade Telepath; a daemon that intercepts the workload rolls it with a current agent)`,
+      });
+      assert.equal(m.sessions.size, 1);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a client whose minimum is above the manager level is told the manager is too old', async () => {
+    const m = await startTestManager({ api: { level: 1, min: 1 } });
+    try {
+      await assert.rejects(unary((cb) => m.client.arriveAsClient(client(4, 3), cb)), { code: status.FAILED_PRECONDITION, details: /the traffic-manager is too old/ });
+      await unary((cb) => m.client.arriveAsClient(client(API_LEVEL, MIN_API_LEVEL), cb));
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('an agent outside its range is FAILED_PRECONDITION before its token is checked; one within it arrives', async () => {
+    const check = new TestAgentCheck();
+    const m = await startTestManager({ api: ahead, agentCheck: check });
+    try {
+      const old = { ...echoAgent('echo-1'), version: '0.1.0', apiLevel: 0, minApiLevel: 0 };
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: old }, bearer(TEST_AGENT_TOKEN), cb)), {
+        code: status.FAILED_PRECONDITION,
+        details: /^the traffic-agent 0\.1\.0 speaks API levels 1-1; this traffic-manager 9\.8\.7 serves/,
+      });
+      assert.equal(check.asked.length, 0, 'no TokenReview for an agent that cannot be served');
+      await m.arriveAgent('echo-2');
+      assert.deepEqual(m.intercepts.listAgents('samples', '').map((a) => a.podName), ['echo-2']);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('an intercept held while its workload is rolled from a refused agent to a current one reaches the new agent', async () => {
+    const m = await startTestManager({ api: ahead });
+    try {
+      // The daemon re-created its intercept at the upgraded manager, and watches its dials.
+      const session = { sessionId: await m.arrive() };
+      await unary((cb) => m.client.createIntercept({ session, spec: testSpec({ name: 'mine', global: true, headers: [], localPort: 1 }) }, cb));
+      const dials = m.client.watchDials({ session });
+      dials.on('error', () => undefined);
+      const old = { ...echoAgent('echo-old'), apiLevel: 0, minApiLevel: 0 };
+      await assert.rejects(unary((cb) => m.agentClient.arriveAsAgent({ agent: old }, bearer(TEST_AGENT_TOKEN), cb)), { code: status.FAILED_PRECONDITION });
+      // The rollout's pod, with the daemon's current agent.
+      const agent = await m.arriveAgent('echo-new');
+      const watch = m.agentClient.watchAgentIntercepts({ session: { sessionId: agent } });
+      const seen: string[][] = [];
+      watch.on('data', (u: AgentIntercepts) => seen.push(u.intercepts.map((i) => i.spec?.name ?? '')));
+      watch.on('error', () => undefined);
+      const deadline = Date.now() + 5000;
+      while (!seen.some((names) => names.includes('mine')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(seen.some((names) => names.includes('mine')), `the new agent routes the intercept (saw ${JSON.stringify(seen)})`);
+      watch.cancel();
+      dials.cancel();
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('this build serves agents and clients from before levels (0.1.x)', async () => {
+    const m = await startTestManager();
+    try {
+      await unary((cb) => m.client.arriveAsClient(client(0, 0), cb));
+      await m.arriveAgent('echo-1', { ...echoAgent('echo-1'), apiLevel: 0, minApiLevel: 0 });
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 describe('two listeners: each refuses the other side\'s methods', () => {
   let m: TestManager;
   let check: TestAgentCheck;
@@ -149,7 +240,7 @@ describe('two listeners: each refuses the other side\'s methods', () => {
     const session = { sessionId: await m.arrive() };
     const a = m.agentClient;
     await assert.rejects(
-      unary((cb) => a.arriveAsClient({ client: { name: 'mallory', installId: 'x', namespace: 'samples', version: '1', heartbeatMs: 0 } }, cb)),
+      unary((cb) => a.arriveAsClient({ client: { name: 'mallory', installId: 'x', namespace: 'samples', version: '1', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } }, cb)),
       { ...denied, details: /ArriveAsClient is served to workstations only, through a port-forward/ },
     );
     await assert.rejects(unary((cb) => a.lookupDns({ session, name: ECHO, qtype: 1 }, cb)), denied);
@@ -484,7 +575,7 @@ describe('a client session is bound to its connections', () => {
     await once(listener, 'listening');
     try {
       const arrived = await unary<{ session?: { sessionId: string }; joinSecret: string }>((cb) =>
-        m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'alice', namespace: 'samples', version: '1', heartbeatMs: 0 } }, cb),
+        m.client.arriveAsClient({ client: { name: 'alice@laptop', installId: 'alice', namespace: 'samples', version: '1', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } }, cb),
       );
       const session = arrived.session!;
       assert.match(arrived.joinSecret, /^[0-9a-f]{64}$/);

@@ -36,6 +36,7 @@ import type { InterceptRelay } from './intercepts/interceptRelay.js';
 import type { Logger } from '../../common/src/log/jsonLogger.js';
 import { sessionHandle } from '../../common/src/sessionIdentity.js';
 import { type ClientSession, type SessionKind, type SessionRegistry, sessionEndReason } from './sessions.js';
+import { apiCompatible, apiRange, formatApiRange, OWN_API, type ApiRange } from '../../protocol/src/version.js';
 import type { DnsAnswerMemory } from './tunnel/dnsAnswerMemory.js';
 import { TunnelService } from './tunnel/tunnelService.js';
 
@@ -68,6 +69,8 @@ void everyMethodHasAListener;
 
 export interface ManagerServerOptions {
   version: string;
+  /** The API levels served; this build's (OWN_API) unless a test plays another build. */
+  api?: ApiRange;
   /** The namespace the manager runs in, reported in ClusterInfo. */
   namespace: string;
   sessions: SessionRegistry;
@@ -246,16 +249,22 @@ export class ManagerServerHost {
 
   private methods(listener: Listener): ManagerServer {
     const { version, sessions, dns, dnsAnswers, tunnels, intercepts, relay, clientRights, logger } = this.options;
+    const api = this.options.api ?? OWN_API;
     const rpcLog = logger.child('rpc');
     // A client's session is found only on a connection it is bound to (sessions.ts).
     const clientSession = (info: SessionInfo | undefined, call: { getPeer(): string }): ClientSession | undefined =>
       sessions.get(info?.sessionId ?? '', 'client', call.getPeer());
     return {
-      version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME }),
+      version: (_call, callback) => callback(null, { version, name: PROGRAM_NAME, apiLevel: api.level, minApiLevel: api.min }),
 
       arriveAsClient: (call, callback) => {
         const c = call.request.client;
         if (!c?.name) return callback(serviceError(status.INVALID_ARGUMENT, 'client.name is required'));
+        const refusal = levelRefusal(`client ${c.name} (telepath ${c.version || 'before 0.2.0'})`, apiRange(c.apiLevel, c.minApiLevel), version, api);
+        if (refusal) {
+          logger.warn('client refused', { client: c.name, version: c.version, why: refusal });
+          return callback(serviceError(status.FAILED_PRECONDITION, refusal));
+        }
         const session = sessions.arrive(
           { name: c.name, installId: c.installId, namespace: c.namespace, version: c.version, heartbeatMs: c.heartbeatMs },
           'client',
@@ -442,6 +451,12 @@ export class ManagerServerHost {
    */
   private async arriveAsAgent(a: AgentInfo, metadata: Metadata, peer: string): Promise<string> {
     const { sessions, intercepts, agentArrivals, logger } = this.options;
+    // Before the TokenReview: an agent this manager cannot serve retries every few seconds.
+    const refusal = levelRefusal(`the traffic-agent ${a.version || 'before 0.2.0'}`, apiRange(a.apiLevel, a.minApiLevel), this.options.version, this.options.api ?? OWN_API);
+    if (refusal) {
+      logger.warn('agent refused', { namespace: a.namespace, workload: `${a.workloadKind}/${a.workloadName}`, pod: a.podName, why: refusal });
+      throw serviceError(status.FAILED_PRECONDITION, refusal);
+    }
     const verdict = await agentArrivals.verify(bearerToken(metadata), a);
     if (!verdict.ok) {
       logger.warn('agent refused', { namespace: a.namespace, workload: `${a.workloadKind}/${a.workloadName}`, pod: a.podName, peer, why: verdict.reason });
@@ -506,6 +521,16 @@ export class ManagerServerHost {
     const current = clusterInfo.current();
     if (current) send(current);
   }
+}
+
+/** Why a peer with API levels `theirs` cannot be served, or '' when it can (protocol/src/version.ts). */
+export function levelRefusal(who: string, theirs: ApiRange, version: string, ours: ApiRange): string {
+  if (apiCompatible(theirs, ours)) return '';
+  const older = theirs.level < ours.min;
+  return (
+    `${who} speaks API levels ${formatApiRange(theirs)}; this traffic-manager ${version} serves ${formatApiRange(ours)}` +
+    (older ? ': it is too old (upgrade Telepath; a daemon that intercepts the workload rolls it with a current agent)' : ': the traffic-manager is too old (connect with a newer client to upgrade it)')
+  );
 }
 
 export function toClusterInfo(n: ClusterNetworks, managerNamespace: string): ClusterInfo {

@@ -22,6 +22,7 @@ import type {
 import { DialOutcome, DisconnectReason, Protocol, type TunnelMessage } from '../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipFromBytes, ipToBytes, subnetToCidr } from '../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../protocol/src/manager/managerService.js';
+import { API_LEVEL, MIN_API_LEVEL } from '../../protocol/src/version.js';
 
 export interface ProbePlan {
   namespace?: string;
@@ -92,7 +93,7 @@ async function probe(address: string, plan: ProbePlan): Promise<ProbeReport> {
   try {
     const version = await unary<VersionResponse>((cb) => client.version({}, cb));
     const arrived = await unary<ArriveAsClientResponse>((cb) =>
-      client.arriveAsClient({ client: { name: 'probe@test', installId: `probe-${process.pid}`, namespace: plan.namespace ?? 'default', version: version.version, heartbeatMs: 0 } }, cb),
+      client.arriveAsClient({ client: { name: 'probe@test', installId: `probe-${process.pid}`, namespace: plan.namespace ?? 'default', version: version.version, heartbeatMs: 0, apiLevel: API_LEVEL, minApiLevel: MIN_API_LEVEL } }, cb),
     );
     const session = { sessionId: arrived.session?.sessionId ?? '' };
     const clusterInfo = await firstClusterInfo(client, session.sessionId);

@@ -4,7 +4,9 @@ import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1';
 import type { Service } from 'kubernetes-types/core/v1';
 import {
   AGENT_BUNDLE_CONFIGMAP,
+  AGENT_API_LEVELS_ANNOTATION,
   AGENT_CONFIG_ANNOTATION,
+  AGENT_VERSION_ANNOTATION,
   AGENT_INJECT_LABEL,
   AGENT_INJECT_VALUE,
   type WorkloadKind,
@@ -143,7 +145,14 @@ test('the pure parts: which Services, which template patch, whether the ConfigMa
   assert.deepEqual(serviceRestores(grpcEcho, [...allServices.filter((s) => s.metadata?.name !== 'grpc-echo'), grpcEchoInstalled]).map((r) => r.name), ['grpc-echo']);
   assert.deepEqual(serviceRestores(echo, allServices), []);
   assert.deepEqual(templateRemovalPatch(), {
-    spec: { template: { metadata: { labels: { [AGENT_INJECT_LABEL]: null }, annotations: { [AGENT_CONFIG_ANNOTATION]: null } } } },
+    spec: {
+      template: {
+        metadata: {
+          labels: { [AGENT_INJECT_LABEL]: null },
+          annotations: { [AGENT_CONFIG_ANNOTATION]: null, [AGENT_VERSION_ANNOTATION]: null, [AGENT_API_LEVELS_ANNOTATION]: null },
+        },
+      },
+    },
   });
   const ref = { namespace: NAMESPACE, kind: 'Deployment' as const, name: 'echo' };
   assert.equal(agentBundleStillUsed(ref, [removable(marked(echo)), removable(grpcEcho)]), false);

@@ -11,7 +11,9 @@
  */
 import {
   AGENT_BUNDLE_CONFIGMAP,
+  AGENT_API_LEVELS_ANNOTATION,
   AGENT_CONFIG_ANNOTATION,
+  AGENT_VERSION_ANNOTATION,
   AGENT_INJECT_LABEL,
   type WorkloadKind,
 } from '../../../protocol/src/agent/agentConfig.js';
@@ -81,7 +83,10 @@ export function templateRemovalPatch(): TemplatePatch {
   return {
     spec: {
       template: {
-        metadata: { labels: { [AGENT_INJECT_LABEL]: null }, annotations: { [AGENT_CONFIG_ANNOTATION]: null } },
+        metadata: {
+          labels: { [AGENT_INJECT_LABEL]: null },
+          annotations: { [AGENT_CONFIG_ANNOTATION]: null, [AGENT_VERSION_ANNOTATION]: null, [AGENT_API_LEVELS_ANNOTATION]: null },
+        },
       },
     },
   };

@@ -9,9 +9,10 @@ import type { MutatingWebhookConfiguration } from 'kubernetes-types/admissionreg
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import type { ConfigMap, Service } from 'kubernetes-types/core/v1';
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-types/rbac/v1';
-import { PRODUCT_VERSION } from '../../../protocol/src/version.js';
+import { API_LEVEL, MIN_API_LEVEL, PRODUCT_VERSION } from '../../../protocol/src/version.js';
 import {
   AGENT_PORT,
+  API_LEVELS_ANNOTATION,
   BUNDLE_HASH_ANNOTATION,
   BUNDLE_KEY,
   CONFIGMAP_MAX_BYTES,
@@ -128,6 +129,11 @@ test('the Deployment runs the loader from the ConfigMap, unprivileged, and the S
   for (const [k, v] of Object.entries(selector)) assert.equal(d.spec?.template.metadata?.labels?.[k], v);
   assert.deepEqual(svc.spec?.selector, selector);
   assert.equal(d.spec?.template.metadata?.labels?.['app.kubernetes.io/version'], '1.2.3');
+  // What a connecting client reads before it decides to use, upgrade or refuse the manager.
+  assert.equal(d.metadata?.labels?.['app.kubernetes.io/version'], '1.2.3');
+  assert.equal(d.metadata?.annotations?.[API_LEVELS_ANNOTATION], `${MIN_API_LEVEL}-${API_LEVEL}`);
+  const older = byKind<Deployment>(managerManifests({ version: '1.2.3', bundle, api: { level: 3, min: 2 } }), 'Deployment');
+  assert.equal(older.metadata?.annotations?.[API_LEVELS_ANNOTATION], '2-3');
   // The volume is the ConfigMap, mounted where the command looks.
   assert.equal(pod?.volumes?.[0]?.configMap?.name, cm.metadata?.name);
   assert.deepEqual(c?.volumeMounts, [{ name: pod?.volumes?.[0]?.name, mountPath: '/telepath', readOnly: true }]);

@@ -20,6 +20,7 @@ import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kuberne
 import type { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-types/core/v1';
 import type { Deployment } from 'kubernetes-types/apps/v1';
 import { AGENT_INJECT_LABEL, AGENT_INJECT_VALUE } from '../../../protocol/src/agent/agentConfig.js';
+import { formatApiRange, OWN_API, type ApiRange } from '../../../protocol/src/version.js';
 import { SESSION_RESOURCE, TELEPATH_API_GROUP } from '../sessionIdentity.js';
 import { sessionManifests } from './sessionManifests.js';
 
@@ -53,6 +54,13 @@ export const BUNDLE_DIR = '/telepath';
 export const LOADER_KEY = 'traffic-manager.js';
 export const BUNDLE_KEY = 'traffic-manager.js.gz';
 export const BUNDLE_HASH_ANNOTATION = 'telepath.io/bundle-sha256';
+/** The product version of what an object installs (the manager's objects, the agent's ConfigMap). */
+export const VERSION_LABEL = 'app.kubernetes.io/version';
+/**
+ * On the Deployment: the API levels the manager serves ("1-2", protocol/src/version.ts), so that a
+ * connecting client decides before it reaches the manager. Missing on installs before 0.2.0.
+ */
+export const API_LEVELS_ANNOTATION = 'telepath.io/api-levels';
 /** The API server refuses a ConfigMap whose data and binaryData values exceed this. */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 /** The `node` user of the official Node images (and of the local test image). */
@@ -60,6 +68,8 @@ const NODE_UID = 1000;
 
 export interface ManagerInstallOptions {
   version: string;
+  /** The API levels the bundle serves; this build's unless a test installs another. */
+  api?: ApiRange;
   image?: string;
   /** dist/traffic-manager.js as built. */
   bundle: Buffer;
@@ -129,7 +139,7 @@ export function selectorLabels(): Record<string, string> {
 export function managerManifests(options: ManagerInstallOptions): ManagerObject[] {
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const image = options.image ?? DEFAULT_IMAGE;
-  const labels = { ...selectorLabels(), 'app.kubernetes.io/version': options.version };
+  const labels = { ...selectorLabels(), [VERSION_LABEL]: options.version };
   const partOf = { 'app.kubernetes.io/part-of': 'telepath' };
   const gz = gzipSync(options.bundle, { level: 9 });
   const bundleHash = createHash('sha256').update(options.bundle).digest('hex');
@@ -212,7 +222,7 @@ export function managerManifests(options: ManagerInstallOptions): ManagerObject[
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: MANAGER_NAME, namespace, labels },
+    metadata: { name: MANAGER_NAME, namespace, labels, annotations: { [API_LEVELS_ANNOTATION]: formatApiRange(options.api ?? OWN_API) } },
     spec: {
       replicas: 1,
       selector: { matchLabels: selectorLabels() },

@@ -24,7 +24,7 @@ import {
   type UninstallResult,
   type VersionResult,
 } from '../../../protocol/src/daemon';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
+import { formatApiRange, OWN_API, PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../protocol/src/version.js';
 import { DEFAULT_NAMESPACE } from '../../../common/src/install/managerManifests.js';
 import { AgentInstaller } from './intercept/agentInstaller.js';
 import { InterceptService, uninstallAgents } from './intercept/interceptService.js';
@@ -76,9 +76,8 @@ export class Daemon implements DaemonApi {
   }
 
   version(): VersionResult {
-    const v: VersionResult = { daemonVersion: PRODUCT_VERSION, protocolVersion: PROTOCOL_VERSION };
-    if (this.session?.managerVersion) v.managerVersion = this.session.managerVersion;
-    return v;
+    const v: VersionResult = { daemonVersion: PRODUCT_VERSION, protocolVersion: PROTOCOL_VERSION, apiLevels: formatApiRange(OWN_API) };
+    return this.session ? { ...v, ...managerFields(this.session) } : v;
   }
 
   async connect(params: ConnectParams, progress: Progress, token: CancellationToken): Promise<DaemonStatus> {
@@ -107,7 +106,9 @@ export class Daemon implements DaemonApi {
         onState: (state, error) => this.update({ state, ...(error ? { error } : { error: undefined }) }),
         onLinkLost: () => this.intercepts?.interceptor.suspend(),
         onRearrived: () => {
-          void this.intercepts?.interceptor.resume().then(() => this.update({}));
+          // The manager may be another one now (upgraded by another client).
+          this.update(managerFields(session));
+          void this.intercepts?.resume().then(() => this.update({}));
           if (this.network && this.session === session && 'sessionChanged' in this.network) {
             this.network.sessionChanged(session.sessionId, session.joinSecret).catch((err: Error) => this.log.warn(`the network role did not take the new session: ${err.message}`));
           }
@@ -131,7 +132,7 @@ export class Daemon implements DaemonApi {
           raiseReadAhead: link ? (mountPoint) => link.raiseReadAhead(mountPoint) : undefined,
           onChange: () => this.update({}),
         });
-        this.update({ state: 'connected', managerVersion: session.managerVersion, ...this.network?.status() });
+        this.update({ state: 'connected', ...managerFields(session), ...this.network?.status() });
         return this.status();
       } catch (err) {
         await this.network?.stop().catch(() => {});
@@ -352,4 +353,13 @@ async function listNamespaces(access: KubeAccess): Promise<string[]> {
   } catch {
     return [access.namespace];
   }
+}
+
+/** What status and version say about the manager of a session: its version and levels, and what connect did with it. */
+function managerFields(session: ClusterSession): Pick<DaemonStatus, 'managerVersion' | 'managerApiLevels' | 'manager'> {
+  return {
+    managerVersion: session.managerVersion,
+    managerApiLevels: session.managerApi && formatApiRange(session.managerApi),
+    manager: session.managerChoice,
+  };
 }

@@ -153,5 +153,7 @@ async function showVersion(ui: UiContext): Promise<void> {
   const parts = [`Telepath ${PRODUCT_VERSION} (protocol ${PROTOCOL_VERSION})`];
   parts.push(daemon ? `daemon ${daemon.daemonVersion} (protocol ${daemon.protocolVersion})` : 'daemon not running');
   if (daemon?.managerVersion) parts.push(`traffic-manager ${daemon.managerVersion}`);
+  // What connect found and did with it: "traffic-manager 0.1.0 found (this client 0.2.0): upgrading it".
+  if (daemon?.manager) parts.push(daemon.manager.message);
   void vscode.window.showInformationMessage(parts.join(' · '));
 }

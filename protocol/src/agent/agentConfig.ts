@@ -25,6 +25,13 @@ export const AGENT_INJECT_VALUE = 'enabled';
 /** Pod-template annotation holding the JSON AgentConfig. */
 export const AGENT_CONFIG_ANNOTATION = 'telepath.io/agent-config';
 /**
+ * Pod-template annotations naming the agent the daemon rolled the workload out with: its product
+ * version and API levels ("1-2"). Pods carry them from their template, so the daemon knows which
+ * agent runs before it reaches the manager. Missing on workloads marked before 0.2.0.
+ */
+export const AGENT_VERSION_ANNOTATION = 'telepath.io/agent-version';
+export const AGENT_API_LEVELS_ANNOTATION = 'telepath.io/agent-api-levels';
+/**
  * ConfigMap, in the workload's namespace (a pod can only mount ConfigMaps of its own namespace),
  * holding the agent bundle (gzipped) and its loader. Written by the daemon.
  */

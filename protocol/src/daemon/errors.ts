@@ -78,6 +78,11 @@ export const ERRORS = {
     category: 'config',
     description: 'A cluster subnet overlaps a route the workstation already uses.',
   },
+  ClientTooOld: {
+    code: 2005,
+    category: 'config',
+    description: 'The traffic-manager is newer than this client and no longer serves its API level: upgrade Telepath.',
+  },
 
   ClusterUnreachable: {
     code: 3001,
@@ -121,6 +126,11 @@ export const ERRORS = {
     code: 3010,
     category: 'cluster',
     description: "The workload's pods did not come up with the agent in time; the message says what Kubernetes reports.",
+  },
+  ManagerTooOld: {
+    code: 3011,
+    category: 'cluster',
+    description: "The traffic-manager is older than this client works with, and the user's credentials may not upgrade it.",
   },
   Internal: { code: 4001, category: 'internal', description: 'Anything unexpected; the daemon log has the details.' },
 } as const satisfies Record<string, ErrorInfo>;

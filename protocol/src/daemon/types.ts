@@ -120,6 +120,12 @@ export const InterceptInfo = named(
     ),
     state: stringEnum(['active', 'waiting'], { description: 'waiting: the connection to the manager is being restored.' }),
     mountPoint: optional(string({ description: "Where the container's volumes are mounted (TELEPATH_ROOT)." })),
+    problem: optional(
+      string({
+        description:
+          'Why the intercept gets no traffic although it is held, e.g. its workload\'s agent is too old for an upgraded traffic-manager and could not be rolled.',
+      }),
+    ),
   }),
 );
 export type InterceptInfo = Infer<typeof InterceptInfo>;
@@ -270,6 +276,24 @@ export const EndedIntercept = named(
 );
 export type EndedIntercept = Infer<typeof EndedIntercept>;
 
+export const ManagerChoice = named(
+  'ManagerChoice',
+  object(
+    {
+      found: optional(string({ description: 'Version of the traffic-manager that connect found in the cluster; absent when there was none.' })),
+      action: stringEnum(['install', 'upgrade', 'reinstall', 'use'], {
+        description:
+          'What connect did: installed this client\'s manager (none was there), upgraded an older one, re-installed one of the same ' +
+          'version but another build (or one not available), or used the one there (the same build, a newer one that still serves ' +
+          'this client, or an older one the user may not upgrade). See docs/upgrades.md.',
+      }),
+      message: string({ description: 'The line connect showed, e.g. "traffic-manager 0.1.0 found (this client 0.2.0): upgrading it".' }),
+    },
+    { description: 'What connect found in the cluster and did with it.' },
+  ),
+);
+export type ManagerChoice = Infer<typeof ManagerChoice>;
+
 export const DaemonStatus = named(
   'DaemonStatus',
   object({
@@ -277,6 +301,8 @@ export const DaemonStatus = named(
     context: optional(string({ description: 'The kubeconfig context in use.' })),
     namespace: optional(string({ description: 'The connected namespace: short DNS names resolve in it.' })),
     managerVersion: optional(string({ description: 'Version of the traffic-manager in the cluster.' })),
+    managerApiLevels: optional(string({ description: 'The API levels the traffic-manager serves, "min-level", e.g. "1-2".' })),
+    manager: optional(ManagerChoice),
     routedSubnets: array(string(), { description: 'CIDRs routed to the cluster through the daemon.' }),
     unroutedSubnets: optional(array(UnroutedSubnet, { description: 'Cluster subnets deliberately not routed.' })),
     dns: optional(DnsStatus),
@@ -319,6 +345,9 @@ export const VersionResult = named(
     daemonVersion: string({ description: 'Telepath product version of the daemon.' }),
     protocolVersion: string({ description: 'The protocol version the daemon speaks.' }),
     managerVersion: optional(string({ description: 'Version of the traffic-manager, when connected.' })),
+    apiLevels: optional(string({ description: 'The traffic-manager API levels the daemon speaks, "min-level", e.g. "1-2".' })),
+    managerApiLevels: optional(string({ description: 'The API levels the traffic-manager serves, when connected.' })),
+    manager: optional(ManagerChoice),
   }),
 );
 export type VersionResult = Infer<typeof VersionResult>;

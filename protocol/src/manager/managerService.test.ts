@@ -35,7 +35,7 @@ function unimplemented(): Partial<ServiceError> {
 }
 
 const handlers: ManagerServer = {
-  version: (_call, callback) => callback(null, { version: '0.1.0', name: 'traffic-manager' }),
+  version: (_call, callback) => callback(null, { version: '0.1.0', name: 'traffic-manager', apiLevel: 0, minApiLevel: 0 }),
   arriveAsClient: (_call, callback) => callback(null, { session: { sessionId: SESSION }, ttlMs: 60_000, joinSecret: 'j' }),
   joinSession: (_call, callback) => callback(unimplemented()),
   authorizeVolumes: (_call, callback) => callback(unimplemented()),
@@ -150,10 +150,12 @@ test('Version, ArriveAsClient and Remain answer; Remain with an unknown session 
   assert.deepEqual(await unary<VersionResponse>((cb) => client.version({}, cb)), {
     version: '0.1.0',
     name: 'traffic-manager',
+    apiLevel: 0,
+    minApiLevel: 0,
   });
   const arrived = await unary<ArriveAsClientResponse>((cb) =>
     client.arriveAsClient(
-      { client: { name: 'alice@laptop', installId: 'i-1', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 } },
+      { client: { name: 'alice@laptop', installId: 'i-1', namespace: 'shop', version: '0.1.0', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } },
       cb,
     )
   );

@@ -17,15 +17,20 @@ function roundTrip<T>(codec: { encode(m: T): { finish(): Uint8Array; }; decode(b
 
 test('session messages round-trip', () => {
   const arrive: ArriveAsClientRequest = {
-    client: { name: 'alice@laptop', installId: '0f4e9f2a', namespace: 'shop', version: '0.1.0', heartbeatMs: 0 },
+    client: { name: 'alice@laptop', installId: '0f4e9f2a', namespace: 'shop', version: '0.2.0', heartbeatMs: 0, apiLevel: 2, minApiLevel: 1 },
   };
   assert.deepEqual(roundTrip(ArriveAsClientRequest, arrive), arrive);
   const session: ArriveAsClientResponse = { session: { sessionId: 's-1' }, ttlMs: 86_400_000, joinSecret: 'c0ffee' };
   assert.deepEqual(roundTrip(ArriveAsClientResponse, session), session);
-  assert.deepEqual(roundTrip(VersionResponse, { version: '0.1.0', name: 'traffic-manager' }), {
-    version: '0.1.0',
+  assert.deepEqual(roundTrip(VersionResponse, { version: '0.2.0', name: 'traffic-manager', apiLevel: 2, minApiLevel: 1 }), {
+    version: '0.2.0',
     name: 'traffic-manager',
+    apiLevel: 2,
+    minApiLevel: 1,
   });
+  // What a manager from before API levels sends (fields it does not know) reads as 0: an old build.
+  const old = VersionResponse.decode(VersionResponse.encode({ version: '0.1.0', name: 'traffic-manager', apiLevel: 0, minApiLevel: 0 }).finish());
+  assert.deepEqual([old.apiLevel, old.minApiLevel], [0, 0]);
 });
 
 test('cluster info carries dual-stack subnets and the DNS address as bytes', () => {

@@ -49,6 +49,8 @@ function fakeAgent(podName: string): AgentInfo {
     // What a fake agent is after: an environment that every workstation intercepting echo runs.
     environment: { NODE_OPTIONS: '--require /tmp/attacker.js' },
     version: '0.0.0',
+    apiLevel: 0,
+    minApiLevel: 0,
     sftpPort: 0,
     environmentWithheld: '',
   };
@@ -63,7 +65,7 @@ function unary(client: ManagerClient, method: string, token: string | undefined)
       case 'version':
         return void client.version({}, m, options, done);
       case 'arriveAsClient':
-        return void client.arriveAsClient({ client: { name: 'mallory@client-pod', installId: 'mallory', namespace: 'samples', version: '0.0.0', heartbeatMs: 0 } }, m, options, done);
+        return void client.arriveAsClient({ client: { name: 'mallory@client-pod', installId: 'mallory', namespace: 'samples', version: '0.0.0', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } }, m, options, done);
       case 'listAgents':
         return void client.listAgents({ session: { sessionId: '' }, namespace: '', workloadName: '' }, m, options, done);
       case 'listIntercepts':

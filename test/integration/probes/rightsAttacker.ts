@@ -100,7 +100,7 @@ async function main(target: string, steps: Step[]): Promise<Outcome[]> {
       switch (s.op) {
         case 'arrive': {
           const r = await call<{ session?: { sessionId: string } }>('arrive', (cb) =>
-            client.arriveAsClient({ client: { name: 'attacker@probe', installId: `probe-${process.pid}`, namespace: 'samples', version: '0.0.0', heartbeatMs: 0 } }, cb),
+            client.arriveAsClient({ client: { name: 'attacker@probe', installId: `probe-${process.pid}`, namespace: 'samples', version: '0.0.0', heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 } }, cb),
           );
           sessionId = r.res?.session?.sessionId ?? '';
           out.push(r.outcome);

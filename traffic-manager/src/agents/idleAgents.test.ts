@@ -240,6 +240,8 @@ function agentInfo(podName: string) {
     version: '1',
     sftpPort: 0,
     environmentWithheld: '',
+    apiLevel: 0,
+    minApiLevel: 0,
   };
 }
 

@@ -12,6 +12,7 @@ import type { AgentInfo, ArriveAsAgentResponse, ArriveAsClientResponse, Intercep
 import { Protocol, type TunnelMessage, type TunnelOpen } from '../../../protocol/src/gen/telepath/tunnel/v1/tunnel.js';
 import { ipToBytes } from '../../../protocol/src/ipAddress.js';
 import { ManagerClient } from '../../../protocol/src/manager/managerService.js';
+import { API_LEVEL, MIN_API_LEVEL, type ApiRange } from '../../../protocol/src/version.js';
 import type { ClientRightsCheck, RightVerdict } from '../auth/clientRights.js';
 import type { RightName } from '../../../common/src/sessionIdentity.js';
 import type { AgentArrivalCheck } from '../auth/agentVerifier.js';
@@ -97,6 +98,8 @@ export function echoAgent(podName: string): AgentInfo {
     ports: [{ agentPort: 9900, name: 'http', appPort: 8080, protocol: 'TCP', services: [] }],
     environment: { SAMPLE_GREETING: 'hello' },
     version: '9.8.7',
+    apiLevel: API_LEVEL,
+    minApiLevel: MIN_API_LEVEL,
     sftpPort: 0,
     environmentWithheld: '',
   };
@@ -161,6 +164,8 @@ export interface TestManagerOptions {
   clientRights?: ClientRightsCheck;
   /** ManagerServerOptions.interceptRefusal, e.g. the idle-agent removal's. */
   interceptRefusal?: (spec: InterceptSpec) => string | undefined;
+  /** The API levels the manager serves: this build's by default. */
+  api?: ApiRange;
 }
 
 export const NO_DNS: DnsLookup = { lookup: () => Promise.resolve({ rcode: 2, answers: [] }) };
@@ -188,6 +193,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
   const agentCheck = options.agentCheck ?? new TestAgentCheck();
   const host = new ManagerServerHost({
     version: '9.8.7',
+    ...(options.api ? { api: options.api } : {}),
     namespace: 'telepath',
     sessions,
     clusterInfo,
@@ -222,7 +228,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
     agentAddress,
     async arrive(namespace = 'samples', installId = `install-${++installs}`, heartbeatMs = 0) {
       const r = await unary<ArriveAsClientResponse>((cb) =>
-        client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7', heartbeatMs } }, cb),
+        client.arriveAsClient({ client: { name: 'tester@test', installId, namespace, version: '9.8.7', heartbeatMs, apiLevel: API_LEVEL, minApiLevel: MIN_API_LEVEL } }, cb),
       );
       return r.session?.sessionId ?? '';
     },

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { constants as osConstants } from 'node:os';
 import { categoryOf, daemonRequests, type DaemonStatus, type ErrorCategory, type InterceptInfo } from '../../../../protocol/src/daemon';
-import { PRODUCT_VERSION, PROTOCOL_VERSION } from '../../../../protocol/src/version.js';
+import { versionReport } from './versionReport.js';
 import { ENV_SYNTAXES, type EnvSyntax, formatEnv } from '../../../../common/src/envFile.js';
 import { parsePortSpec } from '../intercept/portChoice.js';
 import { daemonPaths, socketDirProblem, type DaemonPaths } from '../../../../common/src/daemonPaths.js';
@@ -63,7 +63,8 @@ Usage:
   telepath uninstall --agent WORKLOAD [--namespace NS]
                                     remove the agent, restore the workload and its Services
   telepath uninstall --everything   remove every agent and the traffic-manager from the cluster
-  telepath version                  client, daemon and traffic-manager versions
+  telepath version                  client, daemon and traffic-manager versions, and what connect
+                                    did with the traffic-manager it found (docs/upgrades.md)
   telepath help                     this help
 
 Options for every command:
@@ -218,18 +219,8 @@ async function version(args: string[], io: Io, paths: DaemonPaths): Promise<numb
   const json = wantsJson(values);
   const client = await DaemonClient.connect(paths.socket).catch(() => undefined);
   const daemon = client ? await client.request(daemonRequests.version, {}).finally(() => client.dispose()) : undefined;
-  const result = {
-    client: PRODUCT_VERSION,
-    protocol: PROTOCOL_VERSION,
-    daemon: daemon?.daemonVersion ?? null,
-    trafficManager: daemon?.managerVersion ?? null,
-  };
-  if (json) io.out(JSON.stringify(result) + '\n');
-  else {
-    io.out(`Client:          telepath ${PRODUCT_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
-    io.out(`Daemon:          ${daemon ? `${daemon.daemonVersion} (protocol ${daemon.protocolVersion})` : 'not running'}\n`);
-    io.out(`Traffic manager: ${daemon?.managerVersion ?? 'not connected'}\n`);
-  }
+  const report = versionReport(daemon);
+  io.out(json ? JSON.stringify(report.json) + '\n' : report.text);
   return EXIT.ok;
 }
 
@@ -487,13 +478,15 @@ function printStatus(st: DaemonStatus, json: boolean, io: Io): void {
   const lines = [`Status:      ${st.state}`];
   if (st.context) lines.push(`Context:     ${st.context}`);
   if (st.namespace) lines.push(`Namespace:   ${st.namespace}`);
-  if (st.managerVersion) lines.push(`Manager:     ${st.managerVersion}`);
+  if (st.managerVersion) lines.push(`Manager:     ${st.managerVersion}${st.managerApiLevels ? ` (API levels ${st.managerApiLevels})` : ''}`);
+  if (st.manager) lines.push(`On connect:  ${st.manager.message}`);
   if (st.routedSubnets.length) lines.push(`Routed:      ${st.routedSubnets.join(', ')}`);
   for (const u of st.unroutedSubnets ?? []) lines.push(`Not routed:  ${u.subnet} (${u.reason}${u.message ? `: ${u.message}` : ''})`);
   if (st.networkRole?.process === 'separate') lines.push(`Network role: separate root process${st.networkRole.pid ? ` (pid ${st.networkRole.pid})` : ''}`);
   if (st.dns) lines.push(`DNS:         ${st.dns.state}${st.dns.method ? ` (${st.dns.method})` : ''}${st.dns.message ? `: ${st.dns.message}` : ''}`);
   for (const i of st.intercepts ?? []) {
     lines.push(`Intercept:   ${i.name} ${i.workload} ${i.servicePort} -> :${i.localPort} (${i.mode}${i.state === 'waiting' ? ', waiting for the manager' : ''})`);
+    if (i.problem) lines.push(`             no traffic: ${i.problem}`);
   }
   for (const e of st.endedIntercepts ?? []) {
     lines.push(`Ended:       ${e.name}${e.workload ? ` ${e.workload}` : ''} by the traffic-manager at ${e.at}: ${e.reason}`);

@@ -34,11 +34,13 @@ import {
 } from '../../../../common/src/agents/agentObjects.js';
 import { removeAgent, workloadRef, type AgentRemovalIo } from '../../../../common/src/agents/agentRemoval.js';
 import { agentBundleConfigMap } from '../../../../common/src/install/agentBundleConfigMap.js';
-import { webhookConfigName } from '../../../../common/src/install/managerManifests.js';
+import { API_LEVELS_ANNOTATION, VERSION_LABEL, webhookConfigName } from '../../../../common/src/install/managerManifests.js';
+import { parseApiRange, type ApiRange } from '../../../../protocol/src/version.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import {
+  agentRestorePatch,
   isAgentCurrent,
   planAgent,
   servicePatch,
@@ -47,9 +49,24 @@ import {
   type AgentPlan,
   type TemplatePatch,
 } from './agentPlan.js';
+import { agentAnnotations, agentRollReason, chooseAgent, sameAgent, type AgentBuild } from './agentVersion.js';
 import { InterceptPlanError } from './interceptPlanError.js';
+import { installedAgentConfig } from './workloadPorts.js';
 
 const FIELD_MANAGER = 'telepath';
+
+/** This client's agent: what it is and its code. */
+export interface AgentBundle {
+  build: AgentBuild;
+  bundle: Buffer;
+}
+
+/** The manager the session reached: which agents it serves, and where its webhook configuration is. */
+export interface ManagerAtHand {
+  version: string;
+  api: ApiRange;
+  namespace: string;
+}
 const API_VERSION: Record<WorkloadKind, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', ReplicaSet: 'apps/v1' };
 const KIND_ALIASES: Record<string, WorkloadKind> = {
   deployment: 'Deployment',
@@ -149,15 +166,16 @@ export class AgentInstaller {
   }
 
   /**
-   * Makes the workload run `plan`'s agent: nothing when its template already asks for it and the
-   * Services point at it; otherwise one rollout. Resolves when every pod runs the agent.
+   * Makes the workload run `plan`'s agent: nothing when its template already asks for it, the
+   * manager serves the agent it names and the Services point at it; otherwise one rollout, with
+   * this client's agent (or a newer one the namespace has, agentVersion.ts). Resolves when every
+   * pod runs the agent.
    */
   async ensure(
     workload: Workload,
     plan: AgentPlan,
-    bundle: Buffer,
-    version: string,
-    managerNamespace: string,
+    agent: AgentBundle,
+    manager: ManagerAtHand,
     progress: Progress,
     signal: AbortSignal,
     timeoutMs: number,
@@ -167,19 +185,22 @@ export class AgentInstaller {
     // Ask the API server first, without changing anything: may this user patch the workload? Asked
     // also when the agent is already there, so that whoever may not change a workload cannot
     // take its traffic either.
-    await this.patchTemplate(workload, templatePatch(plan.config), true);
-    const rolledOut = !isAgentCurrent(workload, plan.config);
+    await this.patchTemplate(workload, templatePatch(plan.config, agent.build), true);
+    const outdated = agentRollReason(workload.spec.template?.metadata, manager);
+    const rolledOut = !isAgentCurrent(workload, plan.config) || outdated !== '';
     if (rolledOut) {
-      await this.waitForWebhook(managerNamespace, progress, signal);
-      await this.applyBundle(ns, bundle, version);
-      progress('report', `Adding the traffic-agent to ${what} (one rollout)`);
-      await this.patchTemplate(workload, templatePatch(plan.config), false);
+      await this.waitForWebhook(manager.namespace, progress, signal);
+      const runs = await this.applyBundle(ns, agent, manager.api);
+      progress('report', outdated ? `Rolling ${what} with the traffic-agent ${runs.version}: ${outdated}` : `Adding the traffic-agent to ${what} (one rollout)`);
+      await this.patchTemplate(workload, templatePatch(plan.config, runs), false);
       try {
-        if (workload.kind === 'ReplicaSet') await this.replacePodsWithoutAgent(workload);
+        if (workload.kind === 'ReplicaSet') await this.replaceStalePods(workload, runs);
         await this.waitRollout(workload, true, progress, signal, timeoutMs);
       } catch (e) {
         this.log.warn(`the agent did not come up in ${ns}/${what}; undoing: ${(e as Error).message}`);
-        await this.patchTemplate(workload, templateRemovalPatch(), false).catch((u: unknown) =>
+        // Only the agent changed: back to the one it had, which is no worse than before.
+        const undo = isAgentCurrent(workload, plan.config) ? agentRestorePatch(workload.spec.template?.metadata) : templateRemovalPatch();
+        await this.patchTemplate(workload, undo, false).catch((u: unknown) =>
           this.log.error(`undoing the agent mark of ${ns}/${what} failed: ${(u as Error).message}`),
         );
         throw e;
@@ -195,6 +216,17 @@ export class AgentInstaller {
     }
     // Endpoints change only with a rollout or a re-pointed Service; otherwise they are settled.
     if (rolledOut || plan.servicePatches.length > 0) await this.waitForEndpoints(workload, plan, progress, signal);
+  }
+
+  /**
+   * Rolls a marked workload with `agent` when `manager` no longer serves the agent it runs,
+   * keeping its agent configuration and Services as they are; nothing otherwise.
+   */
+  async rollIfOutdated(workload: Workload, agent: AgentBundle, manager: ManagerAtHand, progress: Progress, signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+    const config = installedAgentConfig(workload);
+    if (!config || !agentRollReason(workload.spec.template?.metadata, manager)) return false;
+    await this.ensure(workload, { config, servicePatches: [] }, agent, manager, progress, signal, timeoutMs);
+    return true;
   }
 
   /**
@@ -346,13 +378,30 @@ export class AgentInstaller {
     }
   }
 
-  private async applyBundle(namespace: string, bundle: Buffer, version: string): Promise<void> {
-    const cm: ConfigMap = agentBundleConfigMap(namespace, bundle, version);
+  /**
+   * Puts this client's agent into the namespace's ConfigMap, unless it holds a newer one the
+   * manager serves (agentVersion.ts). Returns the agent the ConfigMap holds then.
+   */
+  private async applyBundle(namespace: string, agent: AgentBundle, managerApi: ApiRange): Promise<AgentBuild> {
+    let existing: AgentBuild | undefined;
+    try {
+      const cm = await this.core.readNamespacedConfigMap({ name: AGENT_BUNDLE_CONFIGMAP, namespace });
+      existing = { version: cm.metadata?.labels?.[VERSION_LABEL] ?? '', api: parseApiRange(cm.metadata?.annotations?.[API_LEVELS_ANNOTATION]) };
+    } catch (err) {
+      // Not there, or not readable: write ours, as the apply below would anyway.
+      if (!isNotFound(err)) this.log.debug(`cannot read ConfigMap ${namespace}/${AGENT_BUNDLE_CONFIGMAP}: ${(err as Error).message}`);
+    }
+    if (existing && chooseAgent(existing, agent.build, managerApi) === 'theirs') {
+      this.log.info(`ConfigMap ${namespace}/${AGENT_BUNDLE_CONFIGMAP} holds the newer traffic-agent ${existing.version}; keeping it`);
+      return existing;
+    }
+    const cm: ConfigMap = agentBundleConfigMap(namespace, agent.bundle, agent.build.version, agent.build.api);
     try {
       await this.objects.patch(cm as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
       throw kubeError(err, `writing ConfigMap ${namespace}/${AGENT_BUNDLE_CONFIGMAP} (the agent's code)`, this.access);
     }
+    return agent.build;
   }
 
   private async deleteBundle(namespace: string): Promise<boolean> {
@@ -370,10 +419,11 @@ export class AgentInstaller {
     return list.items.filter((p) => !p.metadata?.deletionTimestamp && isPodOf(p, workloadRef(workload)));
   }
 
-  /** A ReplicaSet does not roll out template changes: its pods are replaced by deleting them. */
-  private async replacePodsWithoutAgent(workload: Workload): Promise<void> {
+  /** A ReplicaSet does not roll out template changes: its pods without `agent` are replaced by deleting them. */
+  private async replaceStalePods(workload: Workload, agent: AgentBuild): Promise<void> {
+    const template = { annotations: agentAnnotations(agent) };
     for (const p of await this.podsOf(workload)) {
-      if (!podHasAgent(p)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
+      if (!podHasAgent(p) || !sameAgent(p.metadata, template)) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: workload.metadata.namespace });
     }
   }
 
@@ -425,7 +475,8 @@ export class AgentInstaller {
       if (!current) throw daemonError(ErrorCode.WorkloadNotFound, `${what} was deleted from namespace ${ns}`);
       const want = current.spec.replicas ?? 1;
       const pods = await this.podsOf(current);
-      const ready = pods.filter((p) => podHasAgent(p) === agent && isReady(p));
+      // With the agent: the one the template names now, not an older one still rolling out.
+      const ready = pods.filter((p) => podHasAgent(p) === agent && (!agent || sameAgent(p.metadata, current.spec.template?.metadata)) && isReady(p));
       const settled = (current.status?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
       if (settled && ready.length === want && pods.length === want) return;
       problem = podProblems(pods) || `${ready.length} of ${want} pods ready ${agent ? 'with' : 'without'} the agent`;

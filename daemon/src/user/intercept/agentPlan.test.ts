@@ -12,6 +12,7 @@ import {
 } from '../../../../protocol/src/agent/agentConfig.js';
 import {
   agentConfigJson,
+  agentRestorePatch,
   InterceptPlanError,
   isAgentCurrent,
   planAgent,
@@ -41,7 +42,9 @@ import {
 } from '../../../../common/src/testing/sampleObjects.js';
 import type { ServiceObject, WorkloadObject } from '../../../../common/src/agents/agentObjects.js';
 import { interceptablePorts } from './workloadPorts.js';
+import type { AgentBuild } from './agentVersion.js';
 
+const AGENT: AgentBuild = { version: '0.2.0', api: { level: 2, min: 1 } };
 const workload = (kind: AgentConfig['workload']['kind'], name: string) => ({ kind, name, namespace: NAMESPACE });
 
 test('echo: a named targetPort gives its name to the agent and renames the app port', () => {
@@ -270,7 +273,7 @@ function install<W extends WorkloadObject>(w: W, services: Service[], plan: Agen
     const p = plan.servicePatches.find((x) => x.service === s.metadata?.name);
     return p ? applyMergePatch(s, servicePatch(s, p)) : s;
   });
-  return { workload: applyMergePatch(w, templatePatch(plan.config)), services: patched };
+  return { workload: applyMergePatch(w, templatePatch(plan.config, AGENT)), services: patched };
 }
 
 const cases: [string, WorkloadObject, Service[]][] = [
@@ -332,17 +335,27 @@ test("a Service's other recorded ports are kept in its annotation", () => {
   assert.deepEqual(servicePatch(s, plan.servicePatches[0]).metadata.annotations, { [ORIGINAL_TARGET_PORTS_ANNOTATION]: '{"tcp":9000,"zeta":1234}' });
 });
 
-test('templatePatch marks the pod template; templateRemovalPatch unmarks it', () => {
+test('templatePatch marks the pod template and names the agent; templateRemovalPatch unmarks it', () => {
   const config = planAgent(echo, allServices).config;
-  assert.deepEqual(templatePatch(config), {
+  assert.deepEqual(templatePatch(config, AGENT), {
     spec: {
       template: {
-        metadata: { labels: { 'telepath.io/agent': 'enabled' }, annotations: { 'telepath.io/agent-config': agentConfigJson(config) } },
+        metadata: {
+          labels: { 'telepath.io/agent': 'enabled' },
+          annotations: { 'telepath.io/agent-config': agentConfigJson(config), 'telepath.io/agent-version': '0.2.0', 'telepath.io/agent-api-levels': '1-2' },
+        },
       },
     },
   });
   assert.deepEqual(templateRemovalPatch(), {
-    spec: { template: { metadata: { labels: { 'telepath.io/agent': null }, annotations: { 'telepath.io/agent-config': null } } } },
+    spec: {
+      template: {
+        metadata: {
+          labels: { 'telepath.io/agent': null },
+          annotations: { 'telepath.io/agent-config': null, 'telepath.io/agent-version': null, 'telepath.io/agent-api-levels': null },
+        },
+      },
+    },
   });
 });
 
@@ -351,4 +364,18 @@ test('agentConfigJson does not depend on the key order of the config it is given
   const shuffled = JSON.parse(JSON.stringify({ ports: config.ports, container: config.container, workload: config.workload, version: 1 })) as AgentConfig;
   assert.equal(agentConfigJson(shuffled), agentConfigJson(config));
   assert.notEqual(JSON.stringify(shuffled), JSON.stringify(config));
+});
+
+test('agentRestorePatch undoes a rollout that changed only the agent: back to the agent named before, or none', () => {
+  const plan = planAgent(echo, allServices);
+  const before = applyMergePatch(echo, templatePatch(plan.config, AGENT));
+  const newer: AgentBuild = { version: '0.3.0', api: { level: 3, min: 2 } };
+  const rolled = applyMergePatch(before, templatePatch(plan.config, newer));
+  assert.deepEqual(applyMergePatch(rolled, agentRestorePatch(before.spec?.template?.metadata)).spec?.template, before.spec?.template);
+  // A workload marked before 0.2.0 named no agent: the undo leaves it naming none, still marked.
+  const unnamed = { spec: { template: { metadata: { annotations: { 'telepath.io/agent-version': null, 'telepath.io/agent-api-levels': null } } } } };
+  const legacy = applyMergePatch(applyMergePatch(echo, templatePatch(plan.config, AGENT)), unnamed);
+  const undone = applyMergePatch(applyMergePatch(legacy, templatePatch(plan.config, AGENT)), agentRestorePatch(legacy.spec?.template?.metadata));
+  assert.deepEqual(undone.spec?.template, legacy.spec?.template);
+  assert.ok(isAgentCurrent(undone, plan.config));
 });

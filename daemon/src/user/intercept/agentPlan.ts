@@ -9,10 +9,12 @@
  * needs to change.
  */
 import {
+  AGENT_API_LEVELS_ANNOTATION,
   AGENT_CONFIG_ANNOTATION,
   AGENT_CONTAINER_NAME,
   AGENT_INJECT_LABEL,
   AGENT_INJECT_VALUE,
+  AGENT_VERSION_ANNOTATION,
   agentConfigProblem,
   FIRST_AGENT_PORT,
   isPortName,
@@ -24,6 +26,7 @@ import {
   type ServicePortRef,
   type WorkloadKind,
 } from '../../../../protocol/src/agent/agentConfig.js';
+import { agentAnnotations, type AgentBuild } from './agentVersion.js';
 import {
   compareStrings,
   findServicesFor,
@@ -117,14 +120,38 @@ export function isAgentCurrent(workload: WorkloadObject, config: AgentConfig): b
   return isAgentMarked(workload) && workload.spec?.template?.metadata?.annotations?.[AGENT_CONFIG_ANNOTATION] === agentConfigJson(config);
 }
 
-/** Marks the pod template for injection with `config`; changing it rolls the workload out. */
-export function templatePatch(config: AgentConfig): TemplatePatch {
+/**
+ * Marks the pod template for injection with `config` and names the agent its pods will run
+ * (agentVersion.ts); changing either rolls the workload out.
+ */
+export function templatePatch(config: AgentConfig, agent: AgentBuild): TemplatePatch {
   return {
     spec: {
       template: {
         metadata: {
           labels: { [AGENT_INJECT_LABEL]: AGENT_INJECT_VALUE },
-          annotations: { [AGENT_CONFIG_ANNOTATION]: agentConfigJson(config) },
+          annotations: { [AGENT_CONFIG_ANNOTATION]: agentConfigJson(config), ...agentAnnotations(agent) },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Names the agent `template` named before (or none), undoing a rollout that only changed the
+ * agent: the workload keeps the agent it had rather than losing it.
+ */
+export function agentRestorePatch(template: { annotations?: Record<string, string> } | undefined): TemplatePatch {
+  const before = template?.annotations ?? {};
+  return {
+    spec: {
+      template: {
+        metadata: {
+          labels: {},
+          annotations: {
+            [AGENT_VERSION_ANNOTATION]: before[AGENT_VERSION_ANNOTATION] ?? null,
+            [AGENT_API_LEVELS_ANNOTATION]: before[AGENT_API_LEVELS_ANNOTATION] ?? null,
+          },
         },
       },
     },

@@ -23,13 +23,14 @@ import {
   type WorkloadPort,
 } from '../../../../protocol/src/daemon';
 import type { AgentInfo, InterceptInfo as ManagerIntercept, InterceptSpec } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { OWN_API, PRODUCT_VERSION } from '../../../../protocol/src/version.js';
 import { describeMatch, interceptConflict } from '../../../../common/src/interceptRules.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
 import type { Progress } from '../rpc/rpcServer.js';
 import type { ClusterSession } from '../session/clusterSession.js';
 import { findBundle } from '../session/managerInstaller.js';
-import { AgentInstaller, type Workload } from './agentInstaller.js';
+import { AgentInstaller, type AgentBundle, type ManagerAtHand, type Workload } from './agentInstaller.js';
+import { agentRollReason } from './agentVersion.js';
 import { InterceptPlanError } from './interceptPlanError.js';
 import { Interceptor, type HeldIntercept } from './interceptor.js';
 import { mountUnavailable, VolumeMounts } from './volumeMounts.js';
@@ -63,6 +64,11 @@ export class InterceptService {
   private readonly mountPoints = new Map<string, string>();
   private readonly endedList: EndedIntercept[] = [];
   private readonly volumes: VolumeMounts | undefined;
+  /** Why an intercept gets no traffic although it is held (its agent could not be rolled after an upgrade). */
+  private readonly problems = new Map<string, string>();
+  /** Aborts rollouts that no request waits for (after a reconnect) when the session ends. */
+  private readonly closing = new AbortController();
+  private rolling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly session: ClusterSession,
@@ -110,16 +116,7 @@ export class InterceptService {
     const spec = this.specFor(params, name, workload, agentPort.agentPort);
     await this.checkConflicts(spec);
 
-    await this.installer.ensure(
-      workload,
-      plan,
-      findAgentBundle(),
-      PRODUCT_VERSION,
-      this.session.managerNamespace,
-      progress,
-      signal,
-      this.options.rolloutTimeoutMs ?? 180_000,
-    );
+    await this.installer.ensure(workload, plan, this.ownAgent(), this.managerAtHand(), progress, signal, this.options.rolloutTimeoutMs ?? 180_000);
     const agents = await this.waitForAgents(workload, progress, signal);
 
     let held: HeldIntercept;
@@ -187,7 +184,68 @@ export class InterceptService {
     });
   }
 
+  /**
+   * Arrived again, perhaps at another manager (one that another client upgraded): re-creates every
+   * intercept there first, so that none is lost, then rolls the workloads of held intercepts whose
+   * agent that manager no longer serves (it refuses such agents, and they send everything to the
+   * app) with this client's agent. The new pods' agents find the intercepts when they arrive.
+   * A workload that cannot be rolled keeps its intercept, with the problem in `status`.
+   */
+  async resume(): Promise<void> {
+    await this.interceptor.resume();
+    this.options.onChange?.();
+    // One round of rollouts at a time: a reconnect during a rollout waits for it, then looks again.
+    this.rolling = this.rolling.then(() => this.rollOutdatedAgents()).catch((e: unknown) => this.log.error(`rolling outdated agents: ${(e as Error).message}`));
+    await this.rolling;
+  }
+
+  private async rollOutdatedAgents(): Promise<void> {
+    const manager = this.managerAtHand();
+    const rolled = new Map<string, string>();
+    for (const h of this.interceptor.list()) {
+      const key = `${h.spec.namespace}/${h.spec.workloadKind}/${h.spec.workloadName}`;
+      if (!rolled.has(key)) rolled.set(key, await this.rollIfOutdated(h, manager));
+      const problem = rolled.get(key)!;
+      if (problem) this.problems.set(h.spec.name, problem);
+      else this.problems.delete(h.spec.name);
+    }
+    this.options.onChange?.();
+  }
+
+  /** Rolls the workload of `h` when `manager` no longer serves its agent; what went wrong, or ''. */
+  private async rollIfOutdated(h: HeldIntercept, manager: ManagerAtHand): Promise<string> {
+    const what = `${h.spec.workloadKind.toLowerCase()}/${h.spec.workloadName}`;
+    const progress: Progress = (_kind, message) => this.log.info(`${h.spec.namespace}/${what}: ${message}`);
+    let workload: Workload;
+    try {
+      workload = await this.installer.findWorkload(`${h.spec.workloadKind}/${h.spec.workloadName}`, h.spec.namespace);
+    } catch (e) {
+      this.log.warn(`intercept ${h.spec.name}: cannot read ${what} to check its agent: ${(e as Error).message}`);
+      return '';
+    }
+    const reason = agentRollReason(workload.spec.template?.metadata, manager);
+    if (!reason) return '';
+    this.log.warn(`intercept ${h.spec.name}: ${what} ${reason}; rolling it with the traffic-agent ${PRODUCT_VERSION}`);
+    try {
+      await this.installer.rollIfOutdated(workload, this.ownAgent(), manager, progress, this.closing.signal, this.options.rolloutTimeoutMs ?? 180_000);
+      return '';
+    } catch (e) {
+      const problem = `its traffic-agent is too old for the traffic-manager ${manager.version} and could not be rolled: ${(e as Error).message}`;
+      this.log.error(`intercept ${h.spec.name}: ${problem}`);
+      return problem;
+    }
+  }
+
+  private ownAgent(): AgentBundle {
+    return { build: { version: PRODUCT_VERSION, api: OWN_API }, bundle: findAgentBundle() };
+  }
+
+  private managerAtHand(): ManagerAtHand {
+    return { version: this.session.managerVersion ?? '', api: this.session.managerApi ?? OWN_API, namespace: this.session.managerNamespace };
+  }
+
   async leave(name: string): Promise<void> {
+    this.problems.delete(name);
     await this.volumes?.unmount(name);
     this.mountPoints.delete(name);
     if (!(await this.interceptor.remove(name))) {
@@ -248,6 +306,7 @@ export class InterceptService {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     this.interceptor.close();
     await this.volumes?.unmountAll();
     this.mountPoints.clear();
@@ -359,6 +418,8 @@ export class InterceptService {
     if (h.spec.previewToken) info.previewPath = `${PREVIEW_PATH_PREFIX}${h.spec.previewToken}`;
     const mountPoint = this.mountPoints.get(h.spec.name);
     if (mountPoint) info.mountPoint = mountPoint;
+    const problem = this.problems.get(h.spec.name);
+    if (problem) info.problem = problem;
     return info;
   }
 }

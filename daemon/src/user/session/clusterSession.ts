@@ -6,11 +6,11 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { ServiceError } from '@grpc/grpc-js';
-import { daemonError, ErrorCode, type DaemonStatus } from '../../../../protocol/src/daemon';
+import { categoryOfCode, daemonError, ErrorCode, type DaemonStatus } from '../../../../protocol/src/daemon';
 import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import type { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
 import { ipFromBytes, subnetToCidr } from '../../../../protocol/src/ipAddress.js';
-import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { OWN_API, PRODUCT_VERSION, type ApiRange } from '../../../../protocol/src/version.js';
 import { sessionHandle } from '../../../../common/src/sessionIdentity.js';
 import { isNotFound, kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import type { Logger } from '../../../../common/src/log/fileLogger.js';
@@ -20,7 +20,8 @@ import { proveSession } from './sessionProof.js';
 import type { ClusterNetworks } from '../../network/clusterNetworks.js';
 
 export type { ClusterNetworks };
-import { ensureManager, findManagerBundle } from './managerInstaller.js';
+import { ensureManager, findManagerBundle, type ManagerChoice } from './managerInstaller.js';
+import { managerRefusal } from './installDecision.js';
 
 export type SessionState = 'connecting' | 'connected' | 'reconnecting';
 
@@ -44,7 +45,11 @@ export class ClusterSession {
   private stopWatch?: () => void;
   private closed = false;
   private reconnecting = false;
+  /** The manager's version and API levels, as it last answered Version. */
   managerVersion?: string;
+  managerApi?: ApiRange;
+  /** What connect found in the cluster and did with it. */
+  managerChoice?: ManagerChoice;
   networks?: ClusterNetworks;
 
   constructor(
@@ -57,7 +62,7 @@ export class ClusterSession {
   /** Connects; rejects with a daemon error naming what failed and what to do. */
   async start(progress: Progress, signal: AbortSignal): Promise<void> {
     await this.checkNamespace();
-    this.managerVersion = await ensureManager(
+    this.managerChoice = await ensureManager(
       this.access,
       { namespace: this.managerNamespace, version: PRODUCT_VERSION, bundle: findManagerBundle() },
       progress,
@@ -134,8 +139,15 @@ export class ClusterSession {
     for (let attempt = 0; attempt < 20 && !this.closed; attempt++) {
       if (signal?.aborted) throw daemonError(ErrorCode.Interrupted, 'connect was interrupted');
       try {
-        const version = await conn.version();
-        if (version !== PRODUCT_VERSION) this.log.warn(`the manager reports version ${version}, this daemon is ${PRODUCT_VERSION}`);
+        // Every time: another client may have replaced the manager while this one was away.
+        const manager = await conn.version();
+        const refusal = managerRefusal(manager, { version: PRODUCT_VERSION, api: OWN_API });
+        if (refusal?.action === 'refuse') throw new Refusal(daemonError(refusal.code, refusal.message));
+        if (this.managerVersion && manager.version !== this.managerVersion) {
+          this.log.warn(`the traffic-manager is now ${manager.version} (was ${this.managerVersion})`);
+        }
+        this.managerVersion = manager.version;
+        this.managerApi = manager.api;
         // Back after the port-forward broke: the session may live on, bound to the old connection.
         // Joining it from this one keeps it, and the intercepts it holds.
         if (this.session && (await this.rejoin(this.session))) return;
@@ -251,6 +263,12 @@ export class ClusterSession {
           return;
         } catch (e) {
           this.log.debug(`reconnect attempt ${attempt} failed: ${(e as Error).message}`);
+          // A manager that no longer serves this client: say so where the user looks, and keep
+          // trying (whoever replaced it may put back one that does).
+          const code = (e as { code?: number }).code;
+          if (code === ErrorCode.ClientTooOld || code === ErrorCode.ManagerTooOld) {
+            this.events.onState('reconnecting', { code, category: categoryOfCode(code), message: (e as Error).message });
+          }
           await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
         }
       }

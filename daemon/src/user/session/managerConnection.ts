@@ -13,7 +13,7 @@ import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '
 import { ErrorCode, daemonError } from '../../../../protocol/src/daemon';
 import type { ClusterInfo, LookupDNSResponse, SessionInfo } from '../../../../protocol/src/gen/telepath/manager/v1/manager.js';
 import { ManagerClient } from '../../../../protocol/src/manager/managerService.js';
-import { PRODUCT_VERSION } from '../../../../protocol/src/version.js';
+import { API_LEVEL, apiRange, MIN_API_LEVEL, PRODUCT_VERSION, type ApiRange } from '../../../../protocol/src/version.js';
 import { GRPC_PORT, selectorLabels } from '../../../../common/src/install/managerManifests.js';
 import { kubeError, type KubeAccess } from '../kube/kubeAccess.js';
 import { PortForwardListener, type PodPort } from '../kube/portForward.js';
@@ -86,10 +86,11 @@ export class ManagerConnection {
     return new ManagerConnection(client, listener, address, socketDir, () => refused);
   }
 
-  version(deadlineMs = 15_000): Promise<string> {
+  /** The manager's version and API levels (an old manager's read as level 1). */
+  version(deadlineMs = 15_000): Promise<{ version: string; api: ApiRange }> {
     return new Promise((resolve, reject) =>
       this.client.version({}, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
-        err ? reject(err) : resolve(res!.version),
+        err ? reject(err) : resolve({ version: res!.version, api: apiRange(res!.apiLevel, res!.minApiLevel) }),
       ),
     );
   }
@@ -97,7 +98,7 @@ export class ManagerConnection {
   arrive(namespace: string, deadlineMs = 15_000): Promise<{ session: SessionInfo; ttlMs: number; joinSecret: string }> {
     return new Promise((resolve, reject) =>
       this.client.arriveAsClient(
-        { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION, heartbeatMs: HEARTBEAT_MS } },
+        { client: { name: clientName(), installId: installId(), namespace, version: PRODUCT_VERSION, heartbeatMs: HEARTBEAT_MS, apiLevel: API_LEVEL, minApiLevel: MIN_API_LEVEL } },
         new Metadata(),
         { deadline: Date.now() + deadlineMs },
         (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs, joinSecret: res!.joinSecret })),

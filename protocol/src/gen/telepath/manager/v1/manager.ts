@@ -50,6 +50,12 @@ export interface VersionResponse {
   version: string;
   /** Which program answered ("traffic-manager"), for messages like "manager 0.1.0". */
   name: string;
+  /**
+   * The API level the manager speaks and the oldest one it still serves, to clients and agents
+   * alike. 0 (both) is a manager from before levels (0.1.x): level 1.
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface SessionInfo {
@@ -75,6 +81,12 @@ export interface ClientInfo {
    * away: its intercepts' connections are answered at once instead of waiting for it.
    */
   heartbeatMs: number;
+  /**
+   * The daemon's API levels (0: a daemon from before levels, level 1). ArriveAsClient fails with
+   * FAILED_PRECONDITION when they do not overlap the manager's.
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface ArriveAsClientRequest {
@@ -263,6 +275,13 @@ export interface AgentInfo {
   sftpPort: number;
   /** In ListAgents answers: why `environment` is left out; empty when it is given. */
   environmentWithheld: string;
+  /**
+   * The agent's API levels (0: an agent from before levels, level 1). ArriveAsAgent fails with
+   * FAILED_PRECONDITION when they do not overlap the manager's; the daemon that holds an
+   * intercept of the workload then rolls it with its own agent (docs/upgrades.md).
+   */
+  apiLevel: number;
+  minApiLevel: number;
 }
 
 export interface AgentInfo_EnvironmentEntry {
@@ -464,7 +483,7 @@ export const VersionRequest: MessageFns<VersionRequest> = {
 };
 
 function createBaseVersionResponse(): VersionResponse {
-  return { version: "", name: "" };
+  return { version: "", name: "", apiLevel: 0, minApiLevel: 0 };
 }
 
 export const VersionResponse: MessageFns<VersionResponse> = {
@@ -474,6 +493,12 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(24).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(32).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -507,6 +532,22 @@ export const VersionResponse: MessageFns<VersionResponse> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -527,6 +568,12 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -537,6 +584,8 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     const message = createBaseVersionResponse();
     message.version = object.version ?? "";
     message.name = object.name ?? "";
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -605,7 +654,7 @@ export const SessionInfo: MessageFns<SessionInfo> = {
 };
 
 function createBaseClientInfo(): ClientInfo {
-  return { name: "", installId: "", namespace: "", version: "", heartbeatMs: 0 };
+  return { name: "", installId: "", namespace: "", version: "", heartbeatMs: 0, apiLevel: 0, minApiLevel: 0 };
 }
 
 export const ClientInfo: MessageFns<ClientInfo> = {
@@ -624,6 +673,12 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     }
     if (message.heartbeatMs !== 0) {
       writer.uint32(40).uint32(message.heartbeatMs);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(48).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(56).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -681,6 +736,22 @@ export const ClientInfo: MessageFns<ClientInfo> = {
             message.heartbeatMs = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -710,6 +781,12 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     if (message.heartbeatMs !== 0) {
       obj.heartbeatMs = Math.round(message.heartbeatMs);
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -723,6 +800,8 @@ export const ClientInfo: MessageFns<ClientInfo> = {
     message.namespace = object.namespace ?? "";
     message.version = object.version ?? "";
     message.heartbeatMs = object.heartbeatMs ?? 0;
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -2385,6 +2464,8 @@ function createBaseAgentInfo(): AgentInfo {
     version: "",
     sftpPort: 0,
     environmentWithheld: "",
+    apiLevel: 0,
+    minApiLevel: 0,
   };
 }
 
@@ -2422,6 +2503,12 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     }
     if (message.environmentWithheld !== "") {
       writer.uint32(90).string(message.environmentWithheld);
+    }
+    if (message.apiLevel !== 0) {
+      writer.uint32(96).uint32(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      writer.uint32(104).uint32(message.minApiLevel);
     }
     return writer;
   },
@@ -2530,6 +2617,22 @@ export const AgentInfo: MessageFns<AgentInfo> = {
             message.environmentWithheld = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.apiLevel = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.minApiLevel = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2583,6 +2686,12 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     if (message.environmentWithheld !== "") {
       obj.environmentWithheld = message.environmentWithheld;
     }
+    if (message.apiLevel !== 0) {
+      obj.apiLevel = Math.round(message.apiLevel);
+    }
+    if (message.minApiLevel !== 0) {
+      obj.minApiLevel = Math.round(message.minApiLevel);
+    }
     return obj;
   },
 
@@ -2610,6 +2719,8 @@ export const AgentInfo: MessageFns<AgentInfo> = {
     message.version = object.version ?? "";
     message.sftpPort = object.sftpPort ?? 0;
     message.environmentWithheld = object.environmentWithheld ?? "";
+    message.apiLevel = object.apiLevel ?? 0;
+    message.minApiLevel = object.minApiLevel ?? 0;
     return message;
   },
 };
@@ -4404,8 +4515,9 @@ export const InterceptEnded: MessageFns<InterceptEnded> = {
 export type ManagerService = typeof ManagerService;
 export const ManagerService = {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version: {
     path: "/telepath.manager.v1.Manager/Version" as const,
@@ -4638,8 +4750,9 @@ export const ManagerService = {
 
 export interface ManagerServer extends UntypedServiceImplementation {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version: handleUnaryCall<VersionRequest, VersionResponse>;
   /**
@@ -4731,8 +4844,9 @@ export interface ManagerServer extends UntypedServiceImplementation {
 
 export interface ManagerClient extends Client {
   /**
-   * The manager's product version. The daemon installs or upgrades the manager when it differs
-   * from its own, because the in-cluster code is shipped by, and must match, the daemon.
+   * The manager's product version and the API levels it serves. A daemon works with a manager
+   * whose range of levels overlaps its own (protocol/src/version.ts); which one it installs,
+   * upgrades or uses is docs/upgrades.md.
    */
   version(
     request: VersionRequest,
