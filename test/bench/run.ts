@@ -89,11 +89,17 @@ function printTeam(r: TeamBenchResult): void {
   );
   console.log('| | without a header (to the pod): p50 / p99 ms | developer one: p50 / p99 ms | developer two: p50 / p99 ms | not answered 200 |');
   console.log('|---|---|---|---|---|');
-  for (const [name, res] of [['no agent (all to the pod)', r.noAgent], ['two personal intercepts', r.twoIntercepts]] as const) {
-    const cell = (c: keyof typeof res): string => `${f(res[c]!.p50ms)} / ${f(res[c]!.p99ms)}`;
+  const rows = [
+    ['no agent (all to the pod)', r.noAgent],
+    ['two personal intercepts', r.twoIntercepts],
+    ['two personal intercepts, no request with a header', r.twoInterceptsPodOnly],
+  ] as const;
+  for (const [name, res] of rows) {
+    const cell = (c: keyof typeof res): string => (res[c] ? `${f(res[c].p50ms)} / ${f(res[c].p99ms)}` : '–');
     console.log(`| ${name} | ${cell('pod')} | ${cell('one')} | ${cell('two')} | ${failed(res, /^(echo-|laptop-)/)} |`);
   }
-  console.log(`\np99 without a header, with the intercepts / without: ${(r.twoIntercepts.pod!.p99ms / r.noAgent.pod!.p99ms).toFixed(2)}x`);
+  const ratio = (a: number): string => `${(a / r.noAgent.pod!.p99ms).toFixed(2)}x`;
+  console.log(`\np99 without a header, with the intercepts / without: ${ratio(r.twoIntercepts.pod!.p99ms)}; with them but no header at all: ${ratio(r.twoInterceptsPodOnly.pod!.p99ms)}`);
 }
 
 function printCliStart(rows: Awaited<ReturnType<typeof cliStartBench>>): void {

@@ -4,8 +4,9 @@
  * nobody's, the second developer's, nobody's — first with no agent in the workload, then while
  * the two workstations (test/cluster/ws and ws2) hold personal intercepts with those headers.
  * What it reports: p50/p99 of the requests without a header (they reach the pod either way;
- * with the intercepts they pass through the agent), of each developer's, and any that failed.
- * Asserts nothing.
+ * with the intercepts they pass through the agent), of each developer's, and any that failed; and
+ * once more with the intercepts active but no header at all (the agent's routing without the
+ * intercepted traffic's share of this machine's two cores). Asserts nothing.
  */
 import path from 'node:path';
 import { runLoad, TWO_DEVELOPERS_MIX, type LoadPlan, type LoadResult } from '../cluster/clientLoad.js';
@@ -22,6 +23,8 @@ export interface TeamBenchResult {
   /** Best round of each (lowest p99 of the requests without a header). */
   noAgent: LoadResult;
   twoIntercepts: LoadResult;
+  /** The intercepts active, the same number of requests, all without a header: the agent's routing alone. */
+  twoInterceptsPodOnly: LoadResult;
 }
 
 function one(args: string[]): void {
@@ -47,9 +50,9 @@ export async function teamBench(requests: number, rounds: number): Promise<TeamB
     ws2Spawn(['env', 'POD_NAME=laptop-two', 'node', samples, 'http-echo', '--port', String(PORTS.two)]),
   ];
   await new Promise((r) => setTimeout(r, 1000));
-  const best = async (): Promise<LoadResult> => {
+  const best = async (p: LoadPlan = plan): Promise<LoadResult> => {
     const all: LoadResult[] = [];
-    for (let i = 0; i < rounds; i++) all.push(await runLoad(plan));
+    for (let i = 0; i < rounds; i++) all.push(await runLoad(p));
     return all.reduce((a, b) => (b.pod!.p99ms < a.pod!.p99ms ? b : a));
   };
   try {
@@ -60,7 +63,8 @@ export async function teamBench(requests: number, rounds: number): Promise<TeamB
     one(['intercept', 'echo', '--port', String(PORTS.one), '--http-header', 'x-dev=one', '--mount=false']);
     two(['intercept', 'echo', '--port', String(PORTS.two), '--http-header', 'x-dev=two', '--mount=false']);
     const twoIntercepts = await best();
-    return { requests, concurrency: plan.concurrency, noAgent, twoIntercepts };
+    const twoInterceptsPodOnly = await best({ ...plan, classes: [{ name: 'pod', headers: {} }] });
+    return { requests, concurrency: plan.concurrency, noAgent, twoIntercepts, twoInterceptsPodOnly };
   } finally {
     ws2(['node', '--', telepath, 'quit'], { timeoutMs: 60_000 });
     ws(['node', '--', telepath, 'uninstall', '--agent', 'echo', '--namespace', 'samples'], { env, timeoutMs: 300_000 });
