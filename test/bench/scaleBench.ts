@@ -144,6 +144,20 @@ function managerPid(): number {
   return found[0]!;
 }
 
+/** Waits until exactly one manager process runs: after an upgrade the old pod takes a while to end. */
+async function oneManager(): Promise<void> {
+  for (let waited = 0; ; waited++) {
+    try {
+      managerPid();
+      return;
+    } catch (err) {
+      if (waited >= 120) throw err;
+      if (waited % 10 === 0) progress(`waiting for one manager process: ${(err as Error).message}`);
+      await sleep(1000);
+    }
+  }
+}
+
 function managerRestarts(): number {
   const selector = Object.entries(selectorLabels())
     .map(([k, v]) => `${k}=${v}`)
@@ -312,6 +326,7 @@ async function dnsLatency(count: number, queries: number): Promise<ScaleStep['dn
 async function measureStep(services: number, createSeconds: number, o: ScaleBenchOptions, sessions: SessionHolder, lastPid: number | undefined): Promise<ScaleStep> {
   progress(`${services} Services: letting the cluster settle ${SETTLE_MS / 1000} s, then the manager idle for ${o.idleSeconds} s`);
   await sleep(SETTLE_MS);
+  await oneManager();
   const idle = await managerIdle(o.idleSeconds);
   const before = processSample(managerPid());
 
@@ -374,7 +389,8 @@ export async function scaleBench(o: ScaleBenchOptions): Promise<ScaleBenchResult
   progress(`steps ${o.steps.join(', ')} Services; ${o.sessions} simulated sessions; ${o.queries} DNS names and ${o.rounds} connects and lists per step`);
   removeLeftovers();
   let sessions: SessionHolder | undefined;
-  const result: ScaleBenchResult = { options: o, before: { noSessions: { rssMiB: NaN, hwmMiB: NaN, idleCpuPercent: NaN }, withSessions: { rssMiB: NaN, hwmMiB: NaN, idleCpuPercent: NaN }, sessionsArrivedSeconds: NaN }, steps: [] };
+  const unknown: ManagerIdle = { rssMiB: NaN, hwmMiB: NaN, idleCpuPercent: NaN };
+  const result: ScaleBenchResult = { options: o, before: { noSessions: unknown, withSessions: unknown, sessionsArrivedSeconds: NaN }, steps: [] };
   // Interrupted (Ctrl-C reaches the whole process group: the sessions depart by themselves), the
   // finally below does not run: clean up here.
   const interrupted = (signal: NodeJS.Signals): void => {
@@ -389,6 +405,7 @@ export async function scaleBench(o: ScaleBenchOptions): Promise<ScaleBenchResult
     progress(`telepath connect --namespace ${CONNECT_NS} (installs or upgrades the manager when needed)`);
     tp(['connect', '--namespace', CONNECT_NS]);
     await sleep(SETTLE_MS);
+    await oneManager();
     progress(`the manager with one daemon, ${o.idleSeconds} s idle`);
     result.before.noSessions = await managerIdle(o.idleSeconds);
     progress(`opening ${o.sessions} simulated sessions`);

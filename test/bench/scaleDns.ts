@@ -114,7 +114,12 @@ async function probe(plan: DnsPlan): Promise<DnsProbeResult> {
 }
 
 // A script, not a library: scaleBench.ts imports its types only (import type loads nothing).
-probe(JSON.parse(process.argv[2] ?? '{}') as DnsPlan).then(
+const plan = JSON.parse(process.argv[2] ?? '{}') as Partial<DnsPlan>;
+if (!Array.isArray(plan.batches) || !Array.isArray(plan.warmup) || !(Number(plan.timeoutMs) > 0)) {
+  process.stderr.write(`usage: scaleDns.ts '{"warmup": [NAME…], "batches": [[NAME…]…], "pauseMs": MS, "timeoutMs": MS}'\n`);
+  process.exit(2);
+}
+probe(plan as DnsPlan).then(
   (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
   (err: unknown) => {
     process.stderr.write(`scale dns: ${err instanceof Error ? err.message : String(err)}\n`);
