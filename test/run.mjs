@@ -33,7 +33,7 @@ function findTests(dirs, skip = []) {
   return out.sort();
 }
 
-const unitDirs = ['protocol', 'common', 'daemon', 'traffic-manager', 'traffic-agent', 'extension', 'test/cluster', 'test/unit'];
+const unitDirs = ['protocol', 'common', 'daemon', 'traffic-manager', 'traffic-agent', 'extension', 'test/cluster', 'test/bench', 'test/unit'];
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let failedPhase = false;
 

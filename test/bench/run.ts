@@ -9,13 +9,19 @@
  * Then the intercept numbers (interceptBench.ts), the volumes' (volumesBench.ts) and the CLI's
  * start-up (cliStartBench.ts; --only cli needs no cluster), and two developers' personal intercepts
  * on one workload under load (teamBench.ts).
+ * `--only scale` (scaleBench.ts: 100, 1000 and 3000 Services with 50 simulated client sessions) is
+ * not part of the run without --only: it takes long (creating thousands of objects on this
+ * machine's two cores) and leaves the cluster busy deleting them afterwards.
  *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli|team]
+ *   npm run bench -- --only scale [--steps 100,1000,3000 --sessions 50 --queries 300 --rounds 3]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliStartBench } from './cliStartBench.js';
 import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
+import { checkScaleOptions, CREATE_IN_FLIGHT, SCALE_DEFAULTS, scaleBench, type ScaleBenchResult } from './scaleBench.js';
+import { describeGrowth, formatRatio, growth, median } from './scaleStats.js';
 import { teamBench, type TeamBenchResult } from './teamBench.js';
 import { volumesBench } from './volumesBench.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
@@ -33,6 +39,9 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
+    steps: { type: 'string', default: SCALE_DEFAULTS.steps.join(',') },
+    sessions: { type: 'string', default: String(SCALE_DEFAULTS.sessions) },
+    queries: { type: 'string', default: String(SCALE_DEFAULTS.queries) },
   },
 });
 const mb = values.mb!;
@@ -63,8 +72,15 @@ async function main(): Promise<void> {
     buildBundles('telepath');
     return printCliStart(await cliStartBench(20));
   }
+  if (only && !['connect', 'intercept', 'volumes', 'team', 'scale'].includes(only)) {
+    throw new Error(`--only ${only}: not one of connect, intercept, volumes, cli, team, scale`);
+  }
+  const scale = { ...SCALE_DEFAULTS, steps: values.steps!.split(',').map(Number), sessions: Number(values.sessions), queries: Number(values.queries), rounds };
+  // Before the cluster and the build: a mistyped option fails at once.
+  if (only === 'scale') checkScaleOptions(scale);
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  if (only === 'scale') return printScale(await scaleBench(scale));
   if (!only || only === 'connect') await connectBench();
   if (!only || only === 'intercept') printIntercept(await interceptBench(Number(requests), rounds));
   if (!only || only === 'volumes') {
@@ -100,6 +116,93 @@ function printTeam(r: TeamBenchResult): void {
   }
   const ratio = (a: number): string => `${(a / r.noAgent.pod!.p99ms).toFixed(2)}x`;
   console.log(`\np99 without a header, with the intercepts / without: ${ratio(r.twoIntercepts.pod!.p99ms)}; with them but no header at all: ${ratio(r.twoInterceptsPodOnly.pod!.p99ms)}`);
+}
+
+function printScale(r: ScaleBenchResult): void {
+  const o = r.options;
+  const sizes = r.steps.map((s) => s.services);
+  const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '–');
+  const first = r.steps[0]!.services;
+  /** A table with one row per step and a growth column (each step's main figure over the first step's). */
+  const table = (title: string, head: string[], cells: (s: ScaleBenchResult['steps'][number]) => string[], grown: string, main: (s: ScaleBenchResult['steps'][number]) => number[]): void => {
+    console.log(`\n${title}\n`);
+    console.log(`| Services (namespaces) | ${head.join(' | ')} | growth over ${first} Services: ${grown} |`);
+    console.log(`|---|${head.map(() => '---|').join('')}---|`);
+    const g = main(r.steps[0]!).map((_, k) => growth(sizes, r.steps.map((s) => main(s)[k]!)));
+    r.steps.forEach((s, i) => console.log(`| ${s.services} (${s.namespaces}) | ${cells(s).join(' | ')} | ${g.map((x) => formatRatio(x.ratios[i]!)).join(' / ')} |`));
+  };
+  const lineOf = (what: string, values: number[]): string => `- ${what}: ${describeGrowth(growth(sizes, values))}`;
+
+  console.log(
+    `\nScale: ${sizes.join(', ')} Services, ten to a namespace, each with one EndpointSlice and no pod; ` +
+      `${o.sessions} simulated client sessions (port-forward, arrival, Session object, cluster-info watch, Remain every 1.5 s) and one connected daemon`,
+  );
+  const b = r.before;
+  console.log(
+    `\nThe manager before any Service of the benchmark: with one daemon RSS ${f(b.noSessions.rssMiB, 0)} MiB, idle CPU ${f(b.noSessions.idleCpuPercent, 2)} % of a core; ` +
+      `with the ${o.sessions} sessions too (they arrived in ${f(b.sessionsArrivedSeconds)} s) RSS ${f(b.withSessions.rssMiB, 0)} MiB, idle CPU ${f(b.withSessions.idleCpuPercent, 2)} %`,
+  );
+  table(
+    `The manager's memory (VmRSS of its process; peak: VmHWM since it started)`,
+    ['RSS MiB', 'peak RSS MiB'],
+    (s) => [f(s.manager.rssMiB, 0), f(s.manager.hwmMiB, 0)],
+    'RSS',
+    (s) => [s.manager.rssMiB],
+  );
+  table(
+    `The manager's CPU: idle (${o.idleSeconds} s with the sessions' heartbeats only), and during the step's connects, DNS queries and lists`,
+    ['idle, % of a core', 'during the measurements: CPU s in wall s', 'during the measurements, % of a core'],
+    (s) => [f(s.manager.idleCpuPercent, 2), `${f(s.manager.measureCpuSeconds, 2)} in ${f(s.manager.measureSeconds, 0)}`, f((100 * s.manager.measureCpuSeconds) / s.manager.measureSeconds, 2)],
+    'idle / during the measurements',
+    (s) => [s.manager.idleCpuPercent, s.manager.measureCpuSeconds / s.manager.measureSeconds],
+  );
+  table(
+    `\`telepath connect\` (quit, then connect; wall time of the CLI), ${o.rounds} times`,
+    ['median s', 'fastest – slowest s'],
+    (s) => [f(median(s.connectSeconds), 2), `${f(Math.min(...s.connectSeconds), 2)} – ${f(Math.max(...s.connectSeconds), 2)}`],
+    'median',
+    (s) => [median(s.connectSeconds)],
+  );
+  table(
+    `DNS: ${o.queries} A queries for the step's Services (svc-NNNN.tp-scale-XXX.svc.cluster.local, random order) from the workstation's resolver; each name asked, then at once again (the daemon's cache)`,
+    ['first p50 / p99 ms', 'repeat p50 / p99 ms', 'not answered'],
+    (s) => [`${f(s.dns.firstP50ms, 2)} / ${f(s.dns.firstP99ms, 2)}`, `${f(s.dns.repeatP50ms, 2)} / ${f(s.dns.repeatP99ms, 2)}`, String(s.dns.failed)],
+    'first p50 / p99',
+    (s) => [s.dns.firstP50ms, s.dns.firstP99ms],
+  );
+  table(
+    `\`telepath list\` (wall time of the CLI), median of ${o.rounds}; it lists one namespace (there is no all-namespaces listing)`,
+    ['--namespace tp-scale-000 (10 Services, no workload), ms', '--namespace samples (the sample workloads), ms'],
+    (s) => [f(median(s.listScaleMs), 0), f(median(s.listSamplesMs), 0)],
+    'tp-scale-000 / samples',
+    (s) => [median(s.listScaleMs), median(s.listSamplesMs)],
+  );
+
+  const steps = r.steps;
+  const last = steps[steps.length - 1]!;
+  const perThousand = ((last.manager.rssMiB - steps[0]!.manager.rssMiB) / (last.services - first)) * 1000;
+  console.log(`\nHow each grows from ${first} to ${last.services} Services (k: the exponent of Services^k through the first and last step; 0 flat, 1 linear):`);
+  console.log(`${lineOf("the manager's memory (RSS)", steps.map((s) => s.manager.rssMiB))}${steps.length > 1 ? `, ${f(perThousand, 1)} MiB per 1000 Services` : ''}`);
+  console.log(lineOf("the manager's idle CPU", steps.map((s) => s.manager.idleCpuPercent)));
+  console.log(lineOf("the manager's CPU during the measurements", steps.map((s) => s.manager.measureCpuSeconds / s.manager.measureSeconds)));
+  console.log(lineOf('`telepath connect`', steps.map((s) => median(s.connectSeconds))));
+  console.log(lineOf('DNS, first query p50', steps.map((s) => s.dns.firstP50ms)));
+  console.log(lineOf('DNS, first query p99', steps.map((s) => s.dns.firstP99ms)));
+  console.log(lineOf('DNS, repeat p50', steps.map((s) => s.dns.repeatP50ms)));
+  console.log(lineOf('`telepath list --namespace tp-scale-000`', steps.map((s) => median(s.listScaleMs))));
+  console.log(lineOf('`telepath list --namespace samples`', steps.map((s) => median(s.listSamplesMs))));
+
+  const ss = r.sessionsSummary;
+  console.log(
+    `\nCreating the objects (Services, EndpointSlices, namespaces; ${CREATE_IN_FLIGHT} requests in flight): ${steps.map((s, i) => `${s.services - (steps[i - 1]?.services ?? 0)} Services in ${f(s.createSeconds)} s`).join(', ')}`,
+  );
+  console.log(
+    `Simulated sessions: ${ss ? `${ss.remains} Remains (${ss.remainFailures} failed), ${ss.clusterInfoMessages} ClusterInfo messages, ${ss.lost} sessions lost` : 'no summary (see the messages above)'}; ` +
+      `manager restarts: ${last.manager.restarts}${steps.some((s) => s.manager.processChanged) ? ' (its process changed during the run: see the warnings above)' : ''}`,
+  );
+  const failed = steps.filter((s) => s.dns.failed > 0);
+  if (failed.length) console.log(`DNS queries not answered with an A record: ${failed.map((s) => `${s.services} Services: ${s.dns.failed} (${s.dns.examples.join('; ')})`).join(' — ')}`);
+  console.log(`DNS server asked (the workstation's /etc/resolv.conf): ${[...new Set(steps.map((s) => s.dns.server))].join(', ')}`);
 }
 
 function printCliStart(rows: Awaited<ReturnType<typeof cliStartBench>>): void {
