@@ -19,7 +19,7 @@
  */
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { ClusterInfo, SessionInfo } from '../../protocol/src/gen/telepath/manager/v1/manager.js';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { API_LEVEL, MIN_API_LEVEL, PRODUCT_VERSION } from '../../protocol/src/version.js';
 import { createLogger } from '../../common/src/log/fileLogger.js';
 import { loadKubeAccess, type KubeAccess } from '../../daemon/src/user/kube/kubeAccess.js';
 import { HEARTBEAT_MS, ManagerConnection } from '../../daemon/src/user/session/managerConnection.js';
@@ -86,7 +86,7 @@ async function open(access: KubeAccess, managerNamespace: string, index: number)
     // same id replaces the first session.
     arrived = await new Promise((resolve, reject) =>
       conn.client.arriveAsClient(
-        { client: { name: `scale-${index}@bench`, installId: `scale-bench-${process.pid}-${index}`, namespace: access.namespace, version: PRODUCT_VERSION, heartbeatMs: HEARTBEAT_MS } },
+        { client: { name: `scale-${index}@bench`, installId: `scale-bench-${process.pid}-${index}`, namespace: access.namespace, version: PRODUCT_VERSION, heartbeatMs: HEARTBEAT_MS, apiLevel: API_LEVEL, minApiLevel: MIN_API_LEVEL } },
         new Metadata(),
         { deadline: Date.now() + 15_000 },
         (err, res) => (err ? reject(err) : resolve({ session: res!.session!, ttlMs: res!.ttlMs })),
