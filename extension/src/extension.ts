@@ -79,11 +79,11 @@ export function activate(context: vscode.ExtensionContext): TelepathTestApi {
     }),
   );
 
-  const tree = new ClusterTreeProvider(ui, ops);
+  const tree = new ClusterTreeProvider(ui, ops, CLUSTERS_VIEW);
   context.subscriptions.push(tree, vscode.window.registerTreeDataProvider(CLUSTERS_VIEW, tree));
   context.subscriptions.push(new TelepathStatusBar(ui, ops));
   context.subscriptions.push(
-    ...registerConnectionCommands(ui, ops, () => tree.refresh(true)),
+    ...registerConnectionCommands(ui, ops, () => tree.refresh()),
     ...registerInterceptCommands(ui, ops),
     ...registerDebugCommands(ui, ops),
     ...registerDebugProvider(ui, ops),

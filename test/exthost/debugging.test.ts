@@ -150,8 +150,11 @@ describe('debugging with the cluster', () => {
       mine && { name: mine.name, workload: mine.workload, localPort: mine.localPort, mode: mine.mode, headers: mine.headers },
       { name: 'echo', workload: 'deployment/echo', localPort: 8080, mode: 'personal', headers: [HEADER] },
     );
-    const shown = (await treePath(api, 'telepath-local', 'samples', 'echo', 'echo:http/8080')) as PortNode;
-    assert.equal(shown.state, 'mine');
+    // The tree fetches samples again after the status change, the old ports shown meanwhile.
+    const shown = await until('the tree to show echo:http/8080 intercepted by you', 30_000, async () => {
+      const port = (await treePath(api, 'telepath-local', 'samples', 'echo', 'echo:http/8080')) as PortNode;
+      return port.state === 'mine' && port;
+    });
     assert.equal((await api.tree.getTreeItem(shown)).description, 'intercepted by you · personal → localhost:8080');
     // A request with the header from inside the cluster reaches the debuggee.
     assert.equal(await fromClientPod('http://echo.samples:8080/', HEADER), 'answered by the debuggee on 8080\n');

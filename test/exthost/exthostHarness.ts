@@ -11,7 +11,9 @@ import * as vscode from 'vscode';
 import type { TelepathTestApi } from '../../extension/src/testApi.js';
 import type { ClusterNode } from '../../extension/src/tree/clusterNode.js';
 
-export { until } from '../cluster/until.js';
+import { until } from '../cluster/until.js';
+
+export { until };
 
 export const EXTENSION_ID = 'telepath.telepath';
 /** The header value this suite's personal intercepts match (telepath.defaultHeader, set by the driver). */
@@ -79,9 +81,20 @@ export function logTail(api: TelepathTestApi, lines = 15): string {
   return `the Telepath log ends with:\n${telepathLog(api).trimEnd().split('\n').slice(-lines).join('\n')}`;
 }
 
-/** The children of a node of the Clusters view (the roots without one), as the view asks for them. */
+/** The contextValue of the view's "Loading…" nodes (LOADING_CONTEXT_VALUE of extension/src/tree/treeModel.ts). */
+const LOADING = 'telepathLoading';
+
+/**
+ * The children of a node of the Clusters view (the roots without one), as the view asks for them,
+ * once loaded: the view answers at once, with "Loading…" until the daemon's answer is there.
+ */
 export async function children(api: TelepathTestApi, node?: ClusterNode): Promise<ClusterNode[]> {
-  return (await api.tree.getChildren(node)) ?? [];
+  let kids: ClusterNode[] = [];
+  await until(`the children of ${node?.id ?? 'the root'} to load`, 60_000, async () => {
+    kids = (await api.tree.getChildren(node)) ?? [];
+    return !kids.some((n) => n.contextValue === LOADING);
+  }, () => kids.map((n) => n.label).join(', '));
+  return kids;
 }
 
 /** Walks the Clusters view by labels: context, namespace, workload, port. */

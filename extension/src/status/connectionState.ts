@@ -62,14 +62,3 @@ function failureMessage(failure: unknown): string {
   if (typeof failure === 'object' && failure && 'message' in failure) return String((failure as { message: unknown }).message);
   return 'The Telepath daemon could not be started.';
 }
-
-/** What a change must touch to be worth redrawing the tree for (status notifications repeat). */
-export function treeRelevantKey(view: ConnectionView): string {
-  return JSON.stringify([
-    view.state,
-    view.daemon === 'running',
-    view.context,
-    view.namespace,
-    view.intercepts.map((i) => [i.name, i.namespace, i.workload, i.servicePort, i.mode, i.state]),
-  ]);
-}

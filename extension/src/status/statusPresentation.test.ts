@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DaemonStatus, InterceptInfo } from '../../../protocol/src/daemon';
-import { connectionView, treeRelevantKey } from './connectionState.js';
+import { connectionView } from './connectionState.js';
 import { statusPresentation } from './statusPresentation.js';
 
 const intercept = (name: string): InterceptInfo => ({
@@ -55,11 +55,4 @@ describe('the status bar', () => {
     assert.equal(text('failed', undefined, new Error('the Telepath daemon stopped right after starting (exit 1)')).tooltip, 'the Telepath daemon stopped right after starting (exit 1)');
   });
 
-  test('the tree redraws for what it shows, not for every notification', () => {
-    const a = treeRelevantKey(connectionView('up', connected));
-    assert.equal(treeRelevantKey(connectionView('up', { ...connected, routedSubnets: ['10.0.0.0/8'], dns: { state: 'active', method: 'x' } })), a);
-    assert.notEqual(treeRelevantKey(connectionView('up', { ...connected, intercepts: [intercept('echo')] })), a);
-    assert.notEqual(treeRelevantKey(connectionView('up', { ...connected, namespace: 'other' })), a);
-    assert.notEqual(treeRelevantKey(connectionView('lost', connected)), a);
-  });
 });

@@ -9,10 +9,15 @@ export interface NamespaceNode extends Presentation {
   connected: boolean;
 }
 
+/** The id of a namespace's node, for finding it again (its children load apart from it). */
+export function namespaceNodeId(context: string, namespace: string): string {
+  return `namespace:${context}/${namespace}`;
+}
+
 export function namespaceNode(context: string, namespace: string, connected: boolean): NamespaceNode {
   return {
     kind: 'namespace',
-    id: `namespace:${context}/${namespace}`,
+    id: namespaceNodeId(context, namespace),
     context,
     namespace,
     connected,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ContextsResult, InterceptInfo, ListResult, validate, type ContextsResult as Contexts, type InterceptInfo as Info, type ListResult as List } from '../../../protocol/src/daemon';
 import { connectionView } from '../status/connectionState.js';
 import type { ContextNode, WorkloadNode } from './clusterNode.js';
-import { contextChildren, contextNodes, portNodes, workloadNodes } from './treeModel.js';
+import { contextChildren, contextNodes, pageOf, portNodes, TREE_COMMANDS, workloadNodes } from './treeModel.js';
 
 // Protocol data as the daemon sends it (checked against the protocol's own schemas below).
 const contexts: Contexts = {
@@ -155,6 +155,17 @@ describe('the cluster tree, from protocol data', () => {
     assert.equal(new Set(ids).size, ids.length);
     assert.equal(echo!.id, 'workload:local/samples/Deployment/echo');
     assert.deepEqual(workloadNodes('local', list, [myEcho]).map((n) => n.id), [echo!.id, lonely!.id, web!.id]);
+  });
+
+  test('a long list: a page, then one node that shows the next page', () => {
+    const local = (contextNodes(contexts, connected) as ContextNode[])[0]!;
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `ns-${i}`);
+    assert.equal(pageOf(local.id, contextChildren(local, connected, names(9)), 10, 'namespaces', 10).length, 10, 'samples and 9 others: all shown');
+    const eleven = pageOf(local.id, contextChildren(local, connected, names(10)), 10, 'namespaces', 10);
+    assert.deepEqual(eleven.slice(9).map((n) => [n.kind, n.label, n.description ?? '']), [['namespace', 'ns-8', ''], ['message', '1 more namespace…', 'show 1 more']]);
+    const many = pageOf(local.id, contextChildren(local, connected, names(50)), 20, 'namespaces', 10);
+    assert.deepEqual([many.length, many[20]!.label, many[20]!.description], [21, '31 more namespaces…', 'show 10 more']);
+    assert.deepEqual(many[20]!.command, { command: TREE_COMMANDS.showMore, title: 'Show More', arguments: [local.id] });
   });
 
   test('an empty namespace says so', () => {

@@ -1,102 +1,72 @@
 /**
- * The "Clusters" view: fetches what a node's children need from the daemon when VS Code asks
- * (only expanded nodes are asked), and redraws when the daemon's status changes in a way the
- * tree shows — debounced, so a burst of statusChanged notifications costs one redraw, and
- * without any polling.
+ * The "Clusters" view: VS Code's side of tree/clusterTree.ts, which decides what to fetch and
+ * when. Answers VS Code at once from what is loaded (or with "Loading…"), redraws the nodes whose
+ * children changed, shows the view's progress bar while daemon requests run, and passes the
+ * daemon's status changes on — debounced, so a burst of statusChanged notifications is handled
+ * once, and without any polling.
  */
 import * as vscode from 'vscode';
-import type { ContextsResult } from '../../../protocol/src/daemon';
-import { presentError } from '../errors/errorPresentation.js';
-import { treeRelevantKey } from '../status/connectionState.js';
+import type { CancellationToken } from 'vscode-jsonrpc';
 import type { ClusterNode } from '../tree/clusterNode.js';
-import { messageNode } from '../tree/messageNode.js';
-import { contextChildren, contextNodes, portNodes, ROOT_ID, workloadNodes } from '../tree/treeModel.js';
+import { ClusterTree } from '../tree/clusterTree.js';
+import { TREE_COMMANDS } from '../tree/treeModel.js';
 import { toTreeItem } from './converter.js';
 import type { Operations } from './operations.js';
 import type { UiContext } from './uiContext.js';
 
-const REDRAW_DELAY_MS = 150;
+const STATUS_DELAY_MS = 150;
 
 export class ClusterTreeProvider implements vscode.TreeDataProvider<ClusterNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ClusterNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
+  private readonly model: ClusterTree;
   private readonly subscriptions: vscode.Disposable[] = [];
-  private contexts?: Promise<ContextsResult>;
-  private namespaces?: { context: string; list: Promise<string[]> };
-  private lastKey = '';
-  private lastWhere = '';
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly ui: UiContext,
-    private readonly ops: Operations,
+    ui: UiContext,
+    ops: Operations,
+    private readonly viewId: string,
   ) {
+    this.model = new ClusterTree(
+      {
+        contexts: async (token: CancellationToken) => {
+          await ui.link.ensureUp(token);
+          return ops.contexts(token);
+        },
+        namespaces: (token) => ops.namespaces(token),
+        list: (namespace, token) => ops.list(namespace, token),
+      },
+      () => ops.view(),
+      { log: (message) => ui.log.warn(message) },
+    );
     this.subscriptions.push(
+      this.model,
       this.changed,
+      this.model.onDidChange((node) => this.changed.fire(node)),
+      this.model.onDidChangeBusy((busy) => {
+        if (busy) void vscode.window.withProgress({ location: { viewId: this.viewId } }, () => this.model.whenIdle());
+      }),
       ui.link.onDidChange(() => this.statusChanged()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('telepath.kubeconfig')) this.refresh(true);
+        if (e.affectsConfiguration('telepath.kubeconfig')) this.refresh();
       }),
+      vscode.commands.registerCommand(TREE_COMMANDS.retry, (id: unknown) => typeof id === 'string' && this.model.retry(id)),
+      vscode.commands.registerCommand(TREE_COMMANDS.showMore, (id: unknown) => typeof id === 'string' && this.model.showMore(id)),
     );
-    this.lastKey = this.key();
-    this.lastWhere = this.where();
   }
 
-  /** Redraws soon; `reload` also forgets the kubeconfig's contexts and the namespaces. */
-  refresh(reload = false): void {
-    if (reload) {
-      this.contexts = undefined;
-      this.namespaces = undefined;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.changed.fire(undefined), REDRAW_DELAY_MS);
+  /** The Refresh button: everything on screen is fetched again, a few requests at a time. */
+  refresh(): void {
+    this.model.refresh();
   }
 
   getTreeItem(node: ClusterNode): vscode.TreeItem {
     return toTreeItem(node);
   }
 
-  async getChildren(node?: ClusterNode): Promise<ClusterNode[]> {
-    const parentId = node?.id ?? ROOT_ID;
-    try {
-      if (!node) {
-        await this.ui.link.ensureUp();
-        this.contexts ??= this.ops.contexts();
-        return contextNodes(await this.contexts.catch((e: unknown) => {
-          this.contexts = undefined;
-          throw e;
-        }), this.ops.view());
-      }
-      switch (node.kind) {
-        case 'context': {
-          const view = this.ops.view();
-          if (!node.connected || view.context !== node.context) return contextChildren(node, view);
-          if (this.namespaces?.context !== node.context) this.namespaces = { context: node.context, list: this.ops.namespaces() };
-          const list = await this.namespaces.list.catch((e: unknown) => {
-            this.namespaces = undefined;
-            throw e;
-          });
-          return contextChildren(node, view, list);
-        }
-        case 'namespace': {
-          const list = await this.ops.list(node.namespace);
-          return workloadNodes(node.context, list, this.ops.view().intercepts);
-        }
-        case 'workload':
-          return portNodes(node);
-        case 'port':
-        case 'message':
-          return [];
-      }
-    } catch (e) {
-      const p = presentError(e);
-      this.ui.log.warn(`the cluster tree could not show ${parentId}: ${p.message ?? 'cancelled'}`);
-      return [
-        messageNode(parentId, p.message ?? 'Cancelled', { icon: 'error', color: 'charts.red', tooltip: p.message }),
-        ...(p.offerLog ? [messageNode(parentId, 'Show the Telepath log', { icon: 'output', command: { command: 'telepath.showLog', title: 'Show Log' } })] : []),
-        ...(p.offerRestart ? [messageNode(parentId, 'Restart the daemon', { icon: 'debug-restart', command: { command: 'telepath.restartDaemon', title: 'Restart Daemon' } })] : []),
-      ];
-    }
+  getChildren(node?: ClusterNode): ClusterNode[] {
+    return this.model.children(node);
   }
 
   dispose(): void {
@@ -104,24 +74,9 @@ export class ClusterTreeProvider implements vscode.TreeDataProvider<ClusterNode>
     for (const s of this.subscriptions) s.dispose();
   }
 
-  private key(): string {
-    return treeRelevantKey(this.ops.view());
-  }
-
-  /** Which daemon and cluster the cached contexts and namespaces came from. */
-  private where(): string {
-    const view = this.ops.view();
-    return `${view.daemon}|${view.state === 'connected' ? view.context : ''}`;
-  }
-
+  /** The model tells what the change concerns (often nothing: the status repeats itself). */
   private statusChanged(): void {
-    const key = this.key();
-    if (key === this.lastKey) return;
-    this.lastKey = key;
-    // A daemon that came back, or another connection, may mean another kubeconfig or cluster.
-    const where = this.where();
-    const reload = where !== this.lastWhere;
-    this.lastWhere = where;
-    this.refresh(reload);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.model.statusChanged(), STATUS_DELAY_MS);
   }
 }

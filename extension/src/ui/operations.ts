@@ -3,6 +3,7 @@
  * notifications around the long ones. Everything goes through the daemon's JSON-RPC API.
  */
 import * as vscode from 'vscode';
+import type { CancellationToken } from 'vscode-jsonrpc';
 import {
   daemonRequests,
   type ConnectParams,
@@ -16,7 +17,7 @@ import { connectionView, type ConnectionView } from '../status/connectionState.j
 import { DeadlineError, withDeadline } from '../util/cancellation.js';
 import type { UiContext } from './uiContext.js';
 
-/** Quick questions (status, list, contexts): a generous deadline, never forever. */
+/** Quick questions (status, list, contexts): a generous deadline, never forever; the caller may cancel sooner. */
 const QUICK_MS = 30_000;
 /** Connect installs the manager, intercept may roll a workload out: minutes, and cancellable. */
 const LONG_MS = 10 * 60_000;
@@ -75,21 +76,23 @@ export class Operations {
     this.ui.log.info(`left intercept ${name}`);
   }
 
-  contexts(): Promise<ContextsResult> {
+  contexts(token?: CancellationToken): Promise<ContextsResult> {
     const kubeconfig = this.ui.kubeconfig();
-    return this.quick((t) => this.ui.link.request(daemonRequests.contexts, kubeconfig ? { kubeconfig } : {}, t), 'contexts');
+    return this.quick((t) => this.ui.link.request(daemonRequests.contexts, kubeconfig ? { kubeconfig } : {}, t), 'contexts', token);
   }
 
-  async namespaces(): Promise<string[]> {
-    return (await this.quick((t) => this.ui.link.request(daemonRequests.namespaces, {}, t), 'namespaces')).namespaces;
+  /** The namespace names (one request, however many there are). */
+  async namespaces(token?: CancellationToken): Promise<string[]> {
+    return (await this.quick((t) => this.ui.link.request(daemonRequests.namespaces, {}, t), 'namespaces', token)).namespaces;
   }
 
-  list(namespace: string): Promise<ListResult> {
-    return this.quick((t) => this.ui.link.request(daemonRequests.list, { namespace }, t), `list ${namespace}`);
+  /** One namespace's workloads and their ports. */
+  list(namespace: string, token?: CancellationToken): Promise<ListResult> {
+    return this.quick((t) => this.ui.link.request(daemonRequests.list, { namespace }, t), `list ${namespace}`, token);
   }
 
-  private async quick<R>(run: (token: vscode.CancellationToken) => Promise<R>, what: string): Promise<R> {
-    const deadline = withDeadline(QUICK_MS);
+  private async quick<R>(run: (token: vscode.CancellationToken) => Promise<R>, what: string, outer?: CancellationToken): Promise<R> {
+    const deadline = withDeadline(QUICK_MS, outer);
     try {
       return await run(deadline.token as vscode.CancellationToken);
     } catch (e) {
