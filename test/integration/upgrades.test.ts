@@ -1,0 +1,148 @@
+/**
+ * Mixed versions on one cluster (issue #16, docs/upgrades.md), with real builds of other versions:
+ *   - "older": Telepath 0.1.0 as it was released to this repository (commit OLD_COMMIT, before API
+ *     levels), built from git;
+ *   - "newer": this tree with PRODUCT_VERSION 0.3.0 (same API levels), built the same way.
+ * A newer client finds an older manager: it says so and upgrades it, or, for a user who may not
+ * replace it, uses it. An intercept held by this client survives an upgrade of the manager by a
+ * newer client on another workstation, and this client then uses the newer manager instead of
+ * downgrading it. The builds are cached in .cluster/upgrade-builds by commit.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { ensureCluster, buildBundles, fromClientPod, kubectl, repoRoot, runOk, stateDir, userKubeconfig, ws, ws2, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { until } from '../cluster/until.js';
+import { CONNECT_ROLE, connectBindings } from './users.js';
+
+/** The last commit of 0.1.0: before API levels, a client that re-installs its own manager. */
+const OLD_COMMIT = 'd07ef99';
+const NEWER_VERSION = '0.3.0';
+const builds = path.join(stateDir, 'upgrade-builds');
+const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-upgrades', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-upgrades') };
+const LOCAL_PORT = 18171;
+
+/**
+ * A build of `commit` in its own worktree (node_modules and the TUN addon borrowed from this one),
+ * `edit` applied to the sources first; returns its CLI. Built once per commit and edit.
+ */
+function buildAt(name: string, commit: string, edit?: (dir: string) => void): string {
+  const dir = path.join(builds, name);
+  const cli = path.join(dir, 'dist/telepath.js');
+  const sha = runOk('git', ['-C', repoRoot, 'rev-parse', commit]).trim();
+  const stamp = path.join(dir, '.built-from');
+  if (existsSync(cli) && existsSync(stamp) && readFileSync(stamp, 'utf8') === sha) return cli;
+  if (existsSync(dir)) runOk('git', ['-C', repoRoot, 'worktree', 'remove', '--force', dir]);
+  runOk('git', ['-C', repoRoot, 'worktree', 'prune']);
+  mkdirSync(builds, { recursive: true });
+  runOk('git', ['-C', repoRoot, 'worktree', 'add', '--detach', dir, sha]);
+  symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  edit?.(dir);
+  runOk(path.join(repoRoot, 'node_modules/.bin/webpack'), ['--mode', 'production', '--config', path.join(dir, 'webpack.config.js')], { timeoutMs: 600_000 });
+  mkdirSync(path.join(dir, 'dist/native'), { recursive: true });
+  cpSync(path.join(repoRoot, 'dist/native/tun.node'), path.join(dir, 'dist/native/tun.node'));
+  writeFileSync(stamp, sha);
+  return cli;
+}
+
+let oldCli = '';
+let newerCli = '';
+const thisCli = path.join(repoRoot, 'dist/telepath.js');
+const run = (cli: string, args: string[], extra: NodeJS.ProcessEnv = {}): RunResult => ws(['node', '--', cli, ...args], { env: { ...env, ...extra }, timeoutMs: 300_000 });
+
+function managerVersion(): string {
+  return kubectl('-n', 'telepath', 'get', 'deployment', 'traffic-manager', '-o', 'jsonpath={.metadata.labels.app\\.kubernetes\\.io/version}').trim();
+}
+
+let laptop: ChildProcess | undefined;
+
+before(() => {
+  ensureCluster();
+  buildBundles('telepath', 'traffic-manager', 'traffic-agent');
+  oldCli = buildAt('old', OLD_COMMIT);
+  newerCli = buildAt(`newer-${NEWER_VERSION}`, 'HEAD', (dir) => {
+    const file = path.join(dir, 'protocol/src/version.ts');
+    const text = readFileSync(file, 'utf8');
+    const edited = text.replace(/export const PRODUCT_VERSION = '[^']*'/, `export const PRODUCT_VERSION = '${NEWER_VERSION}'`);
+    assert.notEqual(edited, text, 'PRODUCT_VERSION is where the test expects it');
+    writeFileSync(file, edited);
+  });
+  // The newer build must not reuse a worktree of another HEAD's edit: its stamp is HEAD's commit.
+  laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', path.join(repoRoot, '.cluster/build/samples.js'), 'http-echo', '--port', String(LOCAL_PORT)]);
+  laptop.stderr?.on('data', () => undefined);
+});
+
+after(() => {
+  run(thisCli, ['leave', 'echo']);
+  run(thisCli, ['uninstall', '--agent', 'echo', '--namespace', 'samples']);
+  run(thisCli, ['quit']);
+  ws2(['node', '--', newerCli, 'quit']);
+  ws(['kubectl', 'delete', '--ignore-not-found', 'clusterrolebinding/telepath-connect-upgrader', '-n', 'telepath', 'rolebinding/telepath-connect-upgrader']);
+  // Later tests expect this build's manager: the next connect installs it.
+  ws(['kubectl', '-n', 'telepath', 'delete', 'deployment', 'traffic-manager', '--ignore-not-found', '--wait=true']);
+  laptop?.kill('SIGTERM');
+  rmSync(path.join(stateDir, 'telepath-e2e-upgrades'), { recursive: true, force: true });
+});
+
+describe('mixed versions', () => {
+  test(`this client (${PRODUCT_VERSION}) finds an older manager (0.1.0): it says so and upgrades it`, () => {
+    const o = run(oldCli, ['connect', '--namespace', 'samples']);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(managerVersion(), '0.1.0');
+    run(oldCli, ['quit']);
+    const c = run(thisCli, ['connect', '--namespace', 'samples']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, new RegExp(`traffic-manager 0\\.1\\.0 found \\(this client ${PRODUCT_VERSION.replace(/\./g, '\\.')}\\): upgrading it`));
+    assert.equal(managerVersion(), PRODUCT_VERSION);
+    const v = run(thisCli, ['version']);
+    assert.match(v.stdout, /On connect:\s+traffic-manager 0\.1\.0 found/);
+    run(thisCli, ['quit']);
+  });
+
+  test('a user who may not replace the older manager uses it, and is told so', () => {
+    const o = run(oldCli, ['connect', '--namespace', 'samples']);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(managerVersion(), '0.1.0', 'the old client downgrades the manager, as 0.1.0 did');
+    run(oldCli, ['quit']);
+    const grant = ws(['kubectl', 'apply', '-f', '-'], { input: CONNECT_ROLE + '\n---\n' + connectBindings('upgrader') });
+    assert.equal(grant.code, 0, grant.stderr);
+    const c = run(thisCli, ['connect', '--namespace', 'samples'], { KUBECONFIG_WS: userKubeconfig('upgrader') });
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, /traffic-manager 0\.1\.0 found \(this client [^)]*\); your credentials may not upgrade it; using it/);
+    assert.equal(managerVersion(), '0.1.0');
+    const curl = ws(['curl', '-sS', '--max-time', '10', 'http://echo.samples:8080/']);
+    assert.equal(curl.code, 0, `connected to the older manager: ${curl.stderr}`);
+    run(thisCli, ['quit'], { KUBECONFIG_WS: userKubeconfig('upgrader') });
+  });
+
+  test(`a newer client (${NEWER_VERSION}) upgrades the manager on another workstation: this client's intercept survives, and it then uses the newer manager`, async () => {
+    const c = run(thisCli, ['connect', '--namespace', 'samples']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(managerVersion(), PRODUCT_VERSION);
+    const i = run(thisCli, ['intercept', 'echo', '--port', String(LOCAL_PORT), '--http-header', 'x-upgrade=me', '--mount=false']);
+    assert.equal(i.code, 0, i.stderr);
+    const answeredBy = (): string | undefined => {
+      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-upgrade=me', '--timeout', '3000']);
+      return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : undefined;
+    };
+    assert.equal(answeredBy(), 'laptop');
+    const n = ws2(['node', '--', newerCli, 'connect', '--namespace', 'samples'], { timeoutMs: 300_000 });
+    assert.equal(n.code, 0, n.stderr);
+    assert.match(n.stderr, new RegExp(`found \\(this client ${NEWER_VERSION.replace(/\./g, '\\.')}\\): upgrading it`));
+    assert.equal(managerVersion(), NEWER_VERSION);
+    const upgradedAt = Date.now();
+    await until('the intercept to route to this workstation again', 90_000, () => answeredBy() === 'laptop');
+    process.stdout.write(`# the intercept routed to the workstation again ${Date.now() - upgradedAt} ms after the newer manager was available\n`);
+    const s = run(thisCli, ['status', '--output', 'json']);
+    assert.match(s.stdout, /"echo"/);
+    run(thisCli, ['leave', 'echo']);
+    run(thisCli, ['quit']);
+    const again = run(thisCli, ['connect', '--namespace', 'samples']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`traffic-manager ${NEWER_VERSION.replace(/\./g, '\\.')} found \\(this client [^)]*\\): newer than this client; using it`));
+    assert.equal(managerVersion(), NEWER_VERSION, 'never downgraded');
+  });
+});
