@@ -41,7 +41,8 @@ function buildAt(name: string, commit: string, edit?: (dir: string) => void): st
   runOk('git', ['-C', repoRoot, 'worktree', 'add', '--detach', dir, sha]);
   symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
   edit?.(dir);
-  runOk(path.join(repoRoot, 'node_modules/.bin/webpack'), ['--mode', 'production', '--config', path.join(dir, 'webpack.config.js')], { timeoutMs: 600_000 });
+  // webpack resolves the entries against its working directory: the build's own tree.
+  runOk('bash', ['-c', 'cd "$1" && exec "$2" --mode production', 'build', dir, path.join(repoRoot, 'node_modules/.bin/webpack')], { timeoutMs: 600_000 });
   mkdirSync(path.join(dir, 'dist/native'), { recursive: true });
   cpSync(path.join(repoRoot, 'dist/native/tun.node'), path.join(dir, 'dist/native/tun.node'));
   writeFileSync(stamp, sha);
