@@ -518,12 +518,15 @@ function podProblems(pods: V1Pod[]): string {
   return [...seen].join('; ');
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener on the signal either way (a rollout wait sleeps hundreds of times). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = (): void => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
