@@ -24,7 +24,9 @@ const HELP = `telepath — develop one Kubernetes service on your workstation
 Usage:
   telepath connect [--context NAME] [--namespace NS] [--kubeconfig PATH] [--manager-namespace NS]
                                     connect to the cluster (starts the daemon when needed);
-                                    the traffic-manager lives in namespace "telepath" by default
+                                    the traffic-manager lives in namespace "telepath" by default;
+                                    connect installs it, upgrades an older one, uses a newer one
+                                    that still serves this client, and says which it did
   telepath status                   the connection state
   telepath intercept WORKLOAD --port LOCAL[:SERVICE_PORT] [options] [-- COMMAND...]
                                     send the workload's traffic to LOCAL on this machine
