@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { ensureCluster, buildBundles, fromClientPod, kubectl, repoRoot, runOk, stateDir, userKubeconfig, ws, ws2, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { ensureCluster, buildBundles, fromClientPod, kubectl, repoRoot, run as run0, runOk, stateDir, userKubeconfig, ws, ws2, wsSpawn, type RunResult } from '../cluster/harness.js';
 import { until } from '../cluster/until.js';
 import { CONNECT_ROLE, connectBindings } from './users.js';
 
@@ -61,6 +61,7 @@ function managerVersion(): string {
 let laptop: ChildProcess | undefined;
 
 before(() => {
+  if (noHistory) return;
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
   oldCli = buildAt('old', OLD_COMMIT);
@@ -77,6 +78,7 @@ before(() => {
 });
 
 after(() => {
+  if (noHistory) return;
   run(thisCli, ['leave', 'echo']);
   run(thisCli, ['uninstall', '--agent', 'echo', '--namespace', 'samples']);
   run(thisCli, ['quit']);
@@ -88,7 +90,12 @@ after(() => {
   rmSync(path.join(stateDir, 'telepath-e2e-upgrades'), { recursive: true, force: true });
 });
 
-describe('mixed versions', () => {
+/** The older build comes from git history: a checkout without it (an exported tree) cannot run these. */
+const noHistory =
+  run0('git', ['-C', repoRoot, 'rev-parse', '--verify', '--quiet', `${OLD_COMMIT}^{commit}`]).code !== 0 &&
+  `needs this repository's git history (commit ${OLD_COMMIT}, Telepath 0.1.0) to build the older version`;
+
+describe('mixed versions', { skip: noHistory }, () => {
   test(`this client (${PRODUCT_VERSION}) finds an older manager (0.1.0): it says so and upgrades it`, () => {
     const o = run(oldCli, ['connect', '--namespace', 'samples']);
     assert.equal(o.code, 0, o.stderr);
