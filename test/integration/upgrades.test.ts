@@ -43,8 +43,12 @@ function buildAt(name: string, commit: string, edit?: (dir: string) => void): st
   edit?.(dir);
   // webpack resolves the entries against its working directory: the build's own tree.
   runOk('bash', ['-c', 'cd "$1" && exec "$2" --mode production', 'build', dir, path.join(repoRoot, 'node_modules/.bin/webpack')], { timeoutMs: 600_000 });
-  mkdirSync(path.join(dir, 'dist/native'), { recursive: true });
-  cpSync(path.join(repoRoot, 'dist/native/tun.node'), path.join(dir, 'dist/native/tun.node'));
+  // The TUN addon where that tree's daemon looks for it (daemon/native/build.sh's output, which
+  // test/cluster/prepare builds here; a packaged checkout has dist/native/tun.node instead).
+  const addon = [path.join(repoRoot, 'daemon/native/build/Release/tun.node'), path.join(repoRoot, 'dist/native/tun.node')].find((f) => existsSync(f));
+  assert.ok(addon, "the TUN addon is built (daemon/native/build.sh)");
+  mkdirSync(path.join(dir, 'daemon/native/build/Release'), { recursive: true });
+  cpSync(addon, path.join(dir, 'daemon/native/build/Release/tun.node'));
   writeFileSync(stamp, sha);
   return cli;
 }
