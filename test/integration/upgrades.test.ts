@@ -64,6 +64,12 @@ function managerVersion(): string {
 
 let laptop: ChildProcess | undefined;
 
+/** The older build comes from git history: a checkout without it (an exported tree) cannot run these. */
+const noHistory =
+  run0('git', ['-C', repoRoot, 'rev-parse', '--verify', '--quiet', `${OLD_COMMIT}^{commit}`]).code !== 0 &&
+  `needs this repository's git history (commit ${OLD_COMMIT}, Telepath 0.1.0) to build the older version`;
+
+
 before(() => {
   if (noHistory) return;
   ensureCluster();
@@ -93,11 +99,6 @@ after(() => {
   laptop?.kill('SIGTERM');
   rmSync(path.join(stateDir, 'telepath-e2e-upgrades'), { recursive: true, force: true });
 });
-
-/** The older build comes from git history: a checkout without it (an exported tree) cannot run these. */
-const noHistory =
-  run0('git', ['-C', repoRoot, 'rev-parse', '--verify', '--quiet', `${OLD_COMMIT}^{commit}`]).code !== 0 &&
-  `needs this repository's git history (commit ${OLD_COMMIT}, Telepath 0.1.0) to build the older version`;
 
 describe('mixed versions', { skip: noHistory }, () => {
   test(`this client (${PRODUCT_VERSION}) finds an older manager (0.1.0): it says so and upgrades it`, () => {
