@@ -104,6 +104,29 @@ export function kubectlJson<T>(...args: string[]): T {
   return JSON.parse(kubectl(...args, '-o', 'json')) as T;
 }
 
+/**
+ * The specs and annotations of `resources` in `namespace` (kubectl get names, e.g.
+ * "deployments,services" or "deployment/echo"), keyed "Kind/name", without what the cluster itself
+ * writes (the Deployment revision, kubectl's last-applied record): what a user compares to check
+ * that something was restored exactly.
+ */
+export function specsOf(namespace: string, ...resources: string[]): Record<string, unknown> {
+  const list = kubectlJson<{ items: { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: unknown }[] }>(
+    '-n',
+    namespace,
+    'get',
+    ...resources,
+  );
+  const out: Record<string, unknown> = {};
+  for (const i of list.items) {
+    const ann = { ...(i.metadata.annotations ?? {}) };
+    delete ann['deployment.kubernetes.io/revision'];
+    delete ann['kubectl.kubernetes.io/last-applied-configuration'];
+    out[`${i.kind}/${i.metadata.name}`] = { spec: i.spec, annotations: ann };
+  }
+  return out;
+}
+
 /** Runs the samples program in the in-cluster client pod (namespace samples). */
 export function fromClientPod(args: string[], opts: RunOptions = {}): RunResult {
   return ws(['kubectl', 'exec', '-n', 'samples', 'client', '--', 'node', '/app/samples.js', ...args], opts);

@@ -10,30 +10,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { idleAgentRbac } from '../../common/src/install/idleAgentRbac.js';
 import { AGENT_CONTAINER_NAME } from '../../protocol/src/agent/agentConfig.js';
-import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, kubectl, kubectlJson, repoRoot, specsOf, stateDir, until, ws, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-idle', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-idle') };
 const tp = (args: string[]): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs: 240_000 });
 const rbac = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: idleAgentRbac('telepath') });
 
-interface Item {
-  kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
-  spec: unknown;
-}
-
 /** grpc-echo's Deployment and Service, as a user would compare them. */
 function grpcEcho(): Record<string, unknown> {
-  const items = kubectlJson<{ items: Item[] }>('-n', 'samples', 'get', 'deployment/grpc-echo', 'service/grpc-echo').items;
-  const out: Record<string, unknown> = {};
-  for (const i of items) {
-    const ann = { ...(i.metadata.annotations ?? {}) };
-    delete ann['deployment.kubernetes.io/revision'];
-    delete ann['kubectl.kubernetes.io/last-applied-configuration'];
-    out[i.kind] = { spec: i.spec, annotations: ann };
-  }
-  return out;
+  return specsOf('samples', 'deployment/grpc-echo', 'service/grpc-echo');
 }
 
 function agentPods(app: string): number {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, stateDir, userKubeconfig, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, kubectlJson, repoRoot, specsOf, stateDir, userKubeconfig, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 import { CONNECT_ROLE, connectBindings, INTERCEPT_ROLES, roleBinding } from './users.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
@@ -27,20 +27,7 @@ interface Answer {
 
 /** The specs of every workload and Service in samples, to compare after uninstall. */
 function specs(): Record<string, unknown> {
-  const list = kubectlJson<{ items: { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: unknown }[] }>(
-    '-n',
-    'samples',
-    'get',
-    'deployments,statefulsets,services',
-  );
-  const out: Record<string, unknown> = {};
-  for (const i of list.items) {
-    const ann = { ...(i.metadata.annotations ?? {}) };
-    delete ann['deployment.kubernetes.io/revision'];
-    delete ann['kubectl.kubernetes.io/last-applied-configuration'];
-    out[`${i.kind}/${i.metadata.name}`] = { spec: i.spec, annotations: ann };
-  }
-  return out;
+  return specsOf('samples', 'deployments,statefulsets,services');
 }
 
 function localServer(args: string[], identity: string): ChildProcess {

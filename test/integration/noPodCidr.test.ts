@@ -8,10 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, fromClientPod, kubectl, kubectlJson, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, kubectl, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const samples = path.join(repoRoot, '.cluster/build/samples.js');
@@ -30,16 +30,6 @@ function routedSubnets(): string[] {
   const s = tp(['status', '--output', 'json']);
   assert.equal(s.code, 0, s.stderr);
   return (JSON.parse(s.stdout) as { routedSubnets: string[] }).routedSubnets;
-}
-
-function waitFor<T>(what: string, seconds: number, probe: () => T | undefined): T {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    spawnSync('sleep', ['0.5']);
-  }
 }
 
 before(() => {
@@ -71,7 +61,7 @@ describe('nodes without spec.podCIDR', () => {
     assert.equal(byName.code, 0, byName.stderr);
   });
 
-  test('a pod in a range no pod had before becomes reachable by itself', () => {
+  test('a pod in a range no pod had before becomes reachable by itself', async () => {
     savedConf = readFileSync(cniConf, 'utf8');
     // A bridge of its own: the bridge plugin keeps one gateway subnet per bridge.
     const conf = JSON.parse(savedConf) as { plugins: { bridge?: string; ipam?: { ranges: { subnet: string }[][] } }[] };
@@ -86,7 +76,7 @@ describe('nodes without spec.podCIDR', () => {
     const ip = kubectl('-n', 'samples', 'get', 'pod', 'new-range', '-o', 'jsonpath={.status.podIP}').trim();
     assert.match(ip, /^10\.246\.7\./);
     const t0 = Date.now();
-    waitFor('the new range to be routed', 30, () => (routedSubnets().includes(NEW_RANGE) ? true : undefined));
+    await until('the new range to be routed', 30_000, () => routedSubnets().includes(NEW_RANGE));
     const routedAfter = Date.now() - t0;
     const curl = ws(['curl', '-sS', '--max-time', '10', `http://${ip}:8080/`]);
     assert.equal(curl.code, 0, curl.stderr);

@@ -7,9 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { buildBundles, ensureCluster, fromClientPod, inNode, kubectl, repoRoot, stateDir, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, inNode, kubectl, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const samples = path.join(repoRoot, '.cluster/build/samples.js');
@@ -40,7 +40,7 @@ describe('a control plane that reaches pods only on port 443', () => {
     assert.match(r.stderr, /reset|refused|couldn't connect/i);
   });
 
-  test("connect and DNS; the manager's webhook is called on 443: the agent is injected and a personal intercept routes by header", () => {
+  test("connect and DNS; the manager's webhook is called on 443: the agent is injected and a personal intercept routes by header", async () => {
     const c = tp(['connect', '--namespace', 'samples']);
     assert.equal(c.code, 0, c.stderr);
     const byName = ws(['curl', '-sS', '--max-time', '10', 'http://echo.samples:8080/']);
@@ -48,12 +48,8 @@ describe('a control plane that reaches pods only on port 443', () => {
     // The webhook answers the node through its Service on 443 (any HTTP status: it is there),
     // once kube-proxy has the new manager pod's endpoint.
     const svc = kubectl('-n', 'telepath', 'get', 'service', 'traffic-manager', '-o', 'jsonpath={.spec.clusterIP}').trim();
-    let probe = inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
-    for (let i = 0; i < 20 && probe.code !== 0; i++) {
-      spawnSync('sleep', ['0.5']);
-      probe = inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
-    }
-    assert.equal(probe.code, 0, `the webhook on 443: ${probe.stderr}`);
+    const probe = (): RunResult => inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
+    await until('the webhook to answer on 443', 10_000, () => probe().code === 0, () => probe().stderr);
     const i = tp(['intercept', 'echo', '--namespace', 'samples', '--port', String(LOCAL_PORT), '--http-header', 'x-gke=private', '--mount=false']);
     assert.equal(i.code, 0, i.stderr);
     const withHeader = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-gke=private', '--count', '3', '--timeout', '5000']);

@@ -39,9 +39,9 @@ export interface ClientDescription {
 }
 
 /** A client that sends heartbeats is away once it has missed this many in a row. */
-export const MISSED_HEARTBEATS_AWAY = 4;
+const MISSED_HEARTBEATS_AWAY = 4;
 /** Heartbeats a client may ask for: not so often that it loads the manager, nor so rarely that "away" means nothing. */
-export const HEARTBEAT_MS_RANGE = { min: 500, max: 10_000 } as const;
+const HEARTBEAT_MS_RANGE = { min: 500, max: 10_000 } as const;
 
 export interface ClientSession {
   readonly id: string;
