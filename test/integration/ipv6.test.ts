@@ -56,9 +56,9 @@ describe('a single-stack IPv6 cluster', () => {
     // %{remote_ip}: curl connected to the Service's IPv6 address, through the TUN device.
     const byName = ws(['curl', '-sS', '--max-time', '10', '-w', '\n%{remote_ip}', 'http://echo.samples:8080/']);
     assert.equal(byName.code, 0, byName.stderr);
-    const [body, remoteIp] = byName.stdout.split('\n');
-    assert.equal(remoteIp, clusterIp);
-    assert.match((JSON.parse(body!) as { pod: string }).pod, /^echo-/);
+    const lines = byName.stdout.split('\n').filter((l) => l !== '');
+    assert.equal(lines.at(-1), clusterIp);
+    assert.match((JSON.parse(lines[0]!) as { pod: string }).pod, /^echo-/);
 
     const pod = kubectlJson<{ items: { metadata: { name: string }; status: { podIP: string } }[] }>('-n', 'samples', 'get', 'pods', '-l', 'app=echo').items[0]!;
     const byIp = ws(['curl', '-sS', '-g', '--max-time', '10', `http://[${pod.status.podIP}]:8080/`]);
