@@ -1,6 +1,11 @@
 # Writes the node's configuration files into $STATE/config (sourced by up).
 write_configs() {
-  local c=$STATE/config
+  local c=$STATE/config any=0.0.0.0/0 proxy_bind=
+  if [ "$IP_FAMILY" = 6 ]; then
+    any=::/0
+    # kube-proxy takes its primary IP family from this address: IPv6 for a single-stack IPv6 node.
+    proxy_bind="bindAddress: \"$NODE_IP\""
+  fi
   mkdir -p "$c" "$STATE/cni/net.d" "$STATE/ws"
 
   cat >"$c/containerd.toml" <<TOML
@@ -40,7 +45,7 @@ TOML
         "type": "host-local",
         "dataDir": "$STATE/cni/ipam",
         "ranges": [[{ "subnet": "$NODE_POD_CIDR" }]],
-        "routes": [{ "dst": "0.0.0.0/0" }]
+        "routes": [{ "dst": "$any" }]
       }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } },
@@ -98,6 +103,7 @@ iptables: {localhostNodePorts: false}
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
+  [ -z "$proxy_bind" ] || echo "$proxy_bind" >>"$c/kube-proxy.yaml"
 
   local w
   for w in ws ws2; do

@@ -93,6 +93,31 @@ export function ws2Spawn(args: string[]): ChildProcess {
   return spawn(path.join(clusterDir, 'ws2'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * The workstation of a test against a profile: `tp` runs the CLI with run and state directories of
+ * the test's own (`name`), `startLaptop` serves the samples' http-echo there as pod "laptop" on
+ * `localPort` (what a personal intercept routes to), and `cleanUp` removes `workload`'s agent
+ * (namespace samples), quits and stops the server.
+ */
+export function profileWorkstation(name: string, localPort: number, workload = 'echo') {
+  const telepath = path.join(repoRoot, 'dist/telepath.js');
+  const env = { ...process.env, TELEPATH_RUN_DIR: `/run/telepath-e2e-${name}`, TELEPATH_STATE_DIR: path.join(stateDir, `telepath-e2e-${name}`) };
+  const tp = (args: string[]): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs: 240_000 });
+  let laptop: ChildProcess | undefined;
+  return {
+    tp,
+    startLaptop(): void {
+      laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', path.join(stateDir, 'build/samples.js'), 'http-echo', '--port', String(localPort)]);
+      laptop.stderr?.on('data', () => undefined);
+    },
+    cleanUp(): void {
+      tp(['uninstall', '--agent', workload, '--namespace', 'samples']);
+      tp(['quit']);
+      laptop?.kill('SIGTERM');
+    },
+  };
+}
+
 /** kubectl as the cluster admin, from the workstation namespace; throws on failure. */
 export function kubectl(...args: string[]): string {
   const r = ws(['kubectl', ...args]);

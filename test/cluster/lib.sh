@@ -20,16 +20,44 @@ NODE_NS=tp-node
 WS_NS=tp-ws
 WS2_NS=tp-ws2                        # a second workstation (issue 16): two laptops at once
 NODE_NAME=tp-node
-NODE_IP=10.250.0.1                   # node end of the workstation link; the API server's address
-WS_IP=10.250.0.2
-WS2_NODE_IP=10.250.0.5               # node end of the second workstation's link
-WS2_IP=10.250.0.6
-POD_CIDR=10.244.0.0/16
-NODE_POD_CIDR=10.244.0.0/24
-SERVICE_CIDR=10.96.0.0/16
-KUBERNETES_SVC_IP=10.96.0.1
-DNS_SVC_IP=10.96.0.10
-APISERVER=https://$NODE_IP:6443
+# cluster_addresses PROFILES: the addresses of a cluster started with these profiles. The default
+# is IPv4 throughout; the profile ipv6 makes every one of them IPv6 (single stack): unique local
+# addresses for the links, the service and the pod ranges.
+cluster_addresses() {
+  if [[ ",${1:-}," == *,ipv6,* ]]; then
+    IP_FAMILY=6
+    NODE_IP=fd00:250::1              # node end of the workstation link; the API server's address
+    WS_IP=fd00:250::2
+    WS2_NODE_IP=fd00:250:0:1::1      # node end of the second workstation's link
+    WS2_IP=fd00:250:0:1::2
+    LINK_PREFIX=64
+    POD_CIDR=fd00:10:244::/56
+    NODE_POD_CIDR=fd00:10:244::/64   # the first /64 of POD_CIDR, as the controller-manager allocates it
+    NODE_CIDR_MASK=64
+    SERVICE_CIDR=fd00:10:96::/112    # IPv6 service ranges may be no wider than /108
+    KUBERNETES_SVC_IP=fd00:10:96::1
+    DNS_SVC_IP=fd00:10:96::a
+    APISERVER="https://[$NODE_IP]:6443"
+    APISERVER_CERT=apiserver-ipv6    # its own: certificates are made once, and the default's has no IPv6 SAN
+  else
+    IP_FAMILY=4
+    NODE_IP=10.250.0.1               # node end of the workstation link; the API server's address
+    WS_IP=10.250.0.2
+    WS2_NODE_IP=10.250.0.5           # node end of the second workstation's link
+    WS2_IP=10.250.0.6
+    LINK_PREFIX=30
+    POD_CIDR=10.244.0.0/16
+    NODE_POD_CIDR=10.244.0.0/24
+    NODE_CIDR_MASK=24
+    SERVICE_CIDR=10.96.0.0/16
+    KUBERNETES_SVC_IP=10.96.0.1
+    DNS_SVC_IP=10.96.0.10
+    APISERVER=https://$NODE_IP:6443
+    APISERVER_CERT=apiserver
+  fi
+}
+# Those of the running cluster (up sets them again for the profiles it was asked for).
+cluster_addresses "$(cat "$RUN/profile" 2>/dev/null || true)"
 KUBECONFIG_ADMIN=$STATE/kubeconfig
 KUBECONFIG_ADMIN2=$STATE/kubeconfig-ws2  # the second workstation's user (telepath-admin2)
 MNT_NS=$RUN/ns/mnt                   # the node's mount namespace

@@ -62,8 +62,10 @@ gen_pki() {
     openssl ecparam -name prime256v1 -genkey -noout -out "$pki/sa.key" 2>/dev/null
     openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   fi
-  cert apiserver kube-apiserver "" \
-    "IP:$NODE_IP,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  local loopback6=
+  [ "$IP_FAMILY" = 4 ] || loopback6=IP:::1,
+  cert "$APISERVER_CERT" kube-apiserver "" \
+    "IP:$NODE_IP,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,${loopback6}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   cert admin telepath-admin system:masters
   # The second workstation's user: another person, an admin of this cluster too (tests give

@@ -8,22 +8,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildBundles, ensureCluster, fromClientPod, kubectl, kubectlJson, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, kubectl, kubectlJson, profileWorkstation, stateDir, until, ws } from '../cluster/harness.js';
 
-const telepath = path.join(repoRoot, 'dist/telepath.js');
-const samples = path.join(repoRoot, '.cluster/build/samples.js');
-const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-nopodcidr', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-nopodcidr') };
-const tp = (args: string[]): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs: 240_000 });
 const LOCAL_PORT = 18151;
+const { tp, startLaptop, cleanUp } = profileWorkstation('nopodcidr', LOCAL_PORT);
 /** The node's CNI configuration (test/cluster/config.sh); host-local reads it at every pod's start. */
 const cniConf = path.join(stateDir, 'cni/net.d/10-telepath.conflist');
 /** A range no pod of the cluster uses, as a CNI that hands out a new block would. */
 const NEW_RANGE = '10.246.7.0/24';
 
-let laptop: ChildProcess | undefined;
 let savedConf: string | undefined;
 
 function routedSubnets(): string[] {
@@ -35,16 +30,13 @@ function routedSubnets(): string[] {
 before(() => {
   ensureCluster('no-pod-cidr');
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
-  laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', samples, 'http-echo', '--port', String(LOCAL_PORT)]);
-  laptop.stderr?.on('data', () => undefined);
+  startLaptop();
 });
 
 after(() => {
   if (savedConf !== undefined) writeFileSync(cniConf, savedConf);
   ws(['kubectl', '-n', 'samples', 'delete', 'pod', 'new-range', '--ignore-not-found', '--wait=false']);
-  tp(['uninstall', '--agent', 'echo', '--namespace', 'samples']);
-  tp(['quit']);
-  laptop?.kill('SIGTERM');
+  cleanUp();
 });
 
 describe('nodes without spec.podCIDR', () => {

@@ -7,30 +7,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { buildBundles, ensureCluster, fromClientPod, inNode, kubectl, repoRoot, stateDir, until, ws, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { buildBundles, ensureCluster, fromClientPod, inNode, kubectl, profileWorkstation, until, ws, type RunResult } from '../cluster/harness.js';
 
-const telepath = path.join(repoRoot, 'dist/telepath.js');
-const samples = path.join(repoRoot, '.cluster/build/samples.js');
-const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-webhook443', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-webhook443') };
-const tp = (args: string[]): RunResult => ws(['node', '--', telepath, ...args], { env, timeoutMs: 240_000 });
 const LOCAL_PORT = 18141;
-
-let laptop: ChildProcess | undefined;
+const { tp, startLaptop, cleanUp } = profileWorkstation('webhook443', LOCAL_PORT);
 
 before(() => {
   ensureCluster('webhook-443');
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
-  laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', samples, 'http-echo', '--port', String(LOCAL_PORT)]);
-  laptop.stderr?.on('data', () => undefined);
+  startLaptop();
 });
 
-after(() => {
-  tp(['uninstall', '--agent', 'echo', '--namespace', 'samples']);
-  tp(['quit']);
-  laptop?.kill('SIGTERM');
-});
+after(cleanUp);
 
 describe('a control plane that reaches pods only on port 443', () => {
   test('the profile is real: from the node, a Service is refused on a pod port other than 443', () => {
