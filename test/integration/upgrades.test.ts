@@ -2,28 +2,36 @@
  * Mixed versions on one cluster (issue #16, docs/upgrades.md), with real builds of other versions:
  *   - "older": Telepath 0.1.0 as it was released to this repository (commit OLD_COMMIT, before API
  *     levels), built from git;
- *   - "newer": this tree with PRODUCT_VERSION 0.3.0 (same API levels), built the same way.
+ *   - "newer": this tree with PRODUCT_VERSION 0.3.0 (same API levels), built the same way;
+ *   - "incompatible": this tree as 0.4.0 with API levels above this build's (it no longer serves
+ *     this build's clients and agents), built the same way.
  * A newer client finds an older manager: it says so and upgrades it, or, for a user who may not
  * replace it, uses it. An intercept held by this client survives an upgrade of the manager by a
  * newer client on another workstation, and this client then uses the newer manager instead of
- * downgrading it. The builds are cached in .cluster/upgrade-builds by commit.
+ * downgrading it. A client that drops this build's API level upgrades the manager: this client is
+ * told to upgrade, requests still reach the workload meanwhile, and that client's intercept rolls
+ * the workload with its own agent. The builds are cached in .cluster/upgrade-builds by commit.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PRODUCT_VERSION } from '../../protocol/src/version.js';
-import { ensureCluster, buildBundles, fromClientPod, kubectl, repoRoot, run as run0, runOk, stateDir, userKubeconfig, ws, ws2, wsSpawn, type RunResult } from '../cluster/harness.js';
+import { API_LEVEL, PRODUCT_VERSION } from '../../protocol/src/version.js';
+import { ensureCluster, buildBundles, fromClientPod, kubectl, repoRoot, run as run0, runOk, stateDir, userKubeconfig, ws, ws2, ws2Spawn, wsSpawn, type RunResult } from '../cluster/harness.js';
 import { until } from '../cluster/until.js';
 import { CONNECT_ROLE, connectBindings } from './users.js';
 
 /** The last commit of 0.1.0: before API levels, a client that re-installs its own manager. */
 const OLD_COMMIT = 'd07ef99';
 const NEWER_VERSION = '0.3.0';
+/** Speaks only a level above this build's: refuses this build's clients and agents. */
+const INCOMPATIBLE_VERSION = '0.4.0';
+const INCOMPATIBLE_LEVEL = API_LEVEL + 1;
 const builds = path.join(stateDir, 'upgrade-builds');
 const env = { ...process.env, TELEPATH_RUN_DIR: '/run/telepath-e2e-upgrades', TELEPATH_STATE_DIR: path.join(stateDir, 'telepath-e2e-upgrades') };
 const LOCAL_PORT = 18171;
+const LOCAL_PORT_WS2 = 18172;
 
 /**
  * A build of `commit` in its own worktree (node_modules and the TUN addon borrowed from this one),
@@ -55,6 +63,19 @@ function buildAt(name: string, commit: string, edit?: (dir: string) => void): st
 
 let oldCli = '';
 let newerCli = '';
+let incompatibleCli = '';
+
+/** Sets constants of protocol/src/version.ts in the build tree `dir` (name → TypeScript literal). */
+function editVersion(dir: string, values: Record<string, string>): void {
+  const file = path.join(dir, 'protocol/src/version.ts');
+  let text = readFileSync(file, 'utf8');
+  for (const [name, value] of Object.entries(values)) {
+    const edited = text.replace(new RegExp(`export const ${name} = [^;]*;`), `export const ${name} = ${value};`);
+    assert.notEqual(edited, text, `${name} is where the test expects it`);
+    text = edited;
+  }
+  writeFileSync(file, text);
+}
 const thisCli = path.join(repoRoot, 'dist/telepath.js');
 const run = (cli: string, args: string[], extra: NodeJS.ProcessEnv = {}): RunResult => ws(['node', '--', cli, ...args], { env: { ...env, ...extra }, timeoutMs: 300_000 });
 
@@ -63,6 +84,7 @@ function managerVersion(): string {
 }
 
 let laptop: ChildProcess | undefined;
+let laptop2: ChildProcess | undefined;
 
 /** The older build comes from git history: a checkout without it (an exported tree) cannot run these. */
 const noHistory =
@@ -75,13 +97,10 @@ before(() => {
   ensureCluster();
   buildBundles('telepath', 'traffic-manager', 'traffic-agent');
   oldCli = buildAt('old', OLD_COMMIT);
-  newerCli = buildAt(`newer-${NEWER_VERSION}`, 'HEAD', (dir) => {
-    const file = path.join(dir, 'protocol/src/version.ts');
-    const text = readFileSync(file, 'utf8');
-    const edited = text.replace(/export const PRODUCT_VERSION = '[^']*'/, `export const PRODUCT_VERSION = '${NEWER_VERSION}'`);
-    assert.notEqual(edited, text, 'PRODUCT_VERSION is where the test expects it');
-    writeFileSync(file, edited);
-  });
+  newerCli = buildAt(`newer-${NEWER_VERSION}`, 'HEAD', (dir) => editVersion(dir, { PRODUCT_VERSION: `'${NEWER_VERSION}'` }));
+  incompatibleCli = buildAt(`incompatible-${INCOMPATIBLE_VERSION}`, 'HEAD', (dir) =>
+    editVersion(dir, { PRODUCT_VERSION: `'${INCOMPATIBLE_VERSION}'`, API_LEVEL: String(INCOMPATIBLE_LEVEL), MIN_API_LEVEL: String(INCOMPATIBLE_LEVEL) }),
+  );
   // The newer build must not reuse a worktree of another HEAD's edit: its stamp is HEAD's commit.
   laptop = wsSpawn(['env', 'POD_NAME=laptop', 'node', path.join(repoRoot, '.cluster/build/samples.js'), 'http-echo', '--port', String(LOCAL_PORT)]);
   laptop.stderr?.on('data', () => undefined);
@@ -89,6 +108,13 @@ before(() => {
 
 after(() => {
   if (noHistory) return;
+  // The incompatible build's agent and manager go first: this build cannot connect to that manager.
+  if (incompatibleCli) {
+    ws2(['node', '--', incompatibleCli, 'uninstall', '--agent', 'echo', '--namespace', 'samples'], { timeoutMs: 300_000 });
+    ws2(['node', '--', incompatibleCli, 'quit']);
+  }
+  run(thisCli, ['quit']);
+  ws(['kubectl', '-n', 'telepath', 'delete', 'deployment', 'traffic-manager', '--ignore-not-found', '--wait=true']);
   run(thisCli, ['leave', 'echo']);
   run(thisCli, ['uninstall', '--agent', 'echo', '--namespace', 'samples']);
   run(thisCli, ['quit']);
@@ -97,6 +123,7 @@ after(() => {
   // Later tests expect this build's manager: the next connect installs it.
   ws(['kubectl', '-n', 'telepath', 'delete', 'deployment', 'traffic-manager', '--ignore-not-found', '--wait=true']);
   laptop?.kill('SIGTERM');
+  laptop2?.kill('SIGTERM');
   rmSync(path.join(stateDir, 'telepath-e2e-upgrades'), { recursive: true, force: true });
 });
 
@@ -157,5 +184,46 @@ describe('mixed versions', { skip: noHistory }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, new RegExp(`traffic-manager ${NEWER_VERSION.replace(/\./g, '\\.')} found \\(this client [^)]*\\): newer than this client; using it`));
     assert.equal(managerVersion(), NEWER_VERSION, 'never downgraded');
+  });
+
+  test(`a client (${INCOMPATIBLE_VERSION}) that no longer speaks this build's API level upgrades the manager: this client is told to upgrade, requests reach the workload meanwhile, and that client's intercept rolls the workload with its agent`, async () => {
+    // This client holds an intercept through the (compatible) 0.3.0 manager, with this build's agent.
+    const i = run(thisCli, ['intercept', 'echo', '--port', String(LOCAL_PORT), '--http-header', 'x-upgrade=me', '--mount=false']);
+    assert.equal(i.code, 0, i.stderr);
+    const answer = (header: string): string => {
+      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', header, '--timeout', '5000']);
+      return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : `failed: ${r.stdout} ${r.stderr}`;
+    };
+    assert.equal(answer('x-upgrade=me'), 'laptop');
+
+    ws2(['node', '--', newerCli, 'quit']);
+    const n = ws2(['node', '--', incompatibleCli, 'connect', '--namespace', 'samples'], { timeoutMs: 300_000 });
+    assert.equal(n.code, 0, n.stderr);
+    assert.match(n.stderr, new RegExp(`found \\(this client ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}\\): upgrading it`));
+    assert.equal(managerVersion(), INCOMPATIBLE_VERSION);
+
+    // This client's daemon finds a manager it cannot speak to: status says what to do.
+    const upgradeTelepath = new RegExp(`the traffic-manager is ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}, newer than this client ${PRODUCT_VERSION.replace(/\./g, '\\.')}; upgrade Telepath`);
+    await until("this client's status to say it must upgrade", 60_000, () => upgradeTelepath.test(run(thisCli, ['status']).stdout), () => run(thisCli, ['status']).stdout);
+    // Its intercept no longer routes, but nothing hangs or fails: the refused agent sends everything to the app.
+    await until('the old agent to send everything to the app', 60_000, () => answer('x-upgrade=me').startsWith('echo-'), () => answer('x-upgrade=me'));
+    assert.match(answer('x-other=1'), /^echo-/);
+    // A new connect says the same and fails as a configuration error (exit 3).
+    run(thisCli, ['quit']);
+    const again = run(thisCli, ['connect', '--namespace', 'samples']);
+    assert.equal(again.code, 3, `${again.stdout}\n${again.stderr}`);
+    assert.match(again.stderr, upgradeTelepath);
+    assert.equal(managerVersion(), INCOMPATIBLE_VERSION, 'an older client never downgrades the manager');
+
+    // The newer client's intercept rolls the workload: the manager no longer serves its agent.
+    laptop2 = ws2Spawn(['env', 'POD_NAME=laptop-two', 'node', path.join(repoRoot, '.cluster/build/samples.js'), 'http-echo', '--port', String(LOCAL_PORT_WS2)]);
+    laptop2.stderr?.on('data', () => undefined);
+    const i2 = ws2(['node', '--', incompatibleCli, 'intercept', 'echo', '--namespace', 'samples', '--port', String(LOCAL_PORT_WS2), '--http-header', 'x-upgrade=newer', '--mount=false'], { timeoutMs: 300_000 });
+    assert.equal(i2.code, 0, i2.stderr);
+    assert.match(i2.stderr, new RegExp(`Rolling deployment/echo with the traffic-agent ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}: .*no longer serves`));
+    await until("the newer client's intercept to route to its workstation", 60_000, () => answer('x-upgrade=newer') === 'laptop-two', () => answer('x-upgrade=newer'));
+    assert.match(answer('x-other=1'), /^echo-/);
+    const template = kubectl('-n', 'samples', 'get', 'deployment', 'echo', '-o', 'jsonpath={.spec.template.metadata.annotations}');
+    assert.match(template, new RegExp(`"telepath.io/agent-version":"${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}"`));
   });
 });
