@@ -116,6 +116,19 @@ function printTeam(r: TeamBenchResult): void {
   }
   const ratio = (a: number): string => `${(a / r.noAgent.pod!.p99ms).toFixed(2)}x`;
   console.log(`\np99 without a header, with the intercepts / without: ${ratio(r.twoIntercepts.pod!.p99ms)}; with them but no header at all: ${ratio(r.twoInterceptsPodOnly.pod!.p99ms)}`);
+  // Where the two cores went in each phase: the roles that used the most, in cores busy on average.
+  const phases = [r.cpu.noAgent, r.cpu.twoIntercepts, r.cpu.twoInterceptsPodOnly];
+  const top = [...new Set(phases.flatMap((p) => p.roles.slice(0, 12).map((x) => x.role)))];
+  const coresOf = (p: (typeof phases)[number], role: string): number => p.roles.find((x) => x.role === role)?.cores ?? 0;
+  top.sort((a, b) => Math.max(...phases.map((p) => coresOf(p, b))) - Math.max(...phases.map((p) => coresOf(p, a))));
+  console.log(`\nCPU by process role, cores busy on average over all rounds of each row (${phases.map((p) => `${p.seconds.toFixed(0)} s`).join(', ')})\n`);
+  console.log(`| role | ${rows.map(([name]) => name).join(' | ')} |`);
+  console.log(`|---|${rows.map(() => '---|').join('')}`);
+  const line = (name: string, v: (p: (typeof phases)[number]) => number): void => console.log(`| ${name} | ${phases.map((p) => v(p).toFixed(3)).join(' | ')} |`);
+  line('the machine (all cores, of 2)', (p) => p.cores);
+  for (const role of top) line(role, (p) => coresOf(p, role));
+  line('interrupts', (p) => p.irqCores);
+  line('processes that came and went', (p) => p.unattributedCores);
 }
 
 function printScale(r: ScaleBenchResult): void {

@@ -6,11 +6,14 @@
  * What it reports: p50/p99 of the requests without a header (they reach the pod either way;
  * with the intercepts they pass through the agent), of each developer's, and any that failed; and
  * once more with the intercepts active but no header at all (the agent's routing without the
- * intercepted traffic's share of this machine's two cores). Asserts nothing.
+ * intercepted traffic's share of this machine's two cores). For each of the three, where the
+ * machine's CPU went, by process role (procStats.ts), to tell what the to-pod requests wait
+ * behind. Asserts nothing.
  */
 import path from 'node:path';
 import { runLoad, TWO_DEVELOPERS_MIX, type LoadPlan, type LoadResult } from '../cluster/clientLoad.js';
 import { repoRoot, stateDir, ws, ws2, ws2Spawn, wsSpawn } from '../cluster/harness.js';
+import { cpuBetween, machineCpu, type CpuShare } from './procStats.js';
 
 const telepath = path.join(repoRoot, 'dist/telepath.js');
 const samples = path.join(repoRoot, '.cluster/build/samples.js');
@@ -25,6 +28,8 @@ export interface TeamBenchResult {
   twoIntercepts: LoadResult;
   /** The intercepts active, the same number of requests, all without a header: the agent's routing alone. */
   twoInterceptsPodOnly: LoadResult;
+  /** Where this machine's CPU went during all rounds of each phase, by process role. */
+  cpu: { noAgent: CpuShare; twoIntercepts: CpuShare; twoInterceptsPodOnly: CpuShare };
 }
 
 function one(args: string[]): void {
@@ -50,21 +55,24 @@ export async function teamBench(requests: number, rounds: number): Promise<TeamB
     ws2Spawn(['env', 'POD_NAME=laptop-two', 'node', samples, 'http-echo', '--port', String(PORTS.two)]),
   ];
   await new Promise((r) => setTimeout(r, 1000));
-  const best = async (p: LoadPlan = plan): Promise<LoadResult> => {
+  const cpu: Partial<TeamBenchResult['cpu']> = {};
+  const best = async (phase: keyof TeamBenchResult['cpu'], p: LoadPlan = plan): Promise<LoadResult> => {
     const all: LoadResult[] = [];
+    const before = machineCpu();
     for (let i = 0; i < rounds; i++) all.push(await runLoad(p));
+    cpu[phase] = cpuBetween(before, machineCpu());
     return all.reduce((a, b) => (b.pod!.p99ms < a.pod!.p99ms ? b : a));
   };
   try {
     one(['connect', '--namespace', 'samples']);
     two(['connect', '--namespace', 'samples']);
     ws(['node', '--', telepath, 'uninstall', '--agent', 'echo', '--namespace', 'samples'], { env, timeoutMs: 300_000 });
-    const noAgent = await best();
+    const noAgent = await best('noAgent');
     one(['intercept', 'echo', '--port', String(PORTS.one), '--http-header', 'x-dev=one', '--mount=false']);
     two(['intercept', 'echo', '--port', String(PORTS.two), '--http-header', 'x-dev=two', '--mount=false']);
-    const twoIntercepts = await best();
-    const twoInterceptsPodOnly = await best({ ...plan, classes: [{ name: 'pod', headers: {} }] });
-    return { requests, concurrency: plan.concurrency, noAgent, twoIntercepts, twoInterceptsPodOnly };
+    const twoIntercepts = await best('twoIntercepts');
+    const twoInterceptsPodOnly = await best('twoInterceptsPodOnly', { ...plan, classes: [{ name: 'pod', headers: {} }] });
+    return { requests, concurrency: plan.concurrency, noAgent, twoIntercepts, twoInterceptsPodOnly, cpu: cpu as TeamBenchResult['cpu'] };
   } finally {
     ws2(['node', '--', telepath, 'quit'], { timeoutMs: 60_000 });
     ws(['node', '--', telepath, 'uninstall', '--agent', 'echo', '--namespace', 'samples'], { env, timeoutMs: 300_000 });
