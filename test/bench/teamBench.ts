@@ -6,14 +6,14 @@
  * What it reports: p50/p99 of the requests without a header (they reach the pod either way;
  * with the intercepts they pass through the agent), of each developer's, and any that failed; and
  * once more with the intercepts active but no header at all (the agent's routing without the
- * intercepted traffic's share of this machine's two cores). Each of the three twice: as fast as
- * the connections go (every connection sends its next request when the previous one is answered:
- * the machine saturated), and paced at a fixed rate below that (latency from when each request was
- * due, so a request that waited for its connection counts its wait), and paced once more with the
- * workload's and the client's pods on one core and everything else on the other
- * (workloadNode.ts). For each, where the
- * machine's CPU went, by process role (procStats.ts), to tell what the to-pod requests wait
- * behind. Asserts nothing.
+ * intercepted traffic's share of this machine's two cores). Each phase runs three ways: as
+ * fast as the connections go (every connection sends its next request when the previous one is
+ * answered: the machine saturated); paced at a fixed rate below that (latency from when each
+ * request was due, so a request that waited for its connection counts its wait; the connections
+ * split between the classes); and paced with
+ * the workload's and the client's pods on one core and everything else on the other
+ * (workloadNode.ts). For each, where the machine's CPU went, by process role (procStats.ts), to
+ * tell what the to-pod requests wait behind. Asserts nothing.
  */
 import path from 'node:path';
 import { runLoad, TWO_DEVELOPERS_MIX, type LoadPlan, type LoadResult } from '../cluster/clientLoad.js';
