@@ -73,17 +73,25 @@ export function workloadNode(selectors: readonly { namespace: string; selector: 
       setAffinity(pid, REST_CPU);
     }
   }
-  return {
-    release(): void {
-      // The pods first (parents before children when growing), then every process.
-      for (const d of [...pinned].reverse()) {
-        try {
-          writeFileSync(path.join(d, 'cpuset.cpus'), ALL_CPUS);
-        } catch {
-          // the pod is gone
-        }
-      }
-      for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry) && entry !== '1') setAffinity(Number(entry), ALL_CPUS);
-    },
+  // Interrupted (Ctrl-C, a timeout's SIGTERM): the machine must not stay on one core for the rest.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    release();
+    process.kill(process.pid, signal);
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const release = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // The pods first (parents before children when growing), then every process.
+    for (const d of [...pinned].reverse()) {
+      try {
+        writeFileSync(path.join(d, 'cpuset.cpus'), ALL_CPUS);
+      } catch {
+        // the pod is gone
+      }
+    }
+    for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry) && entry !== '1') setAffinity(Number(entry), ALL_CPUS);
+  };
+  return { release };
 }
