@@ -12,7 +12,7 @@
  * `--only scale` (scaleBench.ts: 100, 1000 and 3000 Services with 50 simulated client sessions) is
  * not part of the run without --only: it takes long (creating thousands of objects on this
  * machine's two cores) and leaves the cluster busy deleting them afterwards.
- *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli|team]
+ *   npm run bench [-- --mb 200 --requests 1000 --rounds 3 --only connect|intercept|volumes|cli|team] [--team-rate 400]
  *   npm run bench -- --only scale [--steps 100,1000,3000 --sessions 50 --queries 300 --rounds 3]
  */
 import { readFileSync } from 'node:fs';
@@ -22,8 +22,9 @@ import { cliStartBench } from './cliStartBench.js';
 import { interceptBench, type InterceptBenchResult } from './interceptBench.js';
 import { checkScaleOptions, CREATE_IN_FLIGHT, SCALE_DEFAULTS, scaleBench, type ScaleBenchResult } from './scaleBench.js';
 import { describeGrowth, formatRatio, growth, median } from './scaleStats.js';
-import { teamBench, type TeamBenchResult } from './teamBench.js';
+import { teamBench, type TeamBenchResult, type TeamPhases } from './teamBench.js';
 import { volumesBench } from './volumesBench.js';
+import { REST_CPU, WORKLOAD_CPU } from './workloadNode.js';
 import { buildBundles, ensureCluster, inNode, kubectlJson, kubectlPortForward, repoRoot, stateDir, ws } from '../cluster/harness.js';
 
 interface Result {
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: SCALE_DEFAULTS.steps.join(',') },
     sessions: { type: 'string', default: String(SCALE_DEFAULTS.sessions) },
     queries: { type: 'string', default: String(SCALE_DEFAULTS.queries) },
+    'team-rate': { type: 'string', default: '400' },
   },
 });
 const mb = values.mb!;
@@ -91,18 +93,29 @@ async function main(): Promise<void> {
     console.log(`| through the sshfs mount (TELEPATH_ROOT) | ${v.mountMBs.toFixed(1)} |`);
     console.log(`| kubectl exec, streaming the file to stdout (what kubectl cp does, without tar) | ${v.kubectlMBs.toFixed(1)} |`);
   }
-  if (!only || only === 'team') printTeam(await teamBench(Math.max(4000, Number(requests) * 4), rounds));
+  if (!only || only === 'team') printTeam(await teamBench(Math.max(4000, Number(requests) * 4), rounds, Number(values['team-rate'])));
   if (!only) printCliStart(await cliStartBench(20));
 }
 
-function printTeam(r: TeamBenchResult): void {
-  const f = (n: number): string => n.toFixed(2);
-  const failed = (res: TeamBenchResult['noAgent'], ok: RegExp): number =>
-    Object.entries(res).reduce((n, [, c]) => n + Object.entries(c.answers).filter(([who]) => !ok.test(who)).reduce((m, [, k]) => m + k, 0), 0);
+function printTeam(t: TeamBenchResult): void {
   console.log(
-    `\nTwo developers on one workload: ${r.requests} GETs from the client pod on ${r.concurrency} keep-alive connections, ` +
-      `in turn with developer one's header, none, developer two's, none; best of ${rounds} rounds (lowest p99 without a header)\n`,
+    `\nTwo developers on one workload: ${t.requests} GETs from the client pod on ${t.concurrency} keep-alive connections, ` +
+      `in turn with developer one's header, none, developer two's, none; best of ${rounds} rounds (lowest p99 without a header)`,
   );
+  printTeamPhases('As fast as the connections go (each sends its next request when the previous one is answered)', t.closedLoop, t.requestsPerPhase);
+  printTeamPhases(`Paced: ${t.rate} requests per second in all, latency from when each request was due`, t.paced, t.requestsPerPhase);
+  printTeamPhases(
+    `Paced as above, the workload's node apart: the echo and client pods on CPU ${WORKLOAD_CPU}, every other process (control plane, kubelet, containerd, manager, both workstations) on CPU ${REST_CPU}`,
+    t.pacedOwnNode,
+    t.requestsPerPhase,
+  );
+}
+
+function printTeamPhases(title: string, r: TeamPhases, requestsPerPhase: number): void {
+  console.log(`\n${title}\n`);
+  const f = (n: number): string => n.toFixed(2);
+  const failed = (res: TeamPhases['noAgent'], ok: RegExp): number =>
+    Object.entries(res).reduce((n, [, c]) => n + Object.entries(c.answers).filter(([who]) => !ok.test(who)).reduce((m, [, k]) => m + k, 0), 0);
   console.log('| | without a header (to the pod): p50 / p99 ms | developer one: p50 / p99 ms | developer two: p50 / p99 ms | not answered 200 |');
   console.log('|---|---|---|---|---|');
   const rows = [
@@ -116,19 +129,24 @@ function printTeam(r: TeamBenchResult): void {
   }
   const ratio = (a: number): string => `${(a / r.noAgent.pod!.p99ms).toFixed(2)}x`;
   console.log(`\np99 without a header, with the intercepts / without: ${ratio(r.twoIntercepts.pod!.p99ms)}; with them but no header at all: ${ratio(r.twoInterceptsPodOnly.pod!.p99ms)}`);
-  // Where the two cores went in each phase: the roles that used the most, in cores busy on average.
+  // Where the two cores went in each phase: the roles that used the most, as cores busy on average
+  // and as CPU time per request sent.
   const phases = [r.cpu.noAgent, r.cpu.twoIntercepts, r.cpu.twoInterceptsPodOnly];
   const top = [...new Set(phases.flatMap((p) => p.roles.slice(0, 12).map((x) => x.role)))];
   const coresOf = (p: (typeof phases)[number], role: string): number => p.roles.find((x) => x.role === role)?.cores ?? 0;
   top.sort((a, b) => Math.max(...phases.map((p) => coresOf(p, b))) - Math.max(...phases.map((p) => coresOf(p, a))));
-  console.log(`\nCPU by process role, cores busy on average over all rounds of each row (${phases.map((p) => `${p.seconds.toFixed(0)} s`).join(', ')})\n`);
+  console.log(
+    `\nCPU by process role: cores busy on average over all rounds of each row (${phases.map((p) => `${p.seconds.toFixed(0)} s`).join(', ')}) / ` +
+      `CPU ms per request (${requestsPerPhase} requests each)\n`,
+  );
   console.log(`| role | ${rows.map(([name]) => name).join(' | ')} |`);
   console.log(`|---|${rows.map(() => '---|').join('')}`);
-  const line = (name: string, v: (p: (typeof phases)[number]) => number): void => console.log(`| ${name} | ${phases.map((p) => v(p).toFixed(3)).join(' | ')} |`);
+  const line = (name: string, v: (p: (typeof phases)[number]) => number): void =>
+    console.log(`| ${name} | ${phases.map((p) => `${v(p).toFixed(2)} / ${((v(p) * p.seconds * 1000) / requestsPerPhase).toFixed(3)}`).join(' | ')} |`);
   line('the machine (all cores, of 2)', (p) => p.cores);
   for (const role of top) line(role, (p) => coresOf(p, role));
   line('interrupts', (p) => p.irqCores);
-  line('processes that came and went', (p) => p.unattributedCores);
+  line('processes that came and went (mostly the load client)', (p) => p.unattributedCores);
 }
 
 function printScale(r: ScaleBenchResult): void {

@@ -22,6 +22,16 @@ export interface LoadPlan {
   timeoutMs?: number;
   /** Requests sent (and not counted) before the measured ones, per worker. */
   warmup?: number;
+  /**
+   * Paced load: the measured requests are due at this rate (all workers together), each at its
+   * own time, and a request's latency counts from when it was due — a late start (its worker
+   * still busy) is part of it. The workers are split between the classes (worker w sends only
+   * class w mod classes.length; concurrency should be a multiple of it), as different callers
+   * would be, so one class's slow answers do not hold up another's. Without it each worker sends
+   * its next request, of the next class in turn, when the previous one is answered (as fast as
+   * the system goes).
+   */
+  ratePerSecond?: number;
 }
 
 export interface ClassResult {
@@ -49,13 +59,14 @@ export const TWO_DEVELOPERS_MIX: readonly LoadClass[] = [
 export function loadScript(plan: LoadPlan): string {
   return `
 const http = require('http');
-const plan = ${JSON.stringify({ ...plan, timeoutMs: plan.timeoutMs ?? 10_000, warmup: plan.warmup ?? 0 })};
+const plan = ${JSON.stringify({ ...plan, timeoutMs: plan.timeoutMs ?? 10_000, warmup: plan.warmup ?? 0, ratePerSecond: plan.ratePerSecond ?? 0 })};
 const url = new URL(plan.url);
 const seen = {};
 for (const c of plan.classes) seen[c.name] = { answers: {}, ms: [] };
 let next = 0;
-const get = (agent, c) => new Promise((resolve) => {
-  const t0 = process.hrtime.bigint();
+const nextOf = plan.classes.map(() => 0);
+const get = (agent, c, due) => new Promise((resolve) => {
+  const t0 = due ?? process.hrtime.bigint();
   const done = (what) => resolve({ what, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
   const req = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent, headers: c.headers, timeout: plan.timeoutMs }, (r) => {
     let b = '';
@@ -69,18 +80,39 @@ const get = (agent, c) => new Promise((resolve) => {
   req.on('timeout', () => req.destroy(new Error('no answer')));
   req.on('error', (e) => done('error ' + e.message));
 });
+const agents = Array.from({ length: plan.concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+let start = 0n;
 const worker = async (w) => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < plan.warmup; i++) await get(agent, plan.classes[(w + i) % plan.classes.length]);
-  while (next < plan.requests) {
-    const c = plan.classes[next++ % plan.classes.length];
-    const r = await get(agent, c);
+  const agent = agents[w];
+  const n = plan.classes.length;
+  const own = w % n;
+  for (;;) {
+    // Paced: this worker's class only, its requests k = own, own + n, own + 2n, … in turn with the
+    // class's other workers; else the next request of any class.
+    const k = plan.ratePerSecond > 0 ? own + n * nextOf[own]++ : next++;
+    if (k >= plan.requests) break;
+    const c = plan.classes[k % n];
+    let due;
+    if (plan.ratePerSecond > 0) {
+      due = start + BigInt(Math.round((k * 1e9) / plan.ratePerSecond));
+      // Timers may fire up to a millisecond early: wait again until it is due.
+      for (let wait; (wait = Number(due - process.hrtime.bigint()) / 1e6) > 0; ) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    }
+    const r = await get(agent, c, due);
     seen[c.name].answers[r.what] = (seen[c.name].answers[r.what] || 0) + 1;
     seen[c.name].ms.push(r.ms);
   }
   agent.destroy();
 };
-Promise.all(Array.from({ length: plan.concurrency }, (_, w) => worker(w))).then(() => {
+const warm = (w) => (async () => {
+  for (let i = 0; i < plan.warmup; i++) await get(agents[w], plan.classes[(w + i) % plan.classes.length]);
+})();
+Promise.all(agents.map((_, w) => warm(w)))
+  .then(() => {
+    start = process.hrtime.bigint();
+    return Promise.all(agents.map((_, w) => worker(w)));
+  })
+  .then(() => {
   const out = {};
   for (const [name, s] of Object.entries(seen)) {
     const t = s.ms.sort((a, b) => a - b);

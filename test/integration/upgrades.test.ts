@@ -8,8 +8,8 @@
  * A newer client finds an older manager: it says so and upgrades it, or, for a user who may not
  * replace it, uses it. An intercept held by this client survives an upgrade of the manager by a
  * newer client on another workstation, and this client then uses the newer manager instead of
- * downgrading it. A client that drops this build's API level upgrades the manager: this client is
- * told to upgrade, requests still reach the workload meanwhile, and that client's intercept rolls
+ * downgrading it. A client that drops this build's API level cannot use the manager as a user who may
+ * not upgrade it (exit 4), and as one who may it upgrades it: this client is told to upgrade, requests still reach the workload meanwhile, and that client's intercept rolls
  * the workload with its own agent. The builds are cached in .cluster/upgrade-builds by commit.
  */
 import { after, before, describe, test } from 'node:test';
@@ -186,7 +186,7 @@ describe('mixed versions', { skip: noHistory }, () => {
     assert.equal(managerVersion(), NEWER_VERSION, 'never downgraded');
   });
 
-  test(`a client (${INCOMPATIBLE_VERSION}) that no longer speaks this build's API level upgrades the manager: this client is told to upgrade, requests reach the workload meanwhile, and that client's intercept rolls the workload with its agent`, async () => {
+  test(`a client (${INCOMPATIBLE_VERSION}) that no longer speaks this build's API level stops at a manager its user may not upgrade; upgrades it as one who may: this client is told to upgrade, requests reach the workload meanwhile, and that client's intercept rolls the workload with its agent`, async () => {
     // This client holds an intercept through the (compatible) 0.3.0 manager, with this build's agent.
     const i = run(thisCli, ['intercept', 'echo', '--port', String(LOCAL_PORT), '--http-header', 'x-upgrade=me', '--mount=false']);
     assert.equal(i.code, 0, i.stderr);
@@ -195,8 +195,17 @@ describe('mixed versions', { skip: noHistory }, () => {
       return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : `failed: ${r.stdout} ${r.stderr}`;
     };
     assert.equal(answer('x-upgrade=me'), 'laptop');
-
     ws2(['node', '--', newerCli, 'quit']);
+
+    // A user who may not upgrade the manager cannot use the new client with it: told why, exit 4.
+    const asUpgrader = { env: { ...process.env, KUBECONFIG_WS2: userKubeconfig('upgrader') }, timeoutMs: 300_000 };
+    const denied = ws2(['node', '--', incompatibleCli, 'connect', '--namespace', 'samples'], asUpgrader);
+    assert.equal(denied.code, 4, `${denied.stdout}\n${denied.stderr}`);
+    assert.match(denied.stderr, new RegExp(`the traffic-manager is ${NEWER_VERSION.replace(/\./g, '\\.')}, older than this client ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')} works with .*your credentials may not upgrade it`));
+    assert.equal(managerVersion(), NEWER_VERSION);
+    assert.equal(answer('x-upgrade=me'), 'laptop', "this client's intercept is untouched");
+    ws2(['node', '--', incompatibleCli, 'quit'], asUpgrader);
+
     const n = ws2(['node', '--', incompatibleCli, 'connect', '--namespace', 'samples'], { timeoutMs: 300_000 });
     assert.equal(n.code, 0, n.stderr);
     assert.match(n.stderr, new RegExp(`found \\(this client ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}\\): upgrading it`));

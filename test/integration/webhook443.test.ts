@@ -36,7 +36,7 @@ describe('a control plane that reaches pods only on port 443', () => {
     // The webhook answers the node through its Service on 443 (any HTTP status: it is there),
     // once kube-proxy has the new manager pod's endpoint.
     const svc = kubectl('-n', 'telepath', 'get', 'service', 'traffic-manager', '-o', 'jsonpath={.spec.clusterIP}').trim();
-    const probe = (): RunResult => inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc}:443/`]);
+    const probe = (): RunResult => inNode(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `https://${svc.includes(':') ? `[${svc}]` : svc}:443/`]);
     await until('the webhook to answer on 443', 10_000, () => probe().code === 0, () => probe().stderr);
     const i = tp(['intercept', 'echo', '--namespace', 'samples', '--port', String(LOCAL_PORT), '--http-header', 'x-gke=private', '--mount=false']);
     assert.equal(i.code, 0, i.stderr);
