@@ -132,7 +132,7 @@ describe('BodyScanner', () => {
 
   test('malformed chunked framing throws', () => {
     for (const bad of ['zz\r\n', '\r\n', '3\r\nabcX', `${'f'.repeat(16)}\r\n`]) {
-      assert.throws(() => new BodyScanner({ kind: 'chunked' }).scan(b(bad)), undefined, JSON.stringify(bad));
+      assert.throws(() => new BodyScanner({ kind: 'chunked' }).scan(b(bad)), Error, JSON.stringify(bad));
     }
   });
 });
