@@ -133,4 +133,18 @@ describe('HTTP/1.1 raw forwarding: responses framed in other ways', () => {
       await app.close();
     }
   });
+
+  test('Expect: 100-continue answered at once with a final response: relayed, and the connection closes instead of waiting for the body', async () => {
+    const app = await rawApp('HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n', false);
+    const r = await startRouter({ appPort: app.port, clients: {}, rules: [ALICE] });
+    try {
+      const s = await rawConnect(r.port);
+      const answer = readAll(s);
+      s.write('PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n');
+      assert.equal((await answer).toString(), 'HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n');
+    } finally {
+      await r.close();
+      await app.close();
+    }
+  });
 });
