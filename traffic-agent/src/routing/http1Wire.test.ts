@@ -128,10 +128,15 @@ describe('BodyScanner', () => {
     const none = new BodyScanner({ kind: 'chunked' });
     assert.equal(none.scan(b('0\r\n\r\n')), 5);
     assert.equal(none.done, true);
+    // Whitespace before an extension, or before the line's end, is tolerated.
+    const spaced = new BodyScanner({ kind: 'chunked' });
+    assert.equal(spaced.scan(b('1 ;a=b\r\nx\r\n2 \r\nyz\r\n0\r\n\r\n')), 24);
+    assert.equal(spaced.done, true);
   });
 
   test('malformed chunked framing throws', () => {
-    for (const bad of ['zz\r\n', '\r\n', '3\r\nabcX', `${'f'.repeat(16)}\r\n`]) {
+    // "1 2" and "1\r2" are no chunk size: a destination must not read one the agent did not.
+    for (const bad of ['zz\r\n', '\r\n', '3\r\nabcX', `${'f'.repeat(16)}\r\n`, '1 2\r\nab\r\n', '1\r2\n', '1x\r\n', '1;a\x01\r\n']) {
       assert.throws(() => new BodyScanner({ kind: 'chunked' }).scan(b(bad)), Error, JSON.stringify(bad));
     }
   });

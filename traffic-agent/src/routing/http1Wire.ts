@@ -293,17 +293,22 @@ export class BodyScanner {
             if (++this.sizeDigits > 15) throw new Error('chunk size too large');
             this.remaining = this.remaining * 16 + digit;
           } else if (c === 10) {
-            if (this.sizeDigits <= 0 && this.sizeDigits !== -1) throw new Error('invalid chunk size');
+            if (this.sizeDigits === 0) throw new Error('invalid chunk size');
             this.lineBytes = 0;
             this.sizeDigits = 0;
             this.state = this.remaining === 0 ? ChunkState.Trailer : ChunkState.Data;
             this.lineEmpty = true;
-          } else if (this.sizeDigits === 0) throw new Error('invalid chunk size');
-          else {
-            // Extensions (`;name=value`), optional whitespace and the CR: skipped, bounded.
-            if (this.sizeDigits > 0) this.sizeDigits = -1;
-            if (c !== 13 && c !== 9 && c !== 32 && c !== 59 && c < 33) throw new Error('invalid chunk extension');
-          }
+          } else if (this.sizeDigits === 0 || this.sizeDigits === SIZE_CR) {
+            // No digit yet, or something other than LF after the CR.
+            throw new Error('invalid chunk size');
+          } else if (c === 13) this.sizeDigits = SIZE_CR;
+          else if (this.sizeDigits > 0 || this.sizeDigits === SIZE_BWS) {
+            // After the digits only whitespace, then an extension or the end of the line: "1 2"
+            // is no size, and a destination must not read one the agent did not.
+            if (c === 32 || c === 9) this.sizeDigits = SIZE_BWS;
+            else if (c === 59) this.sizeDigits = SIZE_EXT;
+            else throw new Error('invalid chunk size');
+          } else if (c < 32 && c !== 9) throw new Error('invalid chunk extension');
           if (++this.lineBytes > MAX_CHUNK_LINE) throw new Error('chunk size line too long');
           i++;
           break;
@@ -345,6 +350,11 @@ export class BodyScanner {
     return i;
   }
 }
+
+/** Where a chunk-size line is past its digits (BodyScanner.sizeDigits < 0). */
+const SIZE_EXT = -1;
+const SIZE_BWS = -2;
+const SIZE_CR = -3;
 
 const enum ChunkState {
   Size,
