@@ -4,7 +4,7 @@
  *
  * - No rules: a plain TCP pipe to the app, decided at once (nothing is parsed).
  * - Rules: the first bytes tell HTTP/1, HTTP/2 (prior knowledge) or something else. HTTP is routed
- *   per request (Http1Router) or per stream (Http2Router); anything else goes whole to the global
+ *   per request (Http1SpliceRouter, raw bytes) or per stream (Http2Router); anything else goes whole to the global
  *   intercept if there is one, else to the app.
  *
  * The decision for a connection that is piped whole (no rules, not HTTP, upgraded) is final: a
@@ -14,7 +14,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../common/src/log/jsonLogger.js';
-import { Http1Router } from './http1Router.js';
+import { Http1SpliceRouter } from './http1Splice.js';
 import { Http2Router } from './http2Router.js';
 import { globalInterceptId, type InterceptRule } from './matchRule.js';
 import {
@@ -72,7 +72,7 @@ export class PortRouter {
   private readonly whenEmpty: (() => void)[] = [];
   private readonly logger: Logger;
   private readonly sniffTimeouts: SniffTimeouts;
-  private readonly http1: Http1Router;
+  private readonly http1: Http1SpliceRouter;
   private readonly http2: Http2Router;
 
   constructor(private readonly options: PortRouterOptions) {
@@ -86,7 +86,7 @@ export class PortRouter {
       closing: () => this.closing,
       dial: (destination, source) => this.dial(destination, source),
     };
-    this.http1 = new Http1Router(ctx);
+    this.http1 = new Http1SpliceRouter(ctx);
     this.http2 = new Http2Router(ctx);
   }
 
