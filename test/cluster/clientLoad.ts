@@ -113,14 +113,14 @@ Promise.all(agents.map((_, w) => warm(w)))
     return Promise.all(agents.map((_, w) => worker(w)));
   })
   .then(() => {
-  const out = {};
-  for (const [name, s] of Object.entries(seen)) {
-    const t = s.ms.sort((a, b) => a - b);
-    const at = (q) => (t.length ? t[Math.min(t.length - 1, Math.floor(t.length * q))] : 0);
-    out[name] = { answers: s.answers, p50ms: at(0.5), p99ms: at(0.99), count: t.length };
-  }
-  console.log(JSON.stringify(out));
-});`;
+    const out = {};
+    for (const [name, s] of Object.entries(seen)) {
+      const t = s.ms.sort((a, b) => a - b);
+      const at = (q) => (t.length ? t[Math.min(t.length - 1, Math.floor(t.length * q))] : 0);
+      out[name] = { answers: s.answers, p50ms: at(0.5), p99ms: at(0.99), count: t.length };
+    }
+    console.log(JSON.stringify(out));
+  });`;
 }
 
 /** Runs a Node script in the client pod in the background (kubectl exec as the admin); resolves when it ends. */
