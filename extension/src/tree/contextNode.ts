@@ -33,7 +33,10 @@ export function contextNode(f: ContextFacts): ContextNode {
     .join('\n');
   return {
     kind: 'context',
-    id: `context:${f.name}`,
+    // VS Code applies an element's collapsible state only when it first sees its id: a context
+    // first shown while connecting (collapsed) would stay collapsed once connected. The connected
+    // one is therefore an element of its own, shown expanded with its namespaces.
+    id: connected ? `context:${f.name}:connected` : `context:${f.name}`,
     context: f.name,
     connected,
     label: f.name,

@@ -83,6 +83,17 @@ describe('the cluster tree, from protocol data', () => {
     assert.deepEqual(nodes[0]!.icon, { id: 'cloud', color: 'charts.green' });
   });
 
+  test('a context gets another id once connected, so that the editor shows it expanded however it was shown before', () => {
+    const connecting = connectionView('up', { state: 'connecting', context: 'local', routedSubnets: [] });
+    const before = (contextNodes(contexts, connecting) as ContextNode[]).find((n) => n.context === 'local')!;
+    const after = (contextNodes(contexts, connected) as ContextNode[]).find((n) => n.context === 'local')!;
+    assert.equal(before.collapsible, 'collapsed');
+    assert.equal(after.collapsible, 'expanded');
+    assert.notEqual(before.id, after.id);
+    const reconnecting = connectionView('up', { state: 'reconnecting', context: 'local', namespace: 'samples', routedSubnets: [] });
+    assert.equal((contextNodes(contexts, reconnecting) as ContextNode[]).find((n) => n.context === 'local')!.id, after.id, 'a reconnect keeps it as it is');
+  });
+
   test('contexts while disconnected: the current one is marked, each offers to connect', () => {
     const view = connectionView('up', { state: 'disconnected', routedSubnets: [] });
     const nodes = contextNodes(contexts, view) as ContextNode[];
