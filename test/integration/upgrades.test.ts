@@ -83,6 +83,12 @@ function managerVersion(): string {
   return kubectl('-n', 'telepath', 'get', 'deployment', 'traffic-manager', '-o', 'jsonpath={.metadata.labels.app\\.kubernetes\\.io/version}').trim();
 }
 
+/** Who answers a GET to echo.samples with `header` from the client pod: the echo's `pod`, or why none did. */
+function answeredBy(header: string, timeoutMs = 5000): string {
+  const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', header, '--timeout', String(timeoutMs)]);
+  return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : `failed: ${r.stdout} ${r.stderr}`;
+}
+
 let laptop: ChildProcess | undefined;
 let laptop2: ChildProcess | undefined;
 
@@ -164,17 +170,13 @@ describe('mixed versions', { skip: noHistory }, () => {
     assert.equal(managerVersion(), PRODUCT_VERSION);
     const i = run(thisCli, ['intercept', 'echo', '--port', String(LOCAL_PORT), '--http-header', 'x-upgrade=me', '--mount=false']);
     assert.equal(i.code, 0, i.stderr);
-    const answeredBy = (): string | undefined => {
-      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', 'x-upgrade=me', '--timeout', '3000']);
-      return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : undefined;
-    };
-    assert.equal(answeredBy(), 'laptop');
+    assert.equal(answeredBy('x-upgrade=me', 3000), 'laptop');
     const n = ws2(['node', '--', newerCli, 'connect', '--namespace', 'samples'], { timeoutMs: 300_000 });
     assert.equal(n.code, 0, n.stderr);
     assert.match(n.stderr, new RegExp(`found \\(this client ${NEWER_VERSION.replace(/\./g, '\\.')}\\): upgrading it`));
     assert.equal(managerVersion(), NEWER_VERSION);
     const upgradedAt = Date.now();
-    await until('the intercept to route to this workstation again', 90_000, () => answeredBy() === 'laptop');
+    await until('the intercept to route to this workstation again', 90_000, () => answeredBy('x-upgrade=me', 3000) === 'laptop');
     process.stdout.write(`# the intercept routed to the workstation again ${Date.now() - upgradedAt} ms after the newer manager was available\n`);
     const s = run(thisCli, ['status', '--output', 'json']);
     assert.match(s.stdout, /"echo"/);
@@ -190,11 +192,7 @@ describe('mixed versions', { skip: noHistory }, () => {
     // This client holds an intercept through the (compatible) 0.3.0 manager, with this build's agent.
     const i = run(thisCli, ['intercept', 'echo', '--port', String(LOCAL_PORT), '--http-header', 'x-upgrade=me', '--mount=false']);
     assert.equal(i.code, 0, i.stderr);
-    const answer = (header: string): string => {
-      const r = fromClientPod(['http-get', 'http://echo.samples:8080/', '--header', header, '--timeout', '5000']);
-      return r.code === 0 ? (JSON.parse(r.stdout.trim().split('\n')[0]!) as { pod: string }).pod : `failed: ${r.stdout} ${r.stderr}`;
-    };
-    assert.equal(answer('x-upgrade=me'), 'laptop');
+    assert.equal(answeredBy('x-upgrade=me'), 'laptop');
     ws2(['node', '--', newerCli, 'quit']);
 
     // A user who may not upgrade the manager cannot use the new client with it: told why, exit 4.
@@ -203,7 +201,7 @@ describe('mixed versions', { skip: noHistory }, () => {
     assert.equal(denied.code, 4, `${denied.stdout}\n${denied.stderr}`);
     assert.match(denied.stderr, new RegExp(`the traffic-manager is ${NEWER_VERSION.replace(/\./g, '\\.')}, older than this client ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')} works with .*your credentials may not upgrade it`));
     assert.equal(managerVersion(), NEWER_VERSION);
-    assert.equal(answer('x-upgrade=me'), 'laptop', "this client's intercept is untouched");
+    assert.equal(answeredBy('x-upgrade=me'), 'laptop', "this client's intercept is untouched");
     ws2(['node', '--', incompatibleCli, 'quit'], asUpgrader);
 
     const n = ws2(['node', '--', incompatibleCli, 'connect', '--namespace', 'samples'], { timeoutMs: 300_000 });
@@ -215,8 +213,8 @@ describe('mixed versions', { skip: noHistory }, () => {
     const upgradeTelepath = new RegExp(`the traffic-manager is ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}, newer than this client ${PRODUCT_VERSION.replace(/\./g, '\\.')}; upgrade Telepath`);
     await until("this client's status to say it must upgrade", 60_000, () => upgradeTelepath.test(run(thisCli, ['status']).stdout), () => run(thisCli, ['status']).stdout);
     // Its intercept no longer routes, but nothing hangs or fails: the refused agent sends everything to the app.
-    await until('the old agent to send everything to the app', 60_000, () => answer('x-upgrade=me').startsWith('echo-'), () => answer('x-upgrade=me'));
-    assert.match(answer('x-other=1'), /^echo-/);
+    await until('the old agent to send everything to the app', 60_000, () => answeredBy('x-upgrade=me').startsWith('echo-'), () => answeredBy('x-upgrade=me'));
+    assert.match(answeredBy('x-other=1'), /^echo-/);
     // A new connect says the same and fails as a configuration error (exit 3).
     run(thisCli, ['quit']);
     const again = run(thisCli, ['connect', '--namespace', 'samples']);
@@ -230,8 +228,8 @@ describe('mixed versions', { skip: noHistory }, () => {
     const i2 = ws2(['node', '--', incompatibleCli, 'intercept', 'echo', '--namespace', 'samples', '--port', String(LOCAL_PORT_WS2), '--http-header', 'x-upgrade=newer', '--mount=false'], { timeoutMs: 300_000 });
     assert.equal(i2.code, 0, i2.stderr);
     assert.match(i2.stderr, new RegExp(`Rolling deployment/echo with the traffic-agent ${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}: .*no longer serves`));
-    await until("the newer client's intercept to route to its workstation", 60_000, () => answer('x-upgrade=newer') === 'laptop-two', () => answer('x-upgrade=newer'));
-    assert.match(answer('x-other=1'), /^echo-/);
+    await until("the newer client's intercept to route to its workstation", 60_000, () => answeredBy('x-upgrade=newer') === 'laptop-two', () => answeredBy('x-upgrade=newer'));
+    assert.match(answeredBy('x-other=1'), /^echo-/);
     const template = kubectl('-n', 'samples', 'get', 'deployment', 'echo', '-o', 'jsonpath={.spec.template.metadata.annotations}');
     assert.match(template, new RegExp(`"telepath.io/agent-version":"${INCOMPATIBLE_VERSION.replace(/\./g, '\\.')}"`));
   });

@@ -15,7 +15,8 @@
  * 400/431 for a request it cannot parse, a 502/503 when a destination cannot be reached), the
  * Set-Cookie that removes a preview cookie whose intercept is gone (added after the destination's
  * own header lines), and `Connection: close` on responses relayed while the router is closing.
- * Connection and Keep-Alive fields pass through in both directions as the two ends sent them.
+ * Connection fields pass through in both directions as the two ends sent them; a response's
+ * Keep-Alive line is left out (it describes the agent's connection to the destination).
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -25,6 +26,7 @@ import { matchRule } from './matchRule.js';
 import { previewAnswer, previewCookieRemoval } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
+  asError,
   countRequest,
   describeDestination,
   type Destination,
@@ -585,11 +587,8 @@ class Http1Session {
   /** An answer written by the agent; the request's remaining body, if any, closes the connection. */
   private answer(ex: Exchange, status: number, headers: readonly [string, string][], body: string): void {
     if (!ex.requestDone || this.ctx.closing()) ex.closeAfter = true;
-    const lines = headers.map(([n, v]) => `${n}: ${v}\r\n`).join('');
-    const close = ex.closeAfter ? 'Connection: close\r\n' : '';
-    const text = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${lines}${close}\r\n${ex.head.method === 'HEAD' ? '' : body}`;
     ex.sentResponseBytes = true;
-    this.socket.write(text);
+    this.socket.write(ownAnswer(status, headers, ex.head.method === 'HEAD' ? '' : body, ex.closeAfter));
     this.responseComplete(ex);
   }
 
@@ -602,11 +601,8 @@ class Http1Session {
    * one by one.
    */
   private upgrade(head: RequestHead): void {
-    this.piped = true;
     this.setReading(false);
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('drain', this.onDrain);
+    this.detachDownstream();
     for (const up of this.idle.values()) up.stream.destroy();
     this.idle.clear();
     const { method, target, headers } = head;
@@ -620,9 +616,6 @@ class Http1Session {
             stream.destroy();
             return;
           }
-          const bytes = this.pending;
-          this.pending = EMPTY;
-          stream.write(bytes);
           this.spliceWith(stream, destination);
         },
         (e: unknown) => this.rawBadGateway(destination, asError(e)),
@@ -635,11 +628,8 @@ class Http1Session {
 
   /** The downstream connection and `stream` joined both ways, for good. */
   private spliceWith(stream: Duplex, destination: Destination): void {
-    this.piped = true;
     this.ex = undefined;
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('drain', this.onDrain);
+    this.detachDownstream();
     if (this.pending.length) {
       stream.write(this.pending);
       this.pending = EMPTY;
@@ -657,9 +647,16 @@ class Http1Session {
     }
     this.ctx.stats.badGateway++;
     const answer = unreachableAnswer(destination, error);
-    const head = Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     this.closeWhenSent();
-    this.socket.end(`HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status]}\r\n${head}connection: close\r\n\r\n${answer.body}`);
+    this.socket.end(ownAnswer(answer.status, Object.entries(answer.headers), answer.body, true));
+  }
+
+  /** Taken over by a pipe: the session's own listeners let go of the downstream connection. */
+  private detachDownstream(): void {
+    this.piped = true;
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('drain', this.onDrain);
   }
 
   /** Ends the downstream connection once what was written has gone. */
@@ -675,6 +672,8 @@ class Http1Session {
   }
 }
 
-function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
+/** An answer the agent writes itself: status line, `headers`, `Connection: close` if `close`, `body`. */
+function ownAnswer(status: number, headers: readonly (readonly [string, string])[], body: string, close: boolean): string {
+  const lines = headers.map(([n, v]) => `${n}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${lines}${close ? 'Connection: close\r\n' : ''}\r\n${body}`;
 }

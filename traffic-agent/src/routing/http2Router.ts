@@ -17,6 +17,7 @@ import { matchRule } from './matchRule.js';
 import { previewAnswer, previewCookieRemoval } from './previewLink.js';
 import { requestPath } from './requestPath.js';
 import {
+  asError,
   countRequest,
   describeDestination,
   type Destination,
@@ -260,8 +261,4 @@ export class Http2Router {
 function headerValues(value: http2.OutgoingHttpHeaders[string]): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value.map(String) : [String(value)];
-}
-
-function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
 }

@@ -88,3 +88,8 @@ export function sourceOf(socket: { remoteAddress?: string | undefined; remotePor
 export function isEncrypted(socket: object | undefined): boolean {
   return !!socket && 'encrypted' in socket && socket.encrypted === true;
 }
+
+/** What a rejected promise or a throw carried, as an Error (for logs and the 502/503 text). */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
